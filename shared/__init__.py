@@ -1,0 +1,1 @@
+"""Order-to-cash integration: everything below function_app's thin triggers."""

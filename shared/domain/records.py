@@ -1,0 +1,96 @@
+"""What the state port keeps about an order: its state, problems, documents and timeline."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.domain.order import Order, OrderState, UtcDatetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Problem(_Record):
+    """Why an order may not be invoiced, in words a business user understands."""
+
+    code: str  # stable, e.g. "unmapped_sku", "totals_mismatch"
+    field: str = ""  # where, e.g. "lines[2].sku"
+    expected: str = ""
+    found: str = ""
+    message_en: str
+    message_es: str
+
+
+class DocumentRef(_Record):
+    """A document issued in the target system for an order."""
+
+    kind: Literal["invoice", "credit_note"]
+    number: str
+    target: str  # "ubl", "tryton"
+    external_id: str = ""  # the id in the target system (file name, Tryton record id)
+    location: str = ""  # path or URL where a person finds it
+    issued_at: UtcDatetime = Field(default_factory=utcnow)
+    total: Decimal = Decimal("0")  # tax included, in the order currency
+    tax: Decimal = Decimal("0")
+    currency: str = ""
+    refund_id: str = ""  # for a credit note: the store refund it books
+
+
+class TimelineEntry(_Record):
+    at: UtcDatetime = Field(default_factory=utcnow)
+    actor: str  # "intake", "validation", "invoicing", "operator:<name>", …
+    action: str  # a state name or an event ("event.duplicate", "retry.requested")
+    detail: str = ""  # one sentence for people; never personal data
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class OrderRecord(_Record):
+    store_id: str
+    order_id: str
+    state: OrderState = OrderState.RECEIVED
+    order: Order | None = None  # the newest snapshot the store sent
+    source_updated_at: UtcDatetime | None = None  # store's modification time of that snapshot
+    problems: list[Problem] = Field(default_factory=list)
+    documents: list[DocumentRef] = Field(default_factory=list)
+    created_at: UtcDatetime = Field(default_factory=utcnow)
+    changed_at: UtcDatetime = Field(default_factory=utcnow)
+    version: str = ""  # opaque concurrency token (row version / ETag); "" before the first save
+
+    def document(self, kind: str, refund_id: str = "") -> DocumentRef | None:
+        for doc in self.documents:
+            if doc.kind == kind and doc.refund_id == refund_id:
+                return doc
+        return None
+
+
+class Claim(_Record):
+    """An idempotency claim on a business key, taken with insert-if-absent before acting."""
+
+    key: str
+    store_id: str
+    status: Literal["pending", "done"] = "pending"
+    number: str = ""  # a document number allocated with the claim (gap-free series)
+    data: dict[str, Any] = Field(default_factory=dict)
+    created_at: UtcDatetime = Field(default_factory=utcnow)
+
+
+class EventRecord(_Record):
+    """A store notification as received: kept for audit and replay."""
+
+    store_id: str
+    event_key: str
+    channel: str
+    topic: str
+    order_id: str
+    received_at: UtcDatetime
+    headers: dict[str, str] = Field(default_factory=dict)  # non-secret delivery headers only
+    body: bytes = b""

@@ -1,0 +1,94 @@
+"""Ports: the abstract edges of the service. Adapters implement them; handlers get them by name.
+
+Every method is safe to call again with the same arguments (idempotent) unless its docstring says
+otherwise. Adapters raise shared.errors.RetryableError for passing faults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Protocol
+
+from shared.domain.order import Order, Refund
+from shared.domain.records import Claim, DocumentRef, EventRecord, OrderRecord, TimelineEntry
+
+
+class ConcurrencyError(Exception):
+    """A save lost an optimistic-concurrency race (version/ETag changed); reload and try again."""
+
+
+class StateStore(Protocol):
+    def record_event(self, event: EventRecord) -> bool:
+        """Insert the event if its (store_id, event_key) is new. True if inserted, False if known."""
+
+    def get_event(self, store_id: str, event_key: str) -> EventRecord | None: ...
+
+    def get_order(self, store_id: str, order_id: str) -> OrderRecord | None: ...
+
+    def save_order(self, record: OrderRecord) -> OrderRecord:
+        """Create (record.version == "") or update when the stored version still equals record.version.
+
+        Returns the record with its new version. Raises ConcurrencyError when someone saved in between
+        or, on create, when the order already exists.
+        """
+
+    def list_orders(
+        self, store_id: str | None = None, state: str | None = None, limit: int = 100
+    ) -> list[OrderRecord]:
+        """Newest change first."""
+
+    def append_timeline(self, store_id: str, order_id: str, entry: TimelineEntry) -> None: ...
+
+    def get_timeline(self, store_id: str, order_id: str) -> list[TimelineEntry]:
+        """Oldest first."""
+
+    def claim(self, store_id: str, key: str, series: str | None = None) -> tuple[Claim, bool]:
+        """Insert-if-absent a claim on a business key. Returns (claim, created).
+
+        With a series, a document number is allocated from that gap-free per-store series in the same
+        atomic step, so a number is never used twice and never skipped: a claim that exists keeps its
+        number for the retry that completes it.
+        """
+
+    def complete_claim(self, store_id: str, key: str, data: Mapping[str, object]) -> Claim: ...
+
+    def get_sku_map(self, store_id: str) -> dict[str, str]: ...
+
+    def put_sku_map(self, store_id: str, mapping: Mapping[str, str], replace: bool = True) -> None: ...
+
+    def get_watermark(self, name: str) -> str | None: ...
+
+    def set_watermark(self, name: str, value: str) -> None: ...
+
+
+class Bus(Protocol):
+    def send(
+        self,
+        queue: str,
+        body: bytes,
+        *,
+        message_id: str,
+        session_id: str | None = None,
+        scheduled_at: datetime | None = None,
+        properties: Mapping[str, str] | None = None,
+    ) -> None:
+        """Send one message. A repeat of message_id within the duplicate-detection window is dropped."""
+
+
+class Target(Protocol):
+    """A system that receives invoices and credit notes (UBL outbox, Tryton, …)."""
+
+    name: str
+
+    def find_document(self, order: Order, kind: str, number: str, refund_id: str = "") -> DocumentRef | None:
+        """Look the document up by our reference: used before creating after an uncertain outcome."""
+
+    def issue_invoice(self, order: Order, number: str) -> DocumentRef:
+        """Create the invoice for the order. Idempotent on (order, number). Raises PermanentError for a
+        functional refusal, RetryableError for a passing fault."""
+
+    def issue_credit_note(
+        self, order: Order, refund: Refund, invoice: DocumentRef, number: str
+    ) -> DocumentRef:
+        """Credit exactly the refunded lines and amounts, referencing the invoice. Idempotent."""
