@@ -1,0 +1,277 @@
+"""State on one SQLite file: the embedded default behind the StateStore port (local host and tests).
+
+Safe across threads and processes: WAL journal, one connection per thread, `BEGIN IMMEDIATE` for
+every write so a claim and its document number are taken in one atomic step.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shared.domain.records import Claim, EventRecord, OrderRecord, TimelineEntry, utcnow
+from shared.ports import ConcurrencyError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    store_id TEXT NOT NULL, event_key TEXT NOT NULL, channel TEXT NOT NULL, topic TEXT NOT NULL,
+    order_id TEXT NOT NULL, received_at TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL,
+    PRIMARY KEY (store_id, event_key));
+CREATE TABLE IF NOT EXISTS orders (
+    store_id TEXT NOT NULL, order_id TEXT NOT NULL, state TEXT NOT NULL, changed_at TEXT NOT NULL,
+    version INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (store_id, order_id));
+CREATE INDEX IF NOT EXISTS orders_by_state ON orders (state, changed_at);
+CREATE INDEX IF NOT EXISTS orders_by_store ON orders (store_id, changed_at);
+CREATE TABLE IF NOT EXISTS timeline (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, store_id TEXT NOT NULL, order_id TEXT NOT NULL,
+    entry TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS timeline_by_order ON timeline (store_id, order_id, seq);
+CREATE TABLE IF NOT EXISTS claims (
+    store_id TEXT NOT NULL, key TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (store_id, key));
+CREATE TABLE IF NOT EXISTS sequences (
+    store_id TEXT NOT NULL, series TEXT NOT NULL, last INTEGER NOT NULL, PRIMARY KEY (store_id, series));
+CREATE TABLE IF NOT EXISTS sku_map (
+    store_id TEXT NOT NULL, sku TEXT NOT NULL, item_code TEXT NOT NULL, PRIMARY KEY (store_id, sku));
+CREATE TABLE IF NOT EXISTS watermarks (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def state_path(state_dir: Path) -> Path:
+    return state_dir / "state.db"
+
+
+class SqliteStateStore:
+    """StateStore on SQLite. See shared.ports.StateStore for the contract of each method."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connection().executescript(_SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=True)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # events ---------------------------------------------------------------------------------
+    def record_event(self, event: EventRecord) -> bool:
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.store_id,
+                    event.event_key,
+                    event.channel,
+                    event.topic,
+                    event.order_id,
+                    event.received_at.isoformat(),
+                    json.dumps(event.headers),
+                    event.body,
+                ),
+            )
+            return cursor.rowcount == 1
+
+    def get_event(self, store_id: str, event_key: str) -> EventRecord | None:
+        row = (
+            self._connection()
+            .execute(
+                "SELECT channel, topic, order_id, received_at, headers, body FROM events "
+                "WHERE store_id = ? AND event_key = ?",
+                (store_id, event_key),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return EventRecord(
+            store_id=store_id,
+            event_key=event_key,
+            channel=row[0],
+            topic=row[1],
+            order_id=row[2],
+            received_at=datetime.fromisoformat(row[3]),
+            headers=json.loads(row[4]),
+            body=bytes(row[5]),
+        )
+
+    def count_events(self) -> int:
+        return int(self._connection().execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    # orders ---------------------------------------------------------------------------------
+    def get_order(self, store_id: str, order_id: str) -> OrderRecord | None:
+        row = (
+            self._connection()
+            .execute("SELECT record, version FROM orders WHERE store_id = ? AND order_id = ?", (store_id, order_id))
+            .fetchone()
+        )
+        if row is None:
+            return None
+        record = OrderRecord.model_validate_json(row[0])
+        record.version = str(row[1])
+        return record
+
+    def save_order(self, record: OrderRecord) -> OrderRecord:
+        saved = record.model_copy(deep=True)
+        saved.changed_at = utcnow()
+        body = saved.model_dump_json(exclude={"version"})
+        with self._write() as db:
+            if not record.version:
+                try:
+                    db.execute(
+                        "INSERT INTO orders VALUES (?, ?, ?, ?, 1, ?)",
+                        (saved.store_id, saved.order_id, saved.state.value, saved.changed_at.isoformat(), body),
+                    )
+                except sqlite3.IntegrityError as exc:
+                    raise ConcurrencyError(f"order {saved.store_id}/{saved.order_id} already exists") from exc
+                saved.version = "1"
+                return saved
+            cursor = db.execute(
+                "UPDATE orders SET state = ?, changed_at = ?, version = version + 1, record = ? "
+                "WHERE store_id = ? AND order_id = ? AND version = ?",
+                (
+                    saved.state.value,
+                    saved.changed_at.isoformat(),
+                    body,
+                    saved.store_id,
+                    saved.order_id,
+                    int(record.version),
+                ),
+            )
+            if cursor.rowcount != 1:
+                raise ConcurrencyError(f"order {saved.store_id}/{saved.order_id} changed since version {record.version}")
+        saved.version = str(int(record.version) + 1)
+        return saved
+
+    def list_orders(self, store_id: str | None = None, state: str | None = None, limit: int = 100) -> list[OrderRecord]:
+        clauses, args = [], []
+        if store_id:
+            clauses.append("store_id = ?")
+            args.append(store_id)
+        if state:
+            clauses.append("state = ?")
+            args.append(state)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = (
+            self._connection()
+            .execute(
+                f"SELECT record, version FROM orders {where} ORDER BY changed_at DESC LIMIT ?",  # noqa: S608
+                (*args, max(1, int(limit))),
+            )
+            .fetchall()
+        )
+        records = []
+        for body, version in rows:
+            record = OrderRecord.model_validate_json(body)
+            record.version = str(version)
+            records.append(record)
+        return records
+
+    def append_timeline(self, store_id: str, order_id: str, entry: TimelineEntry) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO timeline (store_id, order_id, entry) VALUES (?, ?, ?)",
+                (store_id, order_id, entry.model_dump_json()),
+            )
+
+    def get_timeline(self, store_id: str, order_id: str) -> list[TimelineEntry]:
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT entry FROM timeline WHERE store_id = ? AND order_id = ? ORDER BY seq", (store_id, order_id)
+            )
+            .fetchall()
+        )
+        return [TimelineEntry.model_validate_json(row[0]) for row in rows]
+
+    # claims and numbering -------------------------------------------------------------------
+    def claim(self, store_id: str, key: str, series: str | None = None) -> tuple[Claim, bool]:
+        with self._write() as db:
+            row = db.execute("SELECT record FROM claims WHERE store_id = ? AND key = ?", (store_id, key)).fetchone()
+            if row is not None:
+                return Claim.model_validate_json(row[0]), False
+            number = ""
+            if series is not None:
+                db.execute("INSERT OR IGNORE INTO sequences VALUES (?, ?, 0)", (store_id, series))
+                db.execute("UPDATE sequences SET last = last + 1 WHERE store_id = ? AND series = ?", (store_id, series))
+                last = db.execute(
+                    "SELECT last FROM sequences WHERE store_id = ? AND series = ?", (store_id, series)
+                ).fetchone()[0]
+                number = str(last)
+            claim = Claim(key=key, store_id=store_id, number=number, created_at=datetime.now(UTC))
+            db.execute("INSERT INTO claims VALUES (?, ?, ?)", (store_id, key, claim.model_dump_json()))
+            return claim, True
+
+    def complete_claim(self, store_id: str, key: str, data: Mapping[str, object]) -> Claim:
+        with self._write() as db:
+            row = db.execute("SELECT record FROM claims WHERE store_id = ? AND key = ?", (store_id, key)).fetchone()
+            if row is None:
+                raise KeyError(f"no claim {store_id}/{key}")
+            claim = Claim.model_validate_json(row[0])
+            claim.status = "done"
+            claim.data = {**claim.data, **dict(data)}
+            db.execute(
+                "UPDATE claims SET record = ? WHERE store_id = ? AND key = ?",
+                (claim.model_dump_json(), store_id, key),
+            )
+            return claim
+
+    # SKU map and watermarks -----------------------------------------------------------------
+    def get_sku_map(self, store_id: str) -> dict[str, str]:
+        rows = (
+            self._connection()
+            .execute("SELECT sku, item_code FROM sku_map WHERE store_id = ? ORDER BY sku", (store_id,))
+            .fetchall()
+        )
+        return {sku: code for sku, code in rows}
+
+    def put_sku_map(self, store_id: str, mapping: Mapping[str, str], replace: bool = True) -> None:
+        with self._write() as db:
+            if replace:
+                db.execute("DELETE FROM sku_map WHERE store_id = ?", (store_id,))
+            db.executemany(
+                "INSERT OR REPLACE INTO sku_map VALUES (?, ?, ?)",
+                [(store_id, sku, code) for sku, code in mapping.items()],
+            )
+
+    def get_watermark(self, name: str) -> str | None:
+        row = self._connection().execute("SELECT value FROM watermarks WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_watermark(self, name: str, value: str) -> None:
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO watermarks VALUES (?, ?)", (name, value))
+
+    def dump(self) -> dict[str, list[Any]]:
+        """Every row of every table, for tests that assert a request changed nothing."""
+        conn = self._connection()
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return {t: conn.execute(f"SELECT * FROM {t}").fetchall() for t in tables}  # noqa: S608
