@@ -14,10 +14,11 @@ class RetryableError(IntegrationError):
 class PermanentError(IntegrationError):
     """The same input will fail the same way: the order goes to `held` or `failed` with the reason."""
 
-    def __init__(self, code: str, message: str, *, detail: str = "") -> None:
+    def __init__(self, code: str, message: str, *, detail: str = "", message_es: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.message_es = message_es or message  # Spanish for business users; English if not given
         self.detail = detail
 
 

@@ -167,7 +167,9 @@ class SqliteStateStore:
                 ),
             )
             if cursor.rowcount != 1:
-                raise ConcurrencyError(f"order {saved.store_id}/{saved.order_id} changed since version {record.version}")
+                raise ConcurrencyError(
+                    f"order {saved.store_id}/{saved.order_id} changed since version {record.version}"
+                )
         saved.version = str(int(record.version) + 1)
         return saved
 

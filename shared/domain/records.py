@@ -63,6 +63,7 @@ class OrderRecord(_Record):
     documents: list[DocumentRef] = Field(default_factory=list)
     created_at: UtcDatetime = Field(default_factory=utcnow)
     changed_at: UtcDatetime = Field(default_factory=utcnow)
+    attempt: int = 0  # raised by each retry a person asks for; part of the stage commands' message ids
     version: str = ""  # opaque concurrency token (row version / ETag); "" before the first save
 
     def document(self, kind: str, refund_id: str = "") -> DocumentRef | None:

@@ -1,0 +1,120 @@
+"""The one place that reads settings and wires ports to adapters, lazily, once per process.
+
+Locally (the default) state and bus are SQLite files under LOCAL_STATE_DIR; on Azure
+STATE_BACKEND=tables and BUS_BACKEND=servicebus select Table Storage and Service Bus.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from shared.errors import ConfigError
+from shared.ports import Bus, StateStore, Target
+from shared.stores import StoreSettings, load_stores
+
+QUEUE_SETTINGS = {
+    "order-events": "OrderEventsQueue",
+    "invoice-requests": "InvoiceRequestsQueue",
+    "stock-updates": "StockUpdatesQueue",
+    "payment-events": "PaymentEventsQueue",
+}
+
+
+def queue_name(default: str) -> str:
+    """The configured name of a queue (app setting named in QUEUE_SETTINGS), else its default name."""
+    return os.environ.get(QUEUE_SETTINGS[default], default)
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("LOCAL_STATE_DIR", ".local"))
+
+
+def stores_dir() -> Path:
+    return Path(os.environ.get("STORES_DIR", "config/stores"))
+
+
+@dataclass
+class Services:
+    """What handlers get by name: ports plus the store settings and a clock."""
+
+    state: StateStore
+    bus: Bus
+    stores: dict[str, StoreSettings]
+    state_dir: Path
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    targets: dict[str, Target] = field(default_factory=dict)
+    target_factory: Callable[[StoreSettings, StateStore], Target] | None = None
+
+    def store(self, store_id: str) -> StoreSettings | None:
+        return self.stores.get(store_id)
+
+    def target(self, settings: StoreSettings) -> Target:
+        if settings.store_id not in self.targets:
+            factory = self.target_factory or build_target
+            self.targets[settings.store_id] = factory(settings, self.state)
+        return self.targets[settings.store_id]
+
+
+def build_target(settings: StoreSettings, state: StateStore) -> Target:
+    if settings.target == "ubl":
+        from shared.targets.ubl.outbox import UblOutboxTarget
+
+        return UblOutboxTarget(state_dir() / "outbox" / settings.store_id, settings)
+    if settings.target == "tryton":
+        from shared.targets.tryton.target import TrytonTarget
+
+        return TrytonTarget(settings)
+    raise ConfigError(f"{settings.store_id}.yaml: target: unknown target '{settings.target}'")
+
+
+def _build_state() -> StateStore:
+    backend = os.environ.get("STATE_BACKEND", "sqlite")
+    if backend == "tables":
+        from shared.adapters.tables import TableStateStore
+
+        return TableStateStore.from_settings()
+    if backend == "sqlite":
+        from shared.adapters.sqlite_state import SqliteStateStore, state_path
+
+        return SqliteStateStore(state_path(state_dir()))
+    raise ConfigError(f"STATE_BACKEND: unknown backend '{backend}' (sqlite | tables)")
+
+
+def _build_bus() -> Bus:
+    backend = os.environ.get("BUS_BACKEND", "sqlite")
+    if backend == "servicebus":
+        from shared.adapters.servicebus import ServiceBusBus
+
+        return ServiceBusBus.from_settings()
+    if backend == "sqlite":
+        from shared.adapters.sqlite_bus import SqliteBus, bus_path
+
+        return SqliteBus(bus_path(state_dir()))
+    raise ConfigError(f"BUS_BACKEND: unknown backend '{backend}' (sqlite | servicebus)")
+
+
+_lock = threading.Lock()
+_services: Services | None = None
+
+
+def services() -> Services:
+    """The process-wide services, built on first use (never at import time)."""
+    global _services
+    with _lock:
+        if _services is None:
+            _services = Services(
+                state=_build_state(), bus=_build_bus(), stores=load_stores(stores_dir()), state_dir=state_dir()
+            )
+        return _services
+
+
+def override_services(value: Services | None) -> None:
+    """Install services for tests (or None to rebuild from settings on next use)."""
+    global _services
+    with _lock:
+        _services = value
