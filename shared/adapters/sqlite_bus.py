@@ -1,0 +1,470 @@
+"""Bus adapter on one SQLite file with Service Bus semantics: the embedded default for local runs and tests.
+
+Senders (intake, handlers) call send(); the local host receives with peek-lock, completes, abandons with
+backoff or dead-letters. Safe across threads and processes: WAL journal, one connection per thread, and
+every state change inside `BEGIN IMMEDIATE` so two receivers never lock the same message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+# Service Bus names these reasons itself; keep them so dashboards read the same locally and on Azure.
+MAX_DELIVERY_COUNT_EXCEEDED = "MaxDeliveryCountExceeded"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    session_id TEXT,
+    body BLOB NOT NULL,
+    properties TEXT NOT NULL,
+    enqueued_at REAL NOT NULL,
+    scheduled_at REAL NOT NULL,
+    visible_at REAL NOT NULL,
+    delivery_count INTEGER NOT NULL DEFAULT 0,
+    lock_token TEXT,
+    locked_until REAL,
+    dead_lettered INTEGER NOT NULL DEFAULT 0,
+    dead_letter_reason TEXT,
+    dead_letter_description TEXT,
+    dead_lettered_at REAL
+);
+CREATE INDEX IF NOT EXISTS messages_queue ON messages (queue, dead_lettered, seq);
+CREATE INDEX IF NOT EXISTS messages_session ON messages (queue, session_id, dead_lettered, seq);
+CREATE TABLE IF NOT EXISTS sent_message_ids (
+    queue TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    sent_at REAL NOT NULL,
+    PRIMARY KEY (queue, message_id)
+);
+"""
+
+# The oldest message a receiver may take: enqueued (not still scheduled), not backing off, not locked,
+# and, in a session, the head of its session while no other message of that session is in flight.
+_NEXT_MESSAGE = """
+SELECT * FROM messages AS m
+WHERE m.queue = :queue AND m.dead_lettered = 0
+  AND m.scheduled_at <= :now AND m.visible_at <= :now
+  AND (m.locked_until IS NULL OR m.locked_until <= :now)
+  AND (m.session_id IS NULL OR (
+        NOT EXISTS (SELECT 1 FROM messages AS o
+                    WHERE o.queue = m.queue AND o.session_id = m.session_id AND o.dead_lettered = 0
+                      AND o.seq < m.seq AND o.scheduled_at <= :now)
+        AND NOT EXISTS (SELECT 1 FROM messages AS o
+                        WHERE o.queue = m.queue AND o.session_id = m.session_id AND o.dead_lettered = 0
+                          AND o.locked_until > :now)))
+ORDER BY m.seq
+LIMIT 1
+"""
+
+
+class LockLostError(Exception):
+    """The message's lock expired or another receiver holds it now: the settle was refused.
+
+    The message will be (or already was) delivered again; handlers must be idempotent anyway.
+    """
+
+
+def bus_path(state_dir: Path) -> Path:
+    """Where the local host and every local sender meet: one bus file per state directory."""
+    return state_dir / "bus.db"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _to_datetime(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+@dataclass(slots=True)
+class ReceivedMessage:
+    """A peek-locked message: settle it with complete(), abandon() or dead_letter() before locked_until."""
+
+    queue: str
+    message_id: str
+    session_id: str | None
+    body: bytes
+    properties: dict[str, str]
+    delivery_count: int
+    enqueued_at: datetime
+    sequence_number: int
+    lock_token: str
+    locked_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    queue: str
+    sequence_number: int
+    message_id: str
+    session_id: str | None
+    body: bytes
+    properties: dict[str, str]
+    delivery_count: int
+    enqueued_at: datetime
+    dead_lettered_at: datetime
+    reason: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    active: int  # enqueued and waiting, including messages backing off after a failure
+    scheduled: int  # scheduled for a later enqueue time
+    locked: int  # in flight: a receiver holds the lock
+    dead_lettered: int
+    oldest_enqueued_age_seconds: float  # of the oldest waiting or in-flight message; 0.0 when none
+
+
+@dataclass
+class _Connections:
+    """One connection per (process, thread): sqlite3 connections must not cross a fork."""
+
+    local: threading.local = field(default_factory=threading.local)
+    all: list[sqlite3.Connection] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class SqliteBus:
+    """Queues with peek-lock, delivery count, dead-letter, duplicate detection, sessions and scheduling.
+
+    Times are seconds. `clock` returns timezone-aware UTC now; tests pass a fake one. Implements
+    shared.ports.Bus (send) and the receiving side the local host uses.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_delivery_count: int = 10,
+        lock_duration: float = 30.0,
+        duplicate_window: float = 600.0,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        if max_delivery_count < 1:
+            raise ValueError("max_delivery_count must be at least 1")
+        if lock_duration <= 0:
+            raise ValueError("lock_duration must be positive")
+        self.path = Path(path)
+        self.max_delivery_count = max_delivery_count
+        self.lock_duration = lock_duration
+        self.duplicate_window = duplicate_window
+        self._clock = clock
+        self._connections = _Connections()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._transaction() as db:
+            # executescript() would commit the open transaction first, so run the statements one by one.
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
+
+    # -- plumbing ---------------------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ValueError("clock must return a timezone-aware datetime")
+        return now.timestamp()
+
+    def _connection(self) -> sqlite3.Connection:
+        local = self._connections.local
+        db: sqlite3.Connection | None = getattr(local, "db", None)
+        if db is not None and getattr(local, "pid", None) == os.getpid():
+            return db
+        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer takes the lock up front
+        # instead of upgrading a read lock mid-transaction (which fails with SQLITE_BUSY, no waiting).
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA busy_timeout = 30000")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        local.db = db
+        local.pid = os.getpid()
+        with self._connections.lock:
+            self._connections.all.append(db)
+        return db
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection this object opened in this process."""
+        with self._connections.lock:
+            connections, self._connections.all = self._connections.all, []
+        for db in connections:
+            # A connection still in use by another thread at exit refuses to close; the OS frees it.
+            with suppress(sqlite3.Error):
+                db.close()
+        self._connections.local = threading.local()
+
+    # -- sending ----------------------------------------------------------------------------------------
+
+    def send(
+        self,
+        queue: str,
+        body: bytes,
+        *,
+        message_id: str,
+        session_id: str | None = None,
+        scheduled_at: datetime | None = None,
+        properties: Mapping[str, str] | None = None,
+    ) -> None:
+        """Enqueue one message. A message_id already sent to this queue within the window is dropped.
+
+        Like Service Bus, the window counts from the first send and a dropped repeat does not extend it.
+        """
+        if not message_id:
+            raise ValueError("message_id is required (it is the duplicate-detection key)")
+        if scheduled_at is not None and scheduled_at.tzinfo is None:
+            raise ValueError("scheduled_at must be timezone-aware")
+        now = self._now()
+        due = max(now, scheduled_at.timestamp()) if scheduled_at is not None else now
+        with self._transaction() as db:
+            seen = db.execute(
+                "SELECT sent_at FROM sent_message_ids WHERE queue = ? AND message_id = ?", (queue, message_id)
+            ).fetchone()
+            if seen is not None and seen["sent_at"] > now - self.duplicate_window:
+                return
+            db.execute(
+                "INSERT OR REPLACE INTO sent_message_ids (queue, message_id, sent_at) VALUES (?, ?, ?)",
+                (queue, message_id, now),
+            )
+            db.execute(
+                "DELETE FROM sent_message_ids WHERE queue = ? AND sent_at <= ?", (queue, now - self.duplicate_window)
+            )
+            self._insert(db, queue, bytes(body), message_id, session_id, dict(properties or {}), now, due)
+
+    @staticmethod
+    def _insert(
+        db: sqlite3.Connection,
+        queue: str,
+        body: bytes,
+        message_id: str,
+        session_id: str | None,
+        properties: dict[str, str],
+        now: float,
+        due: float,
+    ) -> int:
+        cursor = db.execute(
+            "INSERT INTO messages (queue, message_id, session_id, body, properties, enqueued_at, scheduled_at,"
+            " visible_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (queue, message_id, session_id, body, json.dumps(properties), due, due, due),
+        )
+        return int(cursor.lastrowid or 0)
+
+    # -- receiving --------------------------------------------------------------------------------------
+
+    def receive(self, queue: str) -> ReceivedMessage | None:
+        """Peek-lock the next deliverable message, or None. Raises its delivery_count by one."""
+        now = self._now()
+        with self._transaction() as db:
+            # A worker that died after its max-th delivery never abandoned: Service Bus dead-letters such
+            # a message when the lock runs out instead of delivering it an (N+1)-th time.
+            db.execute(
+                "UPDATE messages SET dead_lettered = 1, dead_letter_reason = ?, dead_letter_description = ?,"
+                " dead_lettered_at = ?, lock_token = NULL, locked_until = NULL"
+                " WHERE queue = ? AND dead_lettered = 0 AND locked_until <= ? AND delivery_count >= ?",
+                (
+                    MAX_DELIVERY_COUNT_EXCEEDED,
+                    "lock expired on the last allowed delivery",
+                    now,
+                    queue,
+                    now,
+                    self.max_delivery_count,
+                ),
+            )
+            row = db.execute(_NEXT_MESSAGE, {"queue": queue, "now": now}).fetchone()
+            if row is None:
+                return None
+            token = str(uuid.uuid4())
+            locked_until = now + self.lock_duration
+            db.execute(
+                "UPDATE messages SET lock_token = ?, locked_until = ?, delivery_count = delivery_count + 1"
+                " WHERE seq = ?",
+                (token, locked_until, row["seq"]),
+            )
+        return ReceivedMessage(
+            queue=queue,
+            message_id=row["message_id"],
+            session_id=row["session_id"],
+            body=bytes(row["body"]),
+            properties=json.loads(row["properties"]),
+            delivery_count=row["delivery_count"] + 1,
+            enqueued_at=_to_datetime(row["enqueued_at"]),
+            sequence_number=row["seq"],
+            lock_token=token,
+            locked_until=_to_datetime(locked_until),
+        )
+
+    def _locked_row(self, db: sqlite3.Connection, message: ReceivedMessage, now: float) -> sqlite3.Row:
+        row = db.execute(
+            "SELECT * FROM messages WHERE seq = ? AND lock_token = ? AND locked_until > ? AND dead_lettered = 0",
+            (message.sequence_number, message.lock_token, now),
+        ).fetchone()
+        if row is None:
+            raise LockLostError(
+                f"lock lost for message {message.message_id} (sequence {message.sequence_number}) on {message.queue}"
+            )
+        return row
+
+    def complete(self, message: ReceivedMessage) -> None:
+        """Delete the message. Raises LockLostError when the lock expired or was taken over."""
+        now = self._now()
+        with self._transaction() as db:
+            self._locked_row(db, message, now)
+            db.execute("DELETE FROM messages WHERE seq = ?", (message.sequence_number,))
+
+    def renew_lock(self, message: ReceivedMessage) -> datetime:
+        """Extend the lock by lock_duration from now; updates and returns message.locked_until."""
+        now = self._now()
+        locked_until = now + self.lock_duration
+        with self._transaction() as db:
+            self._locked_row(db, message, now)
+            db.execute("UPDATE messages SET locked_until = ? WHERE seq = ?", (locked_until, message.sequence_number))
+        message.locked_until = _to_datetime(locked_until)
+        return message.locked_until
+
+    def abandon(self, message: ReceivedMessage, delay_seconds: float = 0.0) -> bool:
+        """Release the lock; the message is receivable again after delay_seconds (its session waits too).
+
+        After the max_delivery_count-th delivery the message is dead-lettered instead. Returns True when
+        it was dead-lettered. Raises LockLostError when the lock expired or was taken over.
+        """
+        now = self._now()
+        with self._transaction() as db:
+            row = self._locked_row(db, message, now)
+            if row["delivery_count"] >= self.max_delivery_count:
+                self._dead_letter(
+                    db,
+                    message.sequence_number,
+                    MAX_DELIVERY_COUNT_EXCEEDED,
+                    f"failed on delivery {row['delivery_count']} of {self.max_delivery_count}",
+                    now,
+                )
+                return True
+            db.execute(
+                "UPDATE messages SET lock_token = NULL, locked_until = NULL, visible_at = ? WHERE seq = ?",
+                (now + max(0.0, delay_seconds), message.sequence_number),
+            )
+        return False
+
+    def dead_letter(self, message: ReceivedMessage, reason: str, description: str = "") -> None:
+        """Move the message to the queue's dead-letter sub-queue. Raises LockLostError without the lock."""
+        now = self._now()
+        with self._transaction() as db:
+            self._locked_row(db, message, now)
+            self._dead_letter(db, message.sequence_number, reason, description, now)
+
+    @staticmethod
+    def _dead_letter(db: sqlite3.Connection, seq: int, reason: str, description: str, now: float) -> None:
+        db.execute(
+            "UPDATE messages SET dead_lettered = 1, dead_letter_reason = ?, dead_letter_description = ?,"
+            " dead_lettered_at = ?, lock_token = NULL, locked_until = NULL WHERE seq = ?",
+            (reason, description, now, seq),
+        )
+
+    # -- dead-letter sub-queue --------------------------------------------------------------------------
+
+    def list_dead_letters(self, queue: str) -> list[DeadLetter]:
+        """Oldest first."""
+        rows = (
+            self._connection()
+            .execute("SELECT * FROM messages WHERE queue = ? AND dead_lettered = 1 ORDER BY seq", (queue,))
+            .fetchall()
+        )
+        return [
+            DeadLetter(
+                queue=queue,
+                sequence_number=row["seq"],
+                message_id=row["message_id"],
+                session_id=row["session_id"],
+                body=bytes(row["body"]),
+                properties=json.loads(row["properties"]),
+                delivery_count=row["delivery_count"],
+                enqueued_at=_to_datetime(row["enqueued_at"]),
+                dead_lettered_at=_to_datetime(row["dead_lettered_at"]),
+                reason=row["dead_letter_reason"] or "",
+                description=row["dead_letter_description"] or "",
+            )
+            for row in rows
+        ]
+
+    def resubmit_dead_letter(self, queue: str, sequence_number: int) -> int:
+        """Replay a dead-lettered message as a new message (delivery count 0, end of its session).
+
+        Bypasses duplicate detection: a replay is a deliberate repeat. Returns the new sequence number;
+        raises KeyError when no such dead letter exists (for example, already resubmitted).
+        """
+        now = self._now()
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT * FROM messages WHERE queue = ? AND seq = ? AND dead_lettered = 1", (queue, sequence_number)
+            ).fetchone()
+            if row is None:
+                raise KeyError(f"no dead letter {sequence_number} on {queue}")
+            db.execute("DELETE FROM messages WHERE seq = ?", (sequence_number,))
+            return self._insert(
+                db,
+                queue,
+                bytes(row["body"]),
+                row["message_id"],
+                row["session_id"],
+                json.loads(row["properties"]),
+                now,
+                now,
+            )
+
+    # -- observation ------------------------------------------------------------------------------------
+
+    def stats(self, queue: str) -> QueueStats:
+        now = self._now()
+        row = (
+            self._connection()
+            .execute(
+                """
+                SELECT
+                  COALESCE(SUM(dead_lettered = 0 AND scheduled_at <= :now
+                               AND (locked_until IS NULL OR locked_until <= :now)), 0) AS active,
+                  COALESCE(SUM(dead_lettered = 0 AND scheduled_at > :now), 0) AS scheduled,
+                  COALESCE(SUM(dead_lettered = 0 AND locked_until > :now), 0) AS locked,
+                  COALESCE(SUM(dead_lettered = 1), 0) AS dead_lettered,
+                  MIN(CASE WHEN dead_lettered = 0 AND scheduled_at <= :now THEN enqueued_at END) AS oldest
+                FROM messages WHERE queue = :queue
+                """,
+                {"queue": queue, "now": now},
+            )
+            .fetchone()
+        )
+        oldest = row["oldest"]
+        return QueueStats(
+            active=row["active"],
+            scheduled=row["scheduled"],
+            locked=row["locked"],
+            dead_lettered=row["dead_lettered"],
+            oldest_enqueued_age_seconds=max(0.0, now - oldest) if oldest is not None else 0.0,
+        )
+
+    def queues(self) -> list[str]:
+        """Names of the queues that hold any message, dead letters included."""
+        rows = self._connection().execute("SELECT DISTINCT queue FROM messages ORDER BY queue").fetchall()
+        return [row["queue"] for row in rows]
