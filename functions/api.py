@@ -1,0 +1,44 @@
+"""The order API for people and tools: health, one order with its timeline, lists by state, retry."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions.http import http_errors, json_response
+from shared.bootstrap import services
+from shared.handlers import operations
+from shared.handlers.health import health_report
+
+bp = func.Blueprint()
+
+
+@bp.function_name("health")
+@bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@http_errors
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    report = health_report(services())
+    return json_response(200 if report["status"] == "ok" else 503, report)
+
+
+@bp.function_name("get_order")
+@bp.route(route="orders/{store_id}/{order_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@http_errors
+def get_order(req: func.HttpRequest) -> func.HttpResponse:
+    detail = operations.order_detail(services(), req.route_params["store_id"], req.route_params["order_id"])
+    return json_response(200, detail)
+
+
+@bp.function_name("list_orders")
+@bp.route(route="orders", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@http_errors
+def list_orders(req: func.HttpRequest) -> func.HttpResponse:
+    body = operations.list_orders(services(), req.params.get("store"), req.params.get("state"), req.params.get("limit"))
+    return json_response(200, body)
+
+
+@bp.function_name("retry_order")
+@bp.route(route="orders/{store_id}/{order_id}/retry", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@http_errors
+def retry_order(req: func.HttpRequest) -> func.HttpResponse:
+    record = operations.retry_order(services(), req.route_params["store_id"], req.route_params["order_id"])
+    return json_response(202, operations.order_summary(record))

@@ -1,0 +1,46 @@
+"""HTTP helpers for the thin functions: JSON and RFC 9457 problem+json responses."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import azure.functions as func
+
+from shared.errors import BadRequest
+
+log = logging.getLogger("o2c.http")
+
+
+def json_response(status: int, body: Any) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(body, ensure_ascii=False, default=str), status_code=status, mimetype="application/json"
+    )
+
+
+def problem(status: int, title: str, detail: str = "", type_: str = "about:blank", **extra: Any) -> func.HttpResponse:
+    body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
+    return func.HttpResponse(
+        json.dumps(body, ensure_ascii=False), status_code=status, headers={"Content-Type": "application/problem+json"}
+    )
+
+
+def http_errors(
+    handler: Callable[[func.HttpRequest], func.HttpResponse],
+) -> Callable[[func.HttpRequest], func.HttpResponse]:
+    """Turn refusals into problem+json; an unexpected error is logged and answered 500 without internals."""
+
+    @functools.wraps(handler)
+    def wrapper(req: func.HttpRequest) -> func.HttpResponse:
+        try:
+            return handler(req)
+        except BadRequest as error:
+            return problem(error.status, error.title, error.detail, error.type)
+        except Exception:
+            log.exception("unexpected error in %s %s", req.method, handler.__name__)
+            return problem(500, "Internal error", "The request could not be completed; it has been logged.")
+
+    return wrapper

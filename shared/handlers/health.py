@@ -1,0 +1,25 @@
+"""Health: can we read state, which stores are loaded, how full the queues are (where the bus can tell)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.bootstrap import QUEUE_SETTINGS, Services, queue_name
+from shared.handlers.common import log
+
+
+def health_report(services: Services) -> dict[str, Any]:
+    checks: dict[str, Any] = {}
+    status = "ok"
+    try:
+        services.state.list_orders(limit=1)
+        checks["state"] = "ok"
+    except Exception as error:  # health must answer whatever broke
+        log.warning("health: state unreachable: %s", type(error).__name__)
+        checks["state"] = f"error: {type(error).__name__}"
+        status = "degraded"
+    checks["stores"] = sorted(services.stores)
+    stats = getattr(services.bus, "stats", None)
+    if callable(stats):
+        checks["queues"] = {name: stats(queue_name(name)) for name in QUEUE_SETTINGS}
+    return {"status": status, "checks": checks}

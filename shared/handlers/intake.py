@@ -1,0 +1,72 @@
+"""Intake: a store webhook in, a canonical event on the order-events queue out, answered at once.
+
+No target work happens here. Order of checks follows the Contracts: size, store, ping, signature,
+body, then the insert-if-absent claim of the event key. A refused request leaves no trace in state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from shared.bootstrap import Services
+from shared.channels import get_channel
+from shared.domain.records import EventRecord
+from shared.errors import BadRequest
+from shared.handlers.common import log
+from shared.handlers.messages import ApplyOrderEvent, send
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass
+class IntakeResult:
+    status: int
+    body: dict[str, object] = field(default_factory=dict)
+
+
+def receive_webhook(
+    services: Services, channel: str, store_id: str, raw_body: bytes, headers: Mapping[str, str]
+) -> IntakeResult:
+    """Accept one webhook delivery. Raises BadRequest (400/401/404/413) for anything refused.
+
+    Idempotent: a repeated delivery answers 200 "duplicate" and is sent to the bus again, where
+    duplicate detection drops it; that covers a crash between recording the event and sending it.
+    """
+    headers = {k.lower(): v for k, v in headers.items()}
+    if len(raw_body) > MAX_BODY_BYTES:
+        raise BadRequest(413, "Payload too large", f"The body is {len(raw_body)} bytes; the limit is 1 MiB.")
+    settings = services.store(store_id)
+    if settings is None or settings.channel != channel:
+        raise BadRequest(404, "Unknown store", f"No {channel} store '{store_id}' is configured here.")
+    inbound = get_channel(channel)
+    if inbound.is_ping(raw_body, headers):
+        log.info("webhook ping store=%s", store_id)
+        return IntakeResult(200, {"status": "ping"})
+    if not inbound.verify(raw_body, headers, settings.webhook_secret):
+        raise BadRequest(401, "Invalid signature", f"The {inbound.SIGNATURE_HEADER} header is missing or wrong.")
+    event = inbound.parse_event(raw_body, headers, store_id, services.clock())
+    created = services.state.record_event(
+        EventRecord(
+            store_id=store_id,
+            event_key=event.event_key,
+            channel=channel,
+            topic=event.topic,
+            order_id=event.order_id,
+            received_at=event.received_at,
+            headers=inbound.event_headers(headers),
+            body=raw_body,
+        )
+    )
+    send(services, ApplyOrderEvent(store_id=store_id, order_id=event.order_id, event=event))
+    log.info(
+        "webhook %s store=%s order=%s event=%s topic=%s",
+        "accepted" if created else "duplicate",
+        store_id,
+        event.order_id,
+        event.event_key,
+        event.topic,
+    )
+    body: dict[str, object] = {"status": "accepted" if created else "duplicate", "event_key": event.event_key}
+    body["order"] = f"/api/orders/{store_id}/{event.order_id}"
+    return IntakeResult(202 if created else 200, body)

@@ -1,0 +1,224 @@
+"""Invoicing: issue the invoice exactly once, and a credit note exactly once per refund or cancellation.
+
+Exactly once rests on three locks (ARCHITECTURE "No duplicates, nothing lost"): the bus drops a
+repeated command; the state claim on (store, order, document) is taken with insert-if-absent and
+carries the document number from a gap-free series; after an uncertain outcome the target is asked
+for the document by our number before it is created again.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from shared.bootstrap import Services
+from shared.domain.order import ZERO, Order, OrderState, Refund, RefundLine
+from shared.domain.records import DocumentRef, OrderRecord, TimelineEntry
+from shared.errors import NothingToDo, PermanentError
+from shared.handlers.common import entry, format_number, hold, log, problem_from_error, update_order
+from shared.handlers.messages import CancelOrder, IssueCreditNote, IssueInvoice, RecordPayment, SyncStock, send
+from shared.handlers.orders import follow_up
+from shared.ports import Target
+from shared.stores import StoreSettings
+
+ACTOR = "invoicing"
+CANCEL_REFUND_ID = "cancel"
+
+
+def _load(services: Services, store_id: str, order_id: str) -> tuple[StoreSettings, OrderRecord, Order]:
+    settings = services.store(store_id)
+    record = services.state.get_order(store_id, order_id)
+    if settings is None or record is None or record.order is None:
+        raise NothingToDo(f"order {store_id}/{order_id} or its store is unknown")
+    return settings, record, record.order
+
+
+def _writes_paused(services: Services, settings: StoreSettings, order_id: str) -> bool:
+    if settings.outgoing_writes:
+        return False
+    problem = PermanentError(
+        "outgoing_writes_paused",
+        "Outgoing writes are paused for this store (outgoing_writes: false); retry once they are on again.",
+        message_es="Los envíos salientes están pausados para esta tienda (outgoing_writes: false); "
+        "reintente cuando vuelvan a estar activos.",
+    )
+    update_order(services, settings.store_id, order_id, lambda r: hold(r, [problem_from_error(problem)], ACTOR))
+    return True
+
+
+def _numbered(target: Target) -> bool:
+    """Targets that number documents themselves (an ERP) get no number from our series."""
+    return not getattr(target, "assigns_numbers", False)
+
+
+def _issue(
+    services: Services,
+    settings: StoreSettings,
+    record: OrderRecord,
+    claim_key: str,
+    series: str,
+    prefix: str,
+    create: object,
+) -> DocumentRef | None:
+    """Claim, look up, create, complete. Returns None when the target refused (order held)."""
+    target = services.target(settings)
+    numbered = _numbered(target)
+    claim, _ = services.state.claim(settings.store_id, claim_key, series if numbered else None)
+    if claim.status == "done":
+        return DocumentRef.model_validate(claim.data["document"])
+    number = format_number(prefix, claim.number, settings.invoice.number_digits) if numbered else ""
+    assert callable(create)
+    try:
+        document: DocumentRef = create(target, number)
+    except PermanentError as error:
+        log.warning("target refused store=%s order=%s code=%s", record.store_id, record.order_id, error.code)
+        problems = [problem_from_error(error)]
+        update_order(services, record.store_id, record.order_id, lambda r: hold(r, problems, ACTOR))
+        return None
+    services.state.complete_claim(settings.store_id, claim_key, {"document": document.model_dump(mode="json")})
+    return document
+
+
+def _add_document(record: OrderRecord, document: DocumentRef) -> bool:
+    if record.document(document.kind, document.refund_id) is not None:
+        return False
+    record.documents.append(document)
+    return True
+
+
+def issue_invoice(services: Services, message: IssueInvoice) -> OrderRecord | None:
+    """Issue the order's invoice once. Raises RetryableError for passing target faults."""
+    settings, record, order = _load(services, message.store_id, message.order_id)
+    if record.document("invoice") is None:
+        if record.state != OrderState.VALIDATED:
+            raise NothingToDo(f"order {record.store_id}/{record.order_id} is {record.state}, not validated")
+        if _writes_paused(services, settings, record.order_id):
+            return None
+
+        def create(target: Target, number: str) -> DocumentRef:
+            return target.find_document(order, "invoice", number) or target.issue_invoice(order, number)
+
+        document = _issue(
+            services, settings, record, f"invoice:{order.order_id}", "invoice", settings.invoice.invoice_prefix, create
+        )
+        if document is None:
+            return None
+
+        def mutate(current: OrderRecord) -> list[TimelineEntry]:
+            if not _add_document(current, document):
+                return []
+            current.state = OrderState.INVOICED
+            return [
+                entry(
+                    ACTOR,
+                    OrderState.INVOICED.value,
+                    f"Invoice {document.number} issued in {document.target} for {document.total} {document.currency}.",
+                    number=document.number,
+                )
+            ]
+
+        record = update_order(services, record.store_id, record.order_id, mutate)
+    target = services.target(settings)
+    if hasattr(target, "ship_order"):
+        send(services, SyncStock(store_id=record.store_id, order_id=record.order_id, attempt=record.attempt))
+    elif hasattr(target, "record_payment") and order.paid_at is not None:
+        send(services, RecordPayment(store_id=record.store_id, order_id=record.order_id, attempt=record.attempt))
+    follow_up(services, record)
+    return record
+
+
+def cancellation_refund(order: Order, already: list[Refund]) -> Refund:
+    """What a cancellation after invoicing credits: everything not refunded yet."""
+    refunded_qty: dict[str, Decimal] = {}
+    refunded_amount: dict[str, Decimal] = {}
+    refunded_tax: dict[str, Decimal] = {}
+    shipping_refunded = ZERO
+    shipping_tax_refunded = ZERO
+    for refund in already:
+        shipping_refunded += refund.shipping
+        shipping_tax_refunded += refund.shipping_tax
+        for line in refund.lines:
+            refunded_qty[line.line_id] = refunded_qty.get(line.line_id, ZERO) + line.quantity
+            refunded_amount[line.line_id] = refunded_amount.get(line.line_id, ZERO) + line.amount
+            refunded_tax[line.line_id] = refunded_tax.get(line.line_id, ZERO) + line.tax
+    lines = []
+    for sold in order.lines:
+        amount = sold.total - refunded_amount.get(sold.line_id, ZERO)
+        if amount <= ZERO:
+            continue
+        lines.append(
+            RefundLine(
+                line_id=sold.line_id,
+                sku=sold.sku,
+                quantity=max(sold.quantity - refunded_qty.get(sold.line_id, ZERO), ZERO),
+                amount=amount,
+                tax=sold.tax - refunded_tax.get(sold.line_id, ZERO),
+            )
+        )
+    shipping = sum((c.amount for c in order.shipping), ZERO) - shipping_refunded
+    shipping_tax = sum((c.tax for c in order.shipping), ZERO) - shipping_tax_refunded
+    amount = sum((line.amount + line.tax for line in lines), ZERO) + shipping + shipping_tax
+    amount += sum((f.amount + f.tax for f in order.fees), ZERO) if not already else ZERO
+    return Refund(
+        refund_id=CANCEL_REFUND_ID,
+        created_at=order.updated_at,
+        reason="Order cancelled after invoicing",
+        lines=lines,
+        shipping=shipping,
+        shipping_tax=shipping_tax,
+        amount=amount,
+    )
+
+
+def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder) -> OrderRecord | None:
+    """Credit one refund (or, for CancelOrder, whatever is left of the invoice) exactly once."""
+    settings, record, order = _load(services, message.store_id, message.order_id)
+    invoice = record.document("invoice")
+    if invoice is None:
+        raise NothingToDo("no invoice yet: the credit note follows the invoice")
+    if isinstance(message, CancelOrder):
+        refund = cancellation_refund(order, order.refunds)
+    else:
+        found = [r for r in order.refunds if r.refund_id == message.refund_id]
+        if not found:
+            raise NothingToDo(f"refund {message.refund_id} is not on the order")
+        refund = found[0]
+    if record.document("credit_note", refund.refund_id) is not None:
+        return record
+    if _writes_paused(services, settings, record.order_id):
+        return None
+
+    def create(target: Target, number: str) -> DocumentRef:
+        existing = target.find_document(order, "credit_note", number, refund.refund_id)
+        return existing or target.issue_credit_note(order, refund, invoice, number)
+
+    document = _issue(
+        services,
+        settings,
+        record,
+        f"credit_note:{order.order_id}:{refund.refund_id}",
+        "credit_note",
+        settings.invoice.credit_note_prefix,
+        create,
+    )
+    if document is None:
+        return None
+
+    def mutate(current: OrderRecord) -> list[TimelineEntry]:
+        if not _add_document(current, document):
+            return []
+        credited = sum((d.total for d in current.documents if d.kind == "credit_note"), ZERO)
+        if isinstance(message, CancelOrder):
+            current.state = OrderState.CANCELLED
+        elif credited >= invoice.total:
+            current.state = OrderState.CREDITED
+        return [
+            entry(
+                ACTOR,
+                "credit_note.issued",
+                f"Credit note {document.number} for refund {refund.refund_id}: {document.total} {document.currency}.",
+                number=document.number,
+                refund=refund.refund_id,
+            )
+        ]
+
+    return update_order(services, record.store_id, record.order_id, mutate)

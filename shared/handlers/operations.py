@@ -1,0 +1,115 @@
+"""Operations: what a person sees of an order and what they can do about it (retry)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.bootstrap import Services
+from shared.domain.order import OrderState
+from shared.domain.records import OrderRecord, Problem, TimelineEntry
+from shared.errors import BadRequest
+from shared.handlers.common import entry, update_order
+from shared.handlers.messages import RevalidateOrder, send
+from shared.handlers.orders import follow_up
+
+RETRYABLE_STATES = {OrderState.HELD, OrderState.FAILED}
+
+
+def retry_order(services: Services, store_id: str, order_id: str, actor: str = "operator") -> OrderRecord:
+    """Release a held or failed order: check it again, or resume after its invoice. Raises BadRequest."""
+    if services.store(store_id) is None:
+        raise BadRequest(404, "Unknown store", f"No store '{store_id}' is configured here.")
+    if services.state.get_order(store_id, order_id) is None:
+        raise BadRequest(404, "Unknown order", f"Order '{order_id}' of store '{store_id}' is not known.")
+
+    def mutate(record: OrderRecord) -> list[TimelineEntry]:
+        if record.state not in RETRYABLE_STATES:
+            raise BadRequest(
+                409, "Nothing to retry", f"The order is '{record.state}'; only held or failed orders are retried."
+            )
+        record.attempt += 1
+        record.problems = []
+        record.state = OrderState.INVOICED if record.document("invoice") else OrderState.RECEIVED
+        return [entry(actor, "retry.requested", "Released for another try.", attempt=record.attempt)]
+
+    record = update_order(services, store_id, order_id, mutate)
+    if record.state == OrderState.RECEIVED and record.order is not None:
+        send(
+            services, RevalidateOrder(store_id=store_id, order_id=order_id, attempt=record.attempt, requested_by=actor)
+        )
+    else:
+        follow_up(services, record)
+    return record
+
+
+def mark_failed(services: Services, store_id: str, order_id: str, stage: str, reason: str) -> None:
+    """The last delivery of a message failed: the order is `failed` (dead-lettered, replayable)."""
+    problem = Problem(
+        code="processing_failed",
+        field=stage,
+        found=reason[:300],
+        message_en=f"Processing stopped at the {stage} stage after repeated errors; retry once the cause is fixed.",
+        message_es=f"El procesamiento se detuvo en la etapa {stage} tras errores repetidos; "
+        "reintente cuando se haya corregido la causa.",
+    )
+
+    def mutate(record: OrderRecord) -> list[TimelineEntry]:
+        record.state = OrderState.FAILED
+        record.problems = [problem]
+        return [entry(stage, OrderState.FAILED.value, f"Failed after repeated errors: {reason[:200]}")]
+
+    update_order(services, store_id, order_id, mutate, create=True)
+
+
+def order_summary(record: OrderRecord) -> dict[str, Any]:
+    """The order as shown to people and over the API: amounts and items, no e-mail or street address."""
+    order = record.order
+    summary: dict[str, Any] = {
+        "store_id": record.store_id,
+        "order_id": record.order_id,
+        "state": record.state.value,
+        "attempt": record.attempt,
+        "changed_at": record.changed_at.isoformat(),
+        "problems": [p.model_dump(mode="json") for p in record.problems],
+        "documents": [d.model_dump(mode="json") for d in record.documents],
+    }
+    if order is not None:
+        summary["order"] = {
+            "number": order.number,
+            "channel": order.channel.value,
+            "status": order.status,
+            "currency": order.currency,
+            "total": str(order.total),
+            "tax_total": str(order.tax_total),
+            "created_at": order.created_at.isoformat(),
+            "updated_at": order.updated_at.isoformat(),
+            "country": order.customer.billing.country,
+            "lines": [
+                {"sku": line.sku, "name": line.name, "quantity": str(line.quantity), "total": str(line.total)}
+                for line in order.lines
+            ],
+            "refunds": [{"refund_id": r.refund_id, "amount": str(r.amount)} for r in order.refunds],
+        }
+    return summary
+
+
+def order_detail(services: Services, store_id: str, order_id: str) -> dict[str, Any]:
+    record = services.state.get_order(store_id, order_id)
+    if record is None:
+        raise BadRequest(404, "Unknown order", f"Order '{order_id}' of store '{store_id}' is not known.")
+    detail = order_summary(record)
+    detail["timeline"] = [t.model_dump(mode="json") for t in services.state.get_timeline(store_id, order_id)]
+    return detail
+
+
+def list_orders(services: Services, store_id: str | None, state: str | None, limit: str | None) -> dict[str, Any]:
+    if state and state not in {s.value for s in OrderState}:
+        raise BadRequest(400, "Unknown state", f"'{state}' is not an order state.")
+    try:
+        count = int(limit) if limit else 50
+    except ValueError as exc:
+        raise BadRequest(400, "Bad limit", "limit must be a whole number.") from exc
+    if not 1 <= count <= 1000:
+        raise BadRequest(400, "Bad limit", "limit must be between 1 and 1000.")
+    records = services.state.list_orders(store_id or None, state or None, count)
+    return {"orders": [order_summary(r) for r in records], "count": len(records)}
