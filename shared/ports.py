@@ -33,9 +33,7 @@ class StateStore(Protocol):
         or, on create, when the order already exists.
         """
 
-    def list_orders(
-        self, store_id: str | None = None, state: str | None = None, limit: int = 100
-    ) -> list[OrderRecord]:
+    def list_orders(self, store_id: str | None = None, state: str | None = None, limit: int = 100) -> list[OrderRecord]:
         """Newest change first."""
 
     def append_timeline(self, store_id: str, order_id: str, entry: TimelineEntry) -> None: ...
@@ -88,7 +86,5 @@ class Target(Protocol):
         """Create the invoice for the order. Idempotent on (order, number). Raises PermanentError for a
         functional refusal, RetryableError for a passing fault."""
 
-    def issue_credit_note(
-        self, order: Order, refund: Refund, invoice: DocumentRef, number: str
-    ) -> DocumentRef:
+    def issue_credit_note(self, order: Order, refund: Refund, invoice: DocumentRef, number: str) -> DocumentRef:
         """Credit exactly the refunded lines and amounts, referencing the invoice. Idempotent."""

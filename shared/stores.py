@@ -147,9 +147,7 @@ def load_store(path: Path) -> StoreSettings:
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path)) from exc
     if settings.store_id != path.stem:
-        raise ConfigError(
-            f"{path.name}: store_id: '{settings.store_id}' must equal the file name '{path.stem}'"
-        )
+        raise ConfigError(f"{path.name}: store_id: '{settings.store_id}' must equal the file name '{path.stem}'")
     from shared.domain.rules import check_rules_settings  # the rules own their schema
 
     check_rules_settings(settings.rules, path.name)
