@@ -1,0 +1,184 @@
+"""Test helpers: services on a temporary SQLite state, an in-memory bus that can be drained through the
+real dispatch, a recording fake target, and signed webhook requests built from the fixtures."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from shared.adapters.sqlite_state import SqliteStateStore
+from shared.bootstrap import Services
+from shared.channels.common import sign
+from shared.domain.order import Order, Refund
+from shared.domain.records import DocumentRef
+from shared.handlers.dispatch import handle_message
+from shared.stores import StoreSettings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SECRETS = {"woocommerce": "wc-test-secret", "shopify": "shpss_test_secret"}
+STAGES = {
+    "order-events": "validation",
+    "invoice-requests": "invoicing",
+    "stock-updates": "stock",
+    "payment-events": "payments",
+}
+
+
+def fixture_bytes(channel: str, name: str) -> bytes:
+    return (FIXTURES / channel / f"{name}.json").read_bytes()
+
+
+def fixture_json(channel: str, name: str) -> dict[str, Any]:
+    return dict(json.loads(fixture_bytes(channel, name)))
+
+
+@dataclass
+class SentMessage:
+    queue: str
+    body: bytes
+    message_id: str
+    session_id: str | None
+    delivery_count: int = 0
+
+
+@dataclass
+class InMemoryBus:
+    """Bus with duplicate detection on message id; `drain` delivers through the real dispatch."""
+
+    messages: list[SentMessage] = field(default_factory=list)
+    seen: set[tuple[str, str]] = field(default_factory=set)
+    dead_letters: list[SentMessage] = field(default_factory=list)
+
+    def send(
+        self,
+        queue: str,
+        body: bytes,
+        *,
+        message_id: str,
+        session_id: str | None = None,
+        scheduled_at: datetime | None = None,
+        properties: Any = None,
+    ) -> None:
+        if (queue, message_id) in self.seen:
+            return
+        self.seen.add((queue, message_id))
+        self.messages.append(SentMessage(queue, body, message_id, session_id))
+
+    def drain(self, services: Services, max_delivery: int = 10, limit: int = 500) -> int:
+        """Deliver until empty; a failing message is retried up to max_delivery, then dead-lettered."""
+        handled = 0
+        while self.messages and handled < limit:
+            message = self.messages.pop(0)
+            message.delivery_count += 1
+            handled += 1
+            try:
+                handle_message(
+                    services, STAGES[message.queue], message.body, message.message_id, message.delivery_count
+                )
+            except Exception:
+                if message.delivery_count >= max_delivery:
+                    self.dead_letters.append(message)
+                else:
+                    self.messages.append(message)
+        return handled
+
+
+@dataclass
+class FakeTarget:
+    """Records documents; can be told to fail. For handler tests only: adapters are tested for real."""
+
+    name: str = "fake"
+    documents: dict[str, DocumentRef] = field(default_factory=dict)
+    fail_with: Callable[[], Exception] | None = None
+    calls: int = 0
+
+    def find_document(self, order: Order, kind: str, number: str, refund_id: str = "") -> DocumentRef | None:
+        return self.documents.get(f"{kind}:{order.order_id}:{refund_id}")
+
+    def _issue(self, kind: str, order: Order, number: str, total: Decimal, tax: Decimal, refund_id: str) -> DocumentRef:
+        self.calls += 1
+        if self.fail_with is not None:
+            raise self.fail_with()
+        doc = DocumentRef(
+            kind=kind,  # type: ignore[arg-type]
+            number=number,
+            target=self.name,
+            external_id=number,
+            total=total,
+            tax=tax,
+            currency=order.currency,
+            refund_id=refund_id,
+        )
+        self.documents[f"{kind}:{order.order_id}:{refund_id}"] = doc
+        return doc
+
+    def issue_invoice(self, order: Order, number: str) -> DocumentRef:
+        return self._issue("invoice", order, number, order.total, order.tax_total, "")
+
+    def issue_credit_note(self, order: Order, refund: Refund, invoice: DocumentRef, number: str) -> DocumentRef:
+        return self._issue("credit_note", order, number, refund.amount, refund.tax_total, refund.refund_id)
+
+
+def store_settings(store_id: str, channel: str, **overrides: Any) -> StoreSettings:
+    data: dict[str, Any] = {
+        "store_id": store_id,
+        "channel": channel,
+        "webhook_secret": SECRETS[channel],
+        "currency": "EUR",
+        "target": "ubl",
+        "seller": {
+            "name": "Cerámica Azul S.L.",
+            "vat_id": "ESB12345674",
+            "street": "Calle Mayor 12",
+            "city": "Valencia",
+            "postal_code": "46001",
+            "country": "ES",
+        },
+    }
+    data.update(overrides)
+    return StoreSettings.model_validate(data)
+
+
+def make_services(tmp_path: Path, target: Any | None = None, **stores: StoreSettings) -> Services:
+    stores = stores or {
+        "demo-woo": store_settings("demo-woo", "woocommerce"),
+        "demo-shopify": store_settings("demo-shopify", "shopify"),
+    }
+    services = Services(
+        state=SqliteStateStore(tmp_path / "state.db"),
+        bus=InMemoryBus(),
+        stores={s.store_id: s for s in stores.values()},
+        state_dir=tmp_path,
+        clock=lambda: datetime(2026, 11, 28, 10, 0, tzinfo=UTC),
+    )
+    if target is not None:
+        services.target_factory = lambda settings, state: target
+    return services
+
+
+def webhook_headers(channel: str, topic: str, body: bytes, secret: str | None = None, **extra: str) -> dict[str, str]:
+    signature = sign(body, SECRETS[channel] if secret is None else secret)
+    if channel == "woocommerce":
+        headers = {
+            "x-wc-webhook-topic": topic,
+            "x-wc-webhook-signature": signature,
+            "x-wc-webhook-delivery-id": uuid.uuid4().hex,
+            "x-wc-webhook-id": "7",
+            "x-wc-webhook-source": "https://ceramica-azul.example/",
+        }
+    else:
+        headers = {
+            "x-shopify-topic": topic,
+            "x-shopify-hmac-sha256": signature,
+            "x-shopify-webhook-id": str(uuid.uuid4()),
+            "x-shopify-event-id": str(uuid.uuid4()),
+            "x-shopify-shop-domain": "teytetera.myshopify.com",
+        }
+    headers.update({k.lower().replace("_", "-"): v for k, v in extra.items()})
+    return headers
