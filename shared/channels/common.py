@@ -1,0 +1,241 @@
+"""Helpers the channel parsers share: signature check, tolerant JSON/number/time reading, event keys.
+
+Everything here turns bad store input into shared.errors.BadRequest(400), so intake never answers 5xx.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from shared.errors import BadRequest
+
+ZERO = Decimal("0")
+CENT = Decimal("0.01")
+# Unit prices derived by division (subtotal / quantity) keep up to 4 decimals, like most ERPs' price precision.
+UNIT_PRICE_PLACES = Decimal("0.0001")
+MAX_KEY_LENGTH = 128  # Service Bus message ids are at most 128 characters
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9:._-]")
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def header(headers: Mapping[str, str], name: str) -> str:
+    """The value of a header, case-insensitively (intake lower-cases, tests and other callers may not)."""
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        for key, candidate in headers.items():
+            if key.lower() == lowered:
+                value = candidate
+                break
+    return (value or "").strip()
+
+
+def sign(raw_body: bytes, secret: str) -> str:
+    """base64(HMAC-SHA256(raw body, secret)): the signature both WooCommerce and Shopify send."""
+    digest = hmac.new(secret.encode("utf-8"), raw_body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def verify_signature(raw_body: bytes, given: str, secret: str) -> bool:
+    """Constant-time comparison over the raw bytes; a missing signature never verifies."""
+    if not given:
+        return False
+    return hmac.compare_digest(sign(raw_body, secret).encode("ascii"), given.strip().encode("ascii", "replace"))
+
+
+def load_json_object(raw_body: bytes) -> dict[str, Any]:
+    """Parse a webhook body; floats become Decimal from their text, ints stay exact (Shopify ids > 2^53)."""
+    try:
+        data = json.loads(raw_body, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise BadRequest(400, "Malformed JSON", f"The body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BadRequest(400, "Not an order", f"Expected a JSON object, got {type(data).__name__}.")
+    return data
+
+
+def mapping(value: Any) -> Mapping[str, Any]:
+    """A nested object, or an empty one when the store sent null, [] or nothing."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def items(value: Any) -> list[Mapping[str, Any]]:
+    """A list of objects, skipping anything that is not an object; null or missing gives []."""
+    if not isinstance(value, list):
+        return []
+    return [entry for entry in value if isinstance(entry, Mapping)]
+
+
+def to_decimal(value: Any, field: str = "amount") -> Decimal:
+    """Money or a quantity from whatever the store sent: "10.50", 10.5, 10, "", null (→ 0)."""
+    if value is None or isinstance(value, bool):
+        if isinstance(value, bool):
+            raise BadRequest(400, "Malformed order", f"{field}: expected a number, got {value!r}.")
+        return ZERO
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, float):
+        # Only reachable when a caller passes an already-parsed float: go through its shortest repr.
+        result = Decimal(repr(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return ZERO
+        try:
+            result = Decimal(text)
+        except InvalidOperation as exc:
+            raise BadRequest(400, "Malformed order", f"{field}: {value!r} is not a number.") from exc
+    else:
+        raise BadRequest(400, "Malformed order", f"{field}: expected a number, got {type(value).__name__}.")
+    if not result.is_finite():
+        raise BadRequest(400, "Malformed order", f"{field}: {value!r} is not a finite number.")
+    return result
+
+
+def to_id(value: Any) -> str:
+    """An id as an exact string; ints keep every digit, 123.0 becomes "123"."""
+    if value is None or isinstance(value, bool):
+        return ""
+    if isinstance(value, Decimal):
+        if value == value.to_integral_value():
+            return str(value.quantize(Decimal(1)))
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return str(value).strip()
+
+
+def to_text(value: Any) -> str:
+    """Text for people: HTML entities decoded (WooCommerce sends "Caf&eacute; &#8211; 1kg"), null → ""."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return html.unescape(str(value)).strip()
+
+
+def to_bool(value: Any, default: bool = False) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | Decimal):
+        return value != 0
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def to_time(value: Any, field: str = "date") -> datetime | None:
+    """ISO 8601 with or without offset; naive means UTC (WooCommerce *_gmt); result is aware UTC."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(400, "Malformed order", f"{field}: expected an ISO 8601 date, got {value!r}.")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise BadRequest(400, "Malformed order", f"{field}: {value!r} is not an ISO 8601 date.") from exc
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def percent(fraction: Decimal) -> Decimal:
+    """A tax rate given as a fraction (Shopify 0.21) as percent (21), without float noise."""
+    return tidy(fraction * 100)
+
+
+def tidy(value: Decimal) -> Decimal:
+    """Drop trailing zeros without switching to exponent notation (Decimal("20").normalize() is 2E+1)."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
+
+
+def cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def unit_price(subtotal: Decimal, quantity: Decimal) -> Decimal:
+    """subtotal / quantity, exact when it fits in 4 decimals, otherwise rounded half-up to 4."""
+    if quantity == 0:
+        return subtotal
+    value = subtotal / quantity
+    if value == value.quantize(UNIT_PRICE_PLACES, rounding=ROUND_HALF_UP):
+        return value.quantize(CENT) if value == value.quantize(CENT) else tidy(value)
+    return value.quantize(UNIT_PRICE_PLACES, rounding=ROUND_HALF_UP)
+
+
+def stamp(moment: datetime) -> str:
+    """A compact UTC time for event keys: 20240315T101500Z (microseconds only when the store sent them)."""
+    moment = moment.astimezone(UTC)
+    if moment.microsecond:
+        return moment.strftime("%Y%m%dT%H%M%S.%fZ")
+    return moment.strftime("%Y%m%dT%H%M%SZ")
+
+
+def event_key(*parts: str) -> str:
+    """Join parts with ":" into a bus-safe message id: only [A-Za-z0-9:._-], at most 128 characters.
+
+    Unsafe characters become "-"; an over-long key keeps its start and ends in a hash of the whole, so two
+    different inputs never collapse into one key.
+    """
+    raw = ":".join(parts)
+    safe = _KEY_UNSAFE.sub("-", raw)
+    if safe == raw and len(safe) <= MAX_KEY_LENGTH:
+        return safe
+    digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:24]
+    return f"{safe[: MAX_KEY_LENGTH - len(digest) - 1]}:{digest}"
+
+
+def scalar_meta(entries: Iterable[Mapping[str, Any]], key_field: str, value_field: str) -> dict[str, str]:
+    """Scalar key/value pairs (WooCommerce meta_data, Shopify note_attributes) as strings; objects are skipped."""
+    meta: dict[str, str] = {}
+    for entry in entries:
+        key = entry.get(key_field)
+        value = entry.get(value_field)
+        if not isinstance(key, str) or not key.strip():
+            continue
+        if value is None or isinstance(value, Mapping | list):
+            continue
+        if isinstance(value, bool):
+            meta[key.strip()] = "true" if value else "false"
+        else:
+            meta[key.strip()] = str(value).strip()
+    return meta
+
+
+def find_tax_id(meta: Mapping[str, str], keys: Iterable[str]) -> str:
+    """The first non-empty value among `keys` (in that priority), matching meta keys case-insensitively."""
+    lowered: dict[str, str] = {}
+    for key, value in meta.items():
+        lowered.setdefault(key.strip().lower(), value)
+    for key in keys:
+        value = lowered.get(key.lower(), "").strip()
+        if value:
+            return value
+    return ""
+
+
+def build(model: type[ModelT], **fields: Any) -> ModelT:
+    """Build a canonical model; a payload that still does not fit it is the store's fault: 400, not 500."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()[:5]
+        )
+        raise BadRequest(400, "Malformed order", f"{model.__name__}: {problems}") from exc

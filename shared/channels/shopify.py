@@ -1,0 +1,450 @@
+"""Shopify inbound channel: verify a webhook, read its order or refund (Admin REST shape), map it to an OrderEvent.
+
+Intake calls it first; the catch-up poll reuses `parse_order` on Admin API responses. Shopify prices include
+tax when the shop says `taxes_included`; the canonical model excludes it, so net = gross - the tax Shopify
+computed for that line. The buyer's tax id is the first non-empty note_attributes value whose name is, case-
+insensitively, one of: vat_number, vat_id, vat, tax_id, tax_number, taxid, nif, cif, nie, rfc, rut, cuit, nit,
+ruc. billing_address.company is a company name, never a tax id. Every scalar note attribute goes to Order.meta.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from shared.channels.common import (
+    ZERO,
+    build,
+    cents,
+    event_key,
+    find_tax_id,
+    header,
+    items,
+    load_json_object,
+    mapping,
+    percent,
+    scalar_meta,
+    stamp,
+    to_bool,
+    to_decimal,
+    to_id,
+    to_text,
+    to_time,
+    unit_price,
+    verify_signature,
+)
+from shared.domain.order import (
+    Address,
+    Channel,
+    Charge,
+    Coupon,
+    Customer,
+    EventKind,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Refund,
+    RefundLine,
+    TaxLine,
+)
+from shared.errors import BadRequest
+
+SIGNATURE_HEADER = "x-shopify-hmac-sha256"
+TOPIC_HEADER = "x-shopify-topic"
+EVENT_ID_HEADER = "x-shopify-event-id"
+WEBHOOK_ID_HEADER = "x-shopify-webhook-id"
+
+TOPICS: dict[str, EventKind] = {
+    "orders/create": EventKind.ORDER_UPSERTED,
+    "orders/updated": EventKind.ORDER_UPSERTED,
+    "orders/paid": EventKind.ORDER_PAID,
+    "orders/cancelled": EventKind.ORDER_CANCELLED,
+    "refunds/create": EventKind.REFUND_CREATED,
+}
+
+TAX_ID_KEYS: tuple[str, ...] = (
+    "vat_number",
+    "vat_id",
+    "vat",
+    "tax_id",
+    "tax_number",
+    "taxid",
+    "nif",
+    "cif",
+    "nie",
+    "rfc",
+    "rut",
+    "cuit",
+    "nit",
+    "ruc",
+)
+
+# Delivery headers kept for audit; never the HMAC.
+_AUDIT_HEADERS = (
+    "x-shopify-topic",
+    "x-shopify-event-id",
+    "x-shopify-webhook-id",
+    "x-shopify-api-version",
+    "x-shopify-shop-domain",
+    "x-shopify-triggered-at",
+)
+
+# Financial states in which the buyer has paid (at some point) at processed_at.
+_PAID_STATES = {"paid", "partially_refunded", "refunded"}
+# restock_type values that put the goods back in stock ("legacy_restock" is pre-2019 API).
+_RESTOCK_TYPES = {"return", "cancel", "legacy_restock"}
+
+
+def is_ping(raw_body: bytes, headers: Mapping[str, str]) -> bool:
+    """Shopify has no ping delivery: every request must be signed."""
+    return False
+
+
+def verify(raw_body: bytes, headers: Mapping[str, str], secret: str) -> bool:
+    return verify_signature(raw_body, header(headers, SIGNATURE_HEADER), secret)
+
+
+def event_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    kept = {name: header(headers, name) for name in _AUDIT_HEADERS}
+    return {name: value for name, value in kept.items() if value}
+
+
+def topic_kind(topic: str) -> EventKind:
+    kind = TOPICS.get(topic.strip().lower())
+    if kind is None:
+        raise BadRequest(400, "Unknown topic", f"Shopify topic {topic or '(none)'!r} is not handled.")
+    return kind
+
+
+def parse_event(raw_body: bytes, headers: Mapping[str, str], store_id: str, received_at: datetime) -> OrderEvent:
+    """One webhook delivery as a canonical event. Raises BadRequest(400) for what we cannot read.
+
+    Shopify retries a failed delivery up to 8 times and may deliver twice or out of order, with the same
+    X-Shopify-Event-Id each time: the key is store + kind + that id (else the webhook id, else order id +
+    updated_at). occurred_at is the order's updated_at (a refund's created_at) so stale snapshots can be
+    ignored downstream.
+    """
+    topic = header(headers, TOPIC_HEADER)
+    kind = topic_kind(topic)
+    data = load_json_object(raw_body)
+    order: Order | None = None
+    refund: Refund | None = None
+    if kind is EventKind.REFUND_CREATED:
+        order_id = to_id(data.get("order_id"))
+        if not order_id:
+            raise BadRequest(400, "Not a refund", "The Shopify refund has no order_id.")
+        refund = parse_refund(data)
+        occurred_at = refund.created_at
+    else:
+        order = parse_order(data, store_id)
+        order_id = order.order_id
+        occurred_at = order.updated_at
+    delivery_id = header(headers, WEBHOOK_ID_HEADER)
+    unique = header(headers, EVENT_ID_HEADER) or delivery_id
+    parts = ["shopify", store_id, kind.value]
+    parts += [unique] if unique else [order_id, stamp(occurred_at)]
+    return build(
+        OrderEvent,
+        event_key=event_key(*parts),
+        kind=kind,
+        channel=Channel.SHOPIFY,
+        store_id=store_id,
+        order_id=order_id,
+        topic=topic.strip().lower(),
+        occurred_at=occurred_at,
+        received_at=received_at,
+        order=order,
+        refund=refund,
+        delivery_id=delivery_id,
+    )
+
+
+@dataclass
+class _Allocation:
+    """One discount application's share of a line, split into net and tax."""
+
+    index: int
+    net: Decimal
+    tax: Decimal
+
+
+def parse_order(data: Mapping[str, Any], store_id: str) -> Order:
+    """A Shopify Admin REST order (webhook payload or GET /orders/<id>.json) as a canonical Order."""
+    order_id = to_id(data.get("id"))
+    created = to_time(data.get("created_at"), "created_at")
+    updated = to_time(data.get("updated_at"), "updated_at") or created
+    if not order_id or created is None or updated is None:
+        raise BadRequest(400, "Not an order", "A Shopify order needs id and created_at.")
+    included = to_bool(data.get("taxes_included"))
+    allocations: list[_Allocation] = []
+    lines = [_line(entry, included, index, allocations) for index, entry in enumerate(items(data.get("line_items")))]
+    shipping = [_shipping(entry, included) for entry in items(data.get("shipping_lines"))]
+    meta = scalar_meta(items(data.get("note_attributes")), "name", "value")
+    customer = mapping(data.get("customer"))
+    billing = mapping(data.get("billing_address"))
+    cancelled_at = to_time(data.get("cancelled_at"), "cancelled_at")
+    financial_status = to_text(data.get("financial_status")).lower()
+    processed_at = to_time(data.get("processed_at"), "processed_at") or created
+    gateways = [to_text(name) for name in data.get("payment_gateway_names") or [] if isinstance(name, str)]
+    name = " ".join(p for p in (to_text(customer.get("first_name")), to_text(customer.get("last_name"))) if p)
+    return build(
+        Order,
+        channel=Channel.SHOPIFY,
+        store_id=store_id,
+        order_id=order_id,
+        number=to_text(data.get("name")) or to_id(data.get("order_number")) or order_id,
+        status="cancelled" if cancelled_at else financial_status,
+        currency=to_text(data.get("currency")).upper(),
+        created_at=created,
+        updated_at=updated,
+        prices_include_tax=included,
+        customer=build(
+            Customer,
+            customer_id=to_id(customer.get("id")),
+            name=name or to_text(billing.get("name")),
+            email=to_text(data.get("email")) or to_text(data.get("contact_email")) or to_text(customer.get("email")),
+            tax_id=find_tax_id(meta, TAX_ID_KEYS),
+            billing=_address(billing),
+            shipping=_address(mapping(data.get("shipping_address"))),
+        ),
+        lines=lines,
+        shipping=shipping,
+        coupons=_coupons(data, allocations, included),
+        # Line discounts only: a shipping discount is already inside the shipping charge, as in WooCommerce.
+        discount_total=sum((line.discount for line in lines), ZERO),
+        shipping_total=sum((charge.amount for charge in shipping), ZERO),
+        tax_total=to_decimal(data.get("total_tax"), "total_tax"),
+        total=to_decimal(data.get("total_price"), "total_price"),
+        payment_method=gateways[0] if gateways else to_text(data.get("gateway")),
+        payment_method_title=", ".join(gateways),
+        paid_at=processed_at if financial_status in _PAID_STATES else None,
+        cancelled=cancelled_at is not None,
+        refunds=[parse_refund(entry, taxes_included=included) for entry in items(data.get("refunds"))],
+        note=to_text(data.get("note")),
+        meta=meta,
+    )
+
+
+def parse_refund(refund: Mapping[str, Any], taxes_included: bool | None = None) -> Refund:
+    """A Shopify refund (refunds/create payload, or an entry of order.refunds) as a canonical Refund.
+
+    Refund line `subtotal` is in the shop's price mode: including tax when the order had taxes_included.
+    The refunds/create payload does not say which, so when `taxes_included` is None it is inferred from
+    the refund transactions (they match subtotal + shipping when tax is included, subtotal + tax +
+    shipping when not); a refund of a custom amount that matches neither is read as excluding tax.
+    Shipping refunds are order_adjustments of kind shipping_refund, with negative amount and tax_amount.
+    """
+    refund_id = to_id(refund.get("id"))
+    created = to_time(refund.get("created_at"), "created_at") or to_time(refund.get("processed_at"), "processed_at")
+    if not refund_id or created is None:
+        raise BadRequest(400, "Not a refund", "A Shopify refund needs id and created_at.")
+    raw_lines = items(refund.get("refund_line_items"))
+    subtotals = [to_decimal(entry.get("subtotal"), "refund_line_items.subtotal") for entry in raw_lines]
+    line_taxes = [to_decimal(entry.get("total_tax"), "refund_line_items.total_tax") for entry in raw_lines]
+    shipping = ZERO
+    shipping_tax = ZERO
+    for adjustment in items(refund.get("order_adjustments")):
+        if to_text(adjustment.get("kind")) == "shipping_refund":
+            shipping += abs(to_decimal(adjustment.get("amount"), "order_adjustments.amount"))
+            shipping_tax += abs(to_decimal(adjustment.get("tax_amount"), "order_adjustments.tax_amount"))
+    transactions = [
+        abs(to_decimal(t.get("amount"), "transactions.amount"))
+        for t in items(refund.get("transactions"))
+        if to_text(t.get("kind")).lower() == "refund" and to_text(t.get("status")).lower() in ("", "success")
+    ]
+    paid_back = sum(transactions, ZERO)
+    if taxes_included is None:
+        gross_if_included = sum(subtotals, ZERO) + shipping + shipping_tax
+        taxes_included = bool(transactions) and paid_back == gross_if_included and sum(line_taxes, ZERO) != 0
+    lines = [
+        build(
+            RefundLine,
+            line_id=to_id(entry.get("line_item_id")) or to_id(mapping(entry.get("line_item")).get("id")),
+            sku=to_text(mapping(entry.get("line_item")).get("sku")),
+            quantity=abs(to_decimal(entry.get("quantity"), "refund_line_items.quantity")),
+            amount=abs(subtotal - tax if taxes_included else subtotal),
+            tax=abs(tax),
+            restock=to_text(entry.get("restock_type")).lower() in _RESTOCK_TYPES,
+        )
+        for entry, subtotal, tax in zip(raw_lines, subtotals, line_taxes, strict=True)
+    ]
+    if transactions:
+        amount = paid_back
+    else:
+        # No money moved yet (e.g. a restock-only refund): the refund is worth what its parts say.
+        amount = sum((line.amount + line.tax for line in lines), ZERO) + shipping + shipping_tax
+    return build(
+        Refund,
+        refund_id=refund_id,
+        created_at=created,
+        reason=to_text(refund.get("note")),
+        lines=lines,
+        shipping=shipping,
+        shipping_tax=shipping_tax,
+        amount=amount,
+    )
+
+
+def _tax_lines(entry: Mapping[str, Any]) -> list[TaxLine]:
+    taxes: list[TaxLine] = []
+    for tax in items(entry.get("tax_lines")):
+        raw_rate = tax.get("rate")
+        taxes.append(
+            build(
+                TaxLine,
+                name=to_text(tax.get("title")),
+                rate=None if raw_rate in (None, "") else percent(to_decimal(raw_rate, "tax_lines.rate")),
+                amount=to_decimal(tax.get("price"), "tax_lines.price"),
+            )
+        )
+    return taxes
+
+
+def _rate_fraction(taxes: list[TaxLine]) -> Decimal:
+    return sum((t.rate for t in taxes if t.rate is not None), ZERO) / 100
+
+
+def _line(entry: Mapping[str, Any], included: bool, index: int, allocations: list[_Allocation]) -> OrderLine:
+    where = f"line_items[{index}]"
+    quantity = to_decimal(entry.get("quantity"), f"{where}.quantity")
+    price = to_decimal(entry.get("price"), f"{where}.price")
+    taxes = _tax_lines(entry)
+    tax = sum((t.amount for t in taxes), ZERO)
+    rate = _rate_fraction(taxes)
+    shares = items(entry.get("discount_allocations"))
+    if shares:
+        discount_shares = [
+            (
+                int(to_decimal(s.get("discount_application_index"), f"{where}.discount_application_index")),
+                to_decimal(s.get("amount"), f"{where}.discount_allocations.amount"),
+            )
+            for s in shares
+        ]
+    else:
+        # Older payloads only carry total_discount.
+        discount_shares = [(-1, to_decimal(entry.get("total_discount"), f"{where}.total_discount"))]
+    discount_gross = sum((amount for _, amount in discount_shares), ZERO)
+    gross_subtotal = quantity * price
+    if included and tax:
+        # Shopify taxes the discounted gross total: net total = that total - the line's tax. The undiscounted
+        # net subtotal uses the same rate, so the unit price is the catalogue price without tax, to the cent;
+        # the discount takes the rounding remainder.
+        total = gross_subtotal - discount_gross - tax
+        if rate:
+            subtotal_tax = cents(gross_subtotal * rate / (1 + rate))
+        else:
+            gross_total = gross_subtotal - discount_gross
+            subtotal_tax = cents(tax * gross_subtotal / gross_total) if gross_total else ZERO
+        subtotal = gross_subtotal - subtotal_tax
+        discount = subtotal - total
+    else:
+        subtotal = gross_subtotal
+        discount = discount_gross
+        total = subtotal - discount
+    _allocate(discount_shares, discount_gross, discount, rate if tax else ZERO, included, allocations)
+    return build(
+        OrderLine,
+        line_id=to_id(entry.get("id")) or str(index + 1),
+        sku=to_text(entry.get("sku")),
+        product_id=to_id(entry.get("product_id")),
+        variant_id=to_id(entry.get("variant_id")),
+        name=to_text(entry.get("name")) or to_text(entry.get("title")),
+        quantity=quantity,
+        unit_price=unit_price(subtotal, quantity),
+        subtotal=subtotal,
+        discount=discount,
+        total=total,
+        tax=tax,
+        taxes=taxes,
+        taxable=to_bool(entry.get("taxable"), default=True),
+    )
+
+
+def _allocate(
+    shares: list[tuple[int, Decimal]],
+    gross: Decimal,
+    net: Decimal,
+    rate: Decimal,
+    included: bool,
+    allocations: list[_Allocation],
+) -> None:
+    """Split a line's net discount over its discount applications, in proportion to their gross amounts."""
+    remaining = net
+    live = [(index, amount) for index, amount in shares if amount]
+    for position, (index, amount) in enumerate(live):
+        share_net = remaining if position == len(live) - 1 else cents(net * amount / gross)
+        remaining -= share_net
+        share_tax = amount - share_net if included else cents(share_net * rate)
+        allocations.append(_Allocation(index, share_net, share_tax))
+
+
+def _shipping(entry: Mapping[str, Any], included: bool) -> Charge:
+    taxes = _tax_lines(entry)
+    tax = sum((t.amount for t in taxes), ZERO)
+    price = entry.get("discounted_price")
+    gross = to_decimal(entry.get("price") if price in (None, "") else price, "shipping_lines.discounted_price")
+    return build(
+        Charge,
+        kind="shipping",
+        charge_id=to_id(entry.get("id")),
+        code=to_text(entry.get("code")) or to_text(entry.get("title")),
+        name=to_text(entry.get("title")),
+        amount=gross - tax if included else gross,
+        tax=tax,
+        taxes=taxes,
+        taxable=bool(taxes) or tax != 0,
+    )
+
+
+def _coupons(data: Mapping[str, Any], allocations: list[_Allocation], included: bool) -> list[Coupon]:
+    """discount_codes with their discount excluding tax, from the line allocations of each code.
+
+    discount_applications[i] names the code behind allocation index i; an order with a single code and
+    no applications (older API versions) gets every allocation.
+    """
+    codes = items(data.get("discount_codes"))
+    applications = items(data.get("discount_applications"))
+    coupons: list[Coupon] = []
+    for code_entry in codes:
+        code = to_text(code_entry.get("code"))
+        gross = abs(to_decimal(code_entry.get("amount"), "discount_codes.amount"))
+        indexes = {
+            index
+            for index, application in enumerate(applications)
+            if to_text(application.get("code")) == code
+            or (to_text(application.get("type")) == "discount_code" and to_text(application.get("title")) == code)
+        }
+        traced = not applications and len(codes) == 1
+        mine = allocations if traced else [a for a in allocations if a.index in indexes]
+        if mine:
+            net = sum((a.net for a in mine), ZERO)
+            tax = sum((a.tax for a in mine), ZERO)
+            if included:
+                # The code's amount includes tax; what is left after the net is its tax.
+                tax = gross - net
+        else:
+            # A shipping code or a code we cannot trace to lines: keep its amount as Shopify reports it.
+            net, tax = gross, ZERO
+        coupons.append(build(Coupon, code=code, amount=net, tax=tax))
+    return coupons
+
+
+def _address(address: Mapping[str, Any]) -> Address:
+    name = to_text(address.get("name")) or " ".join(
+        p for p in (to_text(address.get("first_name")), to_text(address.get("last_name"))) if p
+    )
+    return build(
+        Address,
+        name=name,
+        company=to_text(address.get("company")),
+        line1=to_text(address.get("address1")),
+        line2=to_text(address.get("address2")),
+        city=to_text(address.get("city")),
+        postal_code=to_text(address.get("zip")),
+        region=to_text(address.get("province_code")) or to_text(address.get("province")),
+        country=to_text(address.get("country_code")).upper(),
+        phone=to_text(address.get("phone")),
+    )

@@ -1,0 +1,360 @@
+"""WooCommerce inbound channel: verify a webhook, read its order (REST API v3 shape), map it to an OrderEvent.
+
+Intake calls it first; the catch-up poll and the refund worker reuse `parse_order` and `parse_refund` on
+REST API responses. The buyer's tax id is the first non-empty order meta_data value among these keys,
+compared case-insensitively: _billing_vat, billing_vat, _billing_vat_number, billing_vat_number, _billing_nif,
+billing_nif, _billing_cif, billing_cif, vat_number, _vat_number, _billing_rfc, billing_rfc, _billing_rut,
+billing_rut, _billing_cuit, billing_cuit, _billing_nit, billing_nit, _billing_ruc, billing_ruc, _billing_tax_id,
+billing_tax_id. Every scalar meta_data value is also copied to Order.meta as a string.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from shared.channels.common import (
+    ZERO,
+    build,
+    cents,
+    event_key,
+    find_tax_id,
+    header,
+    items,
+    load_json_object,
+    mapping,
+    scalar_meta,
+    stamp,
+    tidy,
+    to_bool,
+    to_decimal,
+    to_id,
+    to_text,
+    to_time,
+    unit_price,
+    verify_signature,
+)
+from shared.domain.order import (
+    Address,
+    Channel,
+    Charge,
+    Coupon,
+    Customer,
+    EventKind,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Refund,
+    RefundLine,
+    TaxLine,
+)
+from shared.errors import BadRequest
+
+SIGNATURE_HEADER = "x-wc-webhook-signature"
+TOPIC_HEADER = "x-wc-webhook-topic"
+DELIVERY_HEADER = "x-wc-webhook-delivery-id"
+
+TOPICS: dict[str, EventKind] = {
+    "order.created": EventKind.ORDER_UPSERTED,
+    "order.updated": EventKind.ORDER_UPSERTED,
+    "order.deleted": EventKind.ORDER_DELETED,
+    "order.restored": EventKind.ORDER_RESTORED,
+}
+
+TAX_ID_KEYS: tuple[str, ...] = (
+    "_billing_vat",
+    "billing_vat",
+    "_billing_vat_number",
+    "billing_vat_number",
+    "_billing_nif",
+    "billing_nif",
+    "_billing_cif",
+    "billing_cif",
+    "vat_number",
+    "_vat_number",
+    "_billing_rfc",
+    "billing_rfc",
+    "_billing_rut",
+    "billing_rut",
+    "_billing_cuit",
+    "billing_cuit",
+    "_billing_nit",
+    "billing_nit",
+    "_billing_ruc",
+    "billing_ruc",
+    "_billing_tax_id",
+    "billing_tax_id",
+)
+
+# Delivery headers kept for audit; never the signature.
+_AUDIT_HEADERS = (
+    "x-wc-webhook-topic",
+    "x-wc-webhook-resource",
+    "x-wc-webhook-event",
+    "x-wc-webhook-id",
+    "x-wc-webhook-delivery-id",
+    "x-wc-webhook-source",
+)
+
+# WooCommerce pings a new webhook's URL once with this form body and no X-WC-Webhook-* headers.
+_PING_BODY = re.compile(rb"\s*webhook_id=\d+\s*")
+
+
+def is_ping(raw_body: bytes, headers: Mapping[str, str]) -> bool:
+    return not header(headers, TOPIC_HEADER) and _PING_BODY.fullmatch(raw_body) is not None
+
+
+def verify(raw_body: bytes, headers: Mapping[str, str], secret: str) -> bool:
+    return verify_signature(raw_body, header(headers, SIGNATURE_HEADER), secret)
+
+
+def event_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    kept = {name: header(headers, name) for name in _AUDIT_HEADERS}
+    return {name: value for name, value in kept.items() if value}
+
+
+def topic_kind(topic: str) -> EventKind:
+    kind = TOPICS.get(topic.strip().lower())
+    if kind is None:
+        raise BadRequest(400, "Unknown topic", f"WooCommerce topic {topic or '(none)'!r} is not handled.")
+    return kind
+
+
+def parse_event(raw_body: bytes, headers: Mapping[str, str], store_id: str, received_at: datetime) -> OrderEvent:
+    """One webhook delivery as a canonical event. Raises BadRequest(400) for what we cannot read.
+
+    The event key is store + order id + order modification time + kind, because WooCommerce's delivery id
+    is webhook id + current second (not unique) and WooCommerce never retries, so a repeat is a resend of
+    the same snapshot. A deletion without a modification time is keyed on the time we received it.
+    """
+    topic = header(headers, TOPIC_HEADER)
+    kind = topic_kind(topic)
+    data = load_json_object(raw_body)
+    order_id = to_id(data.get("id"))
+    if not order_id:
+        raise BadRequest(400, "Not an order", "The WooCommerce payload has no order id.")
+    modified = to_time(data.get("date_modified_gmt"), "date_modified_gmt") or to_time(
+        data.get("date_created_gmt"), "date_created_gmt"
+    )
+    order: Order | None = None
+    if kind is not EventKind.ORDER_DELETED:
+        if modified is None:
+            raise BadRequest(400, "Not an order", "The WooCommerce order has no date_modified_gmt.")
+        order = parse_order(data, store_id)
+    occurred_at = modified or received_at
+    return build(
+        OrderEvent,
+        event_key=event_key("woocommerce", store_id, order_id, kind.value, stamp(occurred_at)),
+        kind=kind,
+        channel=Channel.WOOCOMMERCE,
+        store_id=store_id,
+        order_id=order_id,
+        topic=topic.strip().lower(),
+        occurred_at=occurred_at,
+        received_at=received_at,
+        order=order,
+        delivery_id=header(headers, DELIVERY_HEADER),
+    )
+
+
+def parse_order(data: Mapping[str, Any], store_id: str) -> Order:
+    """A WooCommerce REST v3 order object as a canonical Order (webhook payload or GET /orders/<id>)."""
+    order_id = to_id(data.get("id"))
+    created = to_time(data.get("date_created_gmt"), "date_created_gmt")
+    modified = to_time(data.get("date_modified_gmt"), "date_modified_gmt") or created
+    if not order_id or created is None or modified is None:
+        raise BadRequest(400, "Not an order", "A WooCommerce order needs id and date_created_gmt.")
+    rates = _tax_rates(data)
+    meta = scalar_meta(items(data.get("meta_data")), "key", "value")
+    lines = [_line(entry, rates, index) for index, entry in enumerate(items(data.get("line_items")))]
+    shipping = [_charge("shipping", entry, rates) for entry in items(data.get("shipping_lines"))]
+    fees = [_charge("fee", entry, rates) for entry in items(data.get("fee_lines"))]
+    coupons = [
+        build(
+            Coupon,
+            code=to_text(entry.get("code")),
+            amount=to_decimal(entry.get("discount"), "coupon_lines.discount"),
+            tax=to_decimal(entry.get("discount_tax"), "coupon_lines.discount_tax"),
+        )
+        for entry in items(data.get("coupon_lines"))
+    ]
+    status = to_text(data.get("status")).lower()
+    refunds = [
+        build(
+            Refund,
+            refund_id=to_id(entry.get("id")),
+            # The order's refund summary carries no date; the order changed when it was refunded.
+            created_at=modified,
+            reason=to_text(entry.get("reason")),
+            amount=abs(to_decimal(entry.get("total"), "refunds.total")),
+        )
+        for entry in items(data.get("refunds"))
+    ]
+    billing = mapping(data.get("billing"))
+    return build(
+        Order,
+        channel=Channel.WOOCOMMERCE,
+        store_id=store_id,
+        order_id=order_id,
+        number=to_text(data.get("number")) or order_id,
+        status=status,
+        currency=to_text(data.get("currency")).upper(),
+        created_at=created,
+        updated_at=modified,
+        prices_include_tax=to_bool(data.get("prices_include_tax")),
+        customer=build(
+            Customer,
+            customer_id="" if to_id(data.get("customer_id")) in ("", "0") else to_id(data.get("customer_id")),
+            name=_full_name(billing),
+            email=to_text(billing.get("email")),
+            tax_id=find_tax_id(meta, TAX_ID_KEYS),
+            billing=_address(billing),
+            shipping=_address(mapping(data.get("shipping"))),
+        ),
+        lines=lines,
+        shipping=shipping,
+        fees=fees,
+        coupons=coupons,
+        discount_total=to_decimal(data.get("discount_total"), "discount_total"),
+        shipping_total=to_decimal(data.get("shipping_total"), "shipping_total"),
+        tax_total=to_decimal(data.get("total_tax"), "total_tax"),
+        total=to_decimal(data.get("total"), "total"),
+        payment_method=to_text(data.get("payment_method")),
+        payment_method_title=to_text(data.get("payment_method_title")),
+        paid_at=to_time(data.get("date_paid_gmt"), "date_paid_gmt"),
+        cancelled=status == "cancelled",
+        refunds=refunds,
+        note=to_text(data.get("customer_note")),
+        meta=meta,
+    )
+
+
+def parse_refund(order_id: str, refund: Mapping[str, Any]) -> Refund:
+    """A REST v3 refund resource (GET /orders/<order_id>/refunds/<id>) as a canonical Refund.
+
+    WooCommerce stores refunds as negative orders: quantities and totals come negative and become positive
+    here. Each refunded line points at the original line through its `_refunded_item_id` meta.
+    """
+    refund_id = to_id(refund.get("id"))
+    created = to_time(refund.get("date_created_gmt"), "date_created_gmt")
+    if not refund_id or created is None:
+        raise BadRequest(400, "Not a refund", f"Refund of order {order_id} needs id and date_created_gmt.")
+    lines: list[RefundLine] = []
+    for entry in items(refund.get("line_items")):
+        item_meta = scalar_meta(items(entry.get("meta_data")), "key", "value")
+        lines.append(
+            build(
+                RefundLine,
+                line_id=item_meta.get("_refunded_item_id") or to_id(entry.get("id")),
+                sku=to_text(entry.get("sku")),
+                quantity=abs(to_decimal(entry.get("quantity"), "line_items.quantity")),
+                amount=abs(to_decimal(entry.get("total"), "line_items.total")),
+                tax=abs(to_decimal(entry.get("total_tax"), "line_items.total_tax")),
+                restock=False,
+            )
+        )
+    shipping_lines = items(refund.get("shipping_lines"))
+    return build(
+        Refund,
+        refund_id=refund_id,
+        created_at=created,
+        reason=to_text(refund.get("reason")),
+        lines=lines,
+        shipping=sum((abs(to_decimal(s.get("total"), "shipping_lines.total")) for s in shipping_lines), ZERO),
+        shipping_tax=sum(
+            (abs(to_decimal(s.get("total_tax"), "shipping_lines.total_tax")) for s in shipping_lines), ZERO
+        ),
+        amount=abs(to_decimal(refund.get("amount"), "amount")),
+    )
+
+
+def _tax_rates(data: Mapping[str, Any]) -> dict[str, tuple[str, Decimal | None]]:
+    """Order-level tax_lines: rate_id → (label, percent). rate_percent exists since WooCommerce 3.7."""
+    rates: dict[str, tuple[str, Decimal | None]] = {}
+    for entry in items(data.get("tax_lines")):
+        rate_id = to_id(entry.get("rate_id"))
+        raw_percent = entry.get("rate_percent")
+        rate = None if raw_percent in (None, "") else tidy(to_decimal(raw_percent, "tax_lines.rate_percent"))
+        rates[rate_id] = (to_text(entry.get("label")) or to_text(entry.get("rate_code")), rate)
+    return rates
+
+
+def _taxes(
+    entry: Mapping[str, Any], rates: Mapping[str, tuple[str, Decimal | None]], total_tax: Decimal
+) -> list[TaxLine]:
+    """Per-rate taxes of a line or charge. WooCommerce keeps them unrounded ("4.536") while the item's
+    total_tax is rounded, so each is rounded to the cent and the last one absorbs the difference."""
+    taxes: list[TaxLine] = []
+    for tax in items(entry.get("taxes")):
+        name, rate = rates.get(to_id(tax.get("id")), ("", None))
+        amount = cents(to_decimal(tax.get("total"), "taxes.total"))
+        taxes.append(build(TaxLine, name=name, rate=rate, amount=amount))
+    if taxes:
+        taxes[-1].amount += total_tax - sum((t.amount for t in taxes), ZERO)
+    return taxes
+
+
+def _line(entry: Mapping[str, Any], rates: Mapping[str, tuple[str, Decimal | None]], index: int) -> OrderLine:
+    # REST line totals are always excluding tax, even when the shop enters prices including tax.
+    quantity = to_decimal(entry.get("quantity"), f"line_items[{index}].quantity")
+    subtotal = to_decimal(entry.get("subtotal"), f"line_items[{index}].subtotal")
+    total = to_decimal(entry.get("total"), f"line_items[{index}].total")
+    tax = to_decimal(entry.get("total_tax"), f"line_items[{index}].total_tax")
+    variation = to_id(entry.get("variation_id"))
+    return build(
+        OrderLine,
+        line_id=to_id(entry.get("id")) or str(index + 1),
+        sku=to_text(entry.get("sku")),
+        product_id=to_id(entry.get("product_id")),
+        variant_id="" if variation == "0" else variation,
+        name=to_text(entry.get("name")),
+        quantity=quantity,
+        unit_price=unit_price(subtotal, quantity),
+        subtotal=subtotal,
+        discount=subtotal - total,
+        total=total,
+        tax=tax,
+        taxes=_taxes(entry, rates, tax),
+        tax_class=to_text(entry.get("tax_class")),
+        taxable=to_text(entry.get("tax_status")) != "none",
+    )
+
+
+def _charge(kind: str, entry: Mapping[str, Any], rates: Mapping[str, tuple[str, Decimal | None]]) -> Charge:
+    name = to_text(entry.get("method_title") if kind == "shipping" else entry.get("name"))
+    tax = to_decimal(entry.get("total_tax"), f"{kind}.total_tax")
+    return build(
+        Charge,
+        kind=kind,
+        charge_id=to_id(entry.get("id")),
+        code=to_text(entry.get("method_id")) if kind == "shipping" else name,
+        name=name,
+        amount=to_decimal(entry.get("total"), f"{kind}.total"),
+        tax=tax,
+        taxes=_taxes(entry, rates, tax),
+        tax_class=to_text(entry.get("tax_class")),
+        taxable=to_text(entry.get("tax_status")) != "none",
+    )
+
+
+def _full_name(address: Mapping[str, Any]) -> str:
+    return " ".join(part for part in (to_text(address.get("first_name")), to_text(address.get("last_name"))) if part)
+
+
+def _address(address: Mapping[str, Any]) -> Address:
+    return build(
+        Address,
+        name=_full_name(address),
+        company=to_text(address.get("company")),
+        line1=to_text(address.get("address_1")),
+        line2=to_text(address.get("address_2")),
+        city=to_text(address.get("city")),
+        postal_code=to_text(address.get("postcode")),
+        region=to_text(address.get("state")),
+        country=to_text(address.get("country")).upper(),
+        email=to_text(address.get("email")),
+        phone=to_text(address.get("phone")),
+    )
