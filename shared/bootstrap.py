@@ -48,23 +48,28 @@ class Services:
     state_dir: Path
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     targets: dict[str, Target] = field(default_factory=dict)
-    target_factory: Callable[[StoreSettings, StateStore], Target] | None = None
+    target_factory: Callable[[StoreSettings, Services], Target] | None = None
 
     def store(self, store_id: str) -> StoreSettings | None:
         return self.stores.get(store_id)
 
     def target(self, settings: StoreSettings) -> Target:
-        if settings.store_id not in self.targets:
-            factory = self.target_factory or build_target
-            self.targets[settings.store_id] = factory(settings, self.state)
-        return self.targets[settings.store_id]
+        """The store's target. An ERP client (session, rate limit) is kept; the UBL outbox is rebuilt per use
+        so that it sees the current SKU map."""
+        if settings.store_id in self.targets:
+            return self.targets[settings.store_id]
+        target = (self.target_factory or build_target)(settings, self)
+        if settings.target != "ubl":
+            self.targets[settings.store_id] = target
+        return target
 
 
-def build_target(settings: StoreSettings, state: StateStore) -> Target:
+def build_target(settings: StoreSettings, services: Services) -> Target:
     if settings.target == "ubl":
         from shared.targets.ubl.outbox import UblOutboxTarget
 
-        return UblOutboxTarget(state_dir() / "outbox" / settings.store_id, settings)
+        item_codes = services.state.get_sku_map(settings.store_id)
+        return UblOutboxTarget(services.state_dir / "outbox" / settings.store_id, settings, item_codes)
     if settings.target == "tryton":
         from shared.targets.tryton.target import TrytonTarget
 

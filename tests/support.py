@@ -158,7 +158,7 @@ def make_services(tmp_path: Path, target: Any | None = None, **stores: StoreSett
         clock=lambda: datetime(2026, 11, 28, 10, 0, tzinfo=UTC),
     )
     if target is not None:
-        services.target_factory = lambda settings, state: target
+        services.target_factory = lambda settings, services: target
     return services
 
 
