@@ -1,0 +1,216 @@
+"""Tax checks: the rate each line, shipping and fee should carry for its destination and tax class, and the
+tax amount that rate gives, rounded per line or per document as the store does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from shared.domain.order import ZERO, Charge, Order, OrderLine
+from shared.domain.records import Problem
+from shared.domain.rules.messages import problem
+from shared.domain.rules.settings import EU_COUNTRIES, RulesSettings, TaxRate, TaxSettings, normalise_tax_class
+from shared.domain.rules.totals import document_tolerance, round_money
+
+HUNDRED = Decimal(100)
+RATE_EPSILON = Decimal("0.001")  # Shopify sends fractions (0.21); the parser's percent may carry noise
+
+
+@dataclass(frozen=True)
+class Destination:
+    country: str  # "" when unknown
+    region: str
+
+    def describe(self) -> str:
+        if not self.country:
+            return "an unknown destination"
+        return f"{self.country} ({self.region})" if self.region else self.country
+
+
+def destination(order: Order, taxes: TaxSettings) -> Destination:
+    """The address whose country decides the tax: shipping or billing as configured, then the other one,
+    then the rules' default country (digital goods and local pickup often carry no shipping address)."""
+    shipping, billing = order.customer.shipping, order.customer.billing
+    first, second = (shipping, billing) if taxes.destination == "shipping" else (billing, shipping)
+    for address in (first, second):
+        if address.country.strip():
+            country = address.country.strip().upper()
+            return Destination("GR" if country == "EL" else country, address.region.strip().upper())
+    return Destination(taxes.default_country, "")
+
+
+def _matches(rule: TaxRate, where: Destination, tax_class: str | None, business: bool) -> bool:
+    if rule.country != "*" and rule.country != where.country:
+        return False
+    if rule.outside_eu and (not where.country or where.country in EU_COUNTRIES):
+        return False
+    if rule.region and where.region not in rule.region:
+        return False
+    if tax_class is not None and rule.tax_class not in ("*", tax_class):
+        return False
+    if rule.buyer == "business" and not business:
+        return False
+    return not (rule.buyer == "consumer" and business)
+
+
+def find_rate(taxes: TaxSettings, where: Destination, tax_class: str, business: bool) -> TaxRate | None:
+    """The most specific matching rule: a region beats a country beats '*'; a buyer kind and an exact class
+    beat 'any'. Ties go to the rule listed first."""
+    best: TaxRate | None = None
+    best_score: tuple[bool, ...] = ()
+    for rule in taxes.rates:
+        if not _matches(rule, where, tax_class, business):
+            continue
+        score = (bool(rule.region), rule.country != "*", rule.buyer != "any", rule.tax_class != "*")
+        if best is None or score > best_score:
+            best, best_score = rule, score
+    return best
+
+
+def _found_rate(item: OrderLine | Charge) -> Decimal | None:
+    if item.tax_rate is not None:
+        return item.tax_rate
+    if not item.taxable and not item.taxes:
+        return ZERO
+    return None
+
+
+def _pct(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01')).normalize():f}"
+
+
+@dataclass(frozen=True)
+class _Item:
+    item: OrderLine | Charge
+    field: str
+    what_en: str
+    what_es: str
+    base: Decimal
+    tax_class: str
+    taxable_by_rules: bool
+
+
+def _items(order: Order, taxes: TaxSettings) -> list[_Item]:
+    items: list[_Item] = []
+    for index, line in enumerate(order.lines):
+        label = line.sku or line.name or line.line_id
+        items.append(
+            _Item(
+                line,
+                f"lines[{index}]",
+                f"line {index + 1} ({label})",
+                f"la línea {index + 1} ({label})",
+                line.total,
+                normalise_tax_class(line.tax_class),
+                True,
+            )
+        )
+    for kind, charges, taxable, default_class in (
+        ("shipping", order.shipping, taxes.shipping_taxable, taxes.shipping_tax_class),
+        ("fees", order.fees, taxes.fees_taxable, taxes.fees_tax_class),
+    ):
+        for index, charge in enumerate(charges):
+            label = charge.name or charge.code or str(index + 1)
+            en, es = ("shipping", "el envío") if kind == "shipping" else ("the fee", "el cargo")
+            tax_class = normalise_tax_class(charge.tax_class) if charge.tax_class.strip() else default_class
+            items.append(
+                _Item(
+                    charge, f"{kind}[{index}]", f"{en} '{label}'", f"{es} '{label}'", charge.amount, tax_class, taxable
+                )
+            )
+    return items
+
+
+def tax_problems(order: Order, rules: RulesSettings, business: bool) -> list[Problem]:
+    """Rate and amount checks; nothing is checked when the store's rules list no rates."""
+    taxes = rules.taxes
+    if not taxes.rates:
+        return []
+    problems: list[Problem] = []
+    cur = order.currency
+    where = destination(order, taxes)
+    expected_sum = ZERO  # unrounded, for per-document rounding
+    for entry in _items(order, taxes):
+        item = entry.item
+        if entry.taxable_by_rules:
+            rule = find_rate(taxes, where, entry.tax_class, business)
+            if rule is None:
+                known_country = any(_matches(r, where, None, business) for r in taxes.rates)
+                code = "unknown_tax_class" if known_country else "no_tax_rule"
+                problems.append(
+                    problem(
+                        code,
+                        field=f"{entry.field}.tax_class" if known_country else entry.field,
+                        found=entry.tax_class if known_country else where.describe(),
+                        destination=where.describe(),
+                    )
+                )
+                continue
+            rate = rule.rate
+        else:
+            rate = ZERO
+        expected_tax_raw = entry.base * rate / HUNDRED
+        expected_sum += expected_tax_raw
+        expected_tax = round_money(expected_tax_raw, cur)
+        found_rate = _found_rate(item)
+        common = {
+            "destination": where.describe(),
+            "tax_class": entry.tax_class if entry.taxable_by_rules else "not taxable",
+            "what": entry.what_en[0].upper() + entry.what_en[1:],
+            "what_es": entry.what_es[0].upper() + entry.what_es[1:],
+        }
+        if found_rate is None:
+            # The store gave an amount but no rate: judge the rate by the amount it produced.
+            if abs(item.tax - expected_tax) > taxes.tolerance:
+                implied = item.tax / entry.base * HUNDRED if entry.base else ZERO
+                problems.append(
+                    problem(
+                        "tax_rate_mismatch",
+                        field=f"{entry.field}.tax",
+                        expected=_pct(rate),
+                        found=_pct(implied),
+                        **common,
+                    )
+                )
+            continue
+        if abs(found_rate - rate) > RATE_EPSILON:
+            problems.append(
+                problem(
+                    "tax_rate_mismatch",
+                    field=f"{entry.field}.taxes",
+                    expected=_pct(rate),
+                    found=_pct(found_rate),
+                    **common,
+                )
+            )
+            continue
+        if rules.rounding == "per_line" and abs(item.tax - expected_tax) > taxes.tolerance:
+            problems.append(
+                problem(
+                    "tax_amount_mismatch",
+                    field=f"{entry.field}.tax",
+                    expected=expected_tax,
+                    found=item.tax,
+                    what=entry.what_en,
+                    what_es=entry.what_es,
+                    rule=f"{_pct(rate)}% of {entry.base}",
+                    rule_es=f"el {_pct(rate)}% de {entry.base}",
+                )
+            )
+    if rules.rounding == "per_document" and not problems:
+        expected_total = round_money(expected_sum, cur)
+        if abs(order.tax_total - expected_total) > document_tolerance(order, rules):
+            problems.append(
+                problem(
+                    "tax_amount_mismatch",
+                    field="tax_total",
+                    expected=expected_total,
+                    found=order.tax_total,
+                    what="the whole order",
+                    what_es="todo el pedido",
+                    rule="applying each line's rate and rounding once",
+                    rule_es="aplicar el tipo de cada línea y redondear una vez",
+                )
+            )
+    return problems
