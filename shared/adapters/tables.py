@@ -1,0 +1,484 @@
+"""State on Azure Table Storage: the StateStore port in Azure (azure-data-tables), tested on Azurite.
+
+Layout, one table per concern, partition keys spread by store and order so no partition gets hot:
+
+| table      | PartitionKey            | RowKey                          | why                                 |
+|------------|-------------------------|---------------------------------|-------------------------------------|
+| orders     | store|order             | "order"                         | point reads, ETag per order         |
+| orderindex | store                   | inverted changed time|order     | list newest first without a scan    |
+| timeline   | store|order             | insertion time (ns)|random      | oldest first in one partition query |
+| events     | store|event key         | "event"                         | insert-if-absent on the event key   |
+| claims     | store                   | claim|key, series|name          | counter + claim in one transaction  |
+| skumaps    | store                   | store SKU                       | batched writes within the store     |
+| watermarks | name                    | "watermark"                     |                                     |
+
+Claims live in the store's partition because an entity group transaction only spans one partition, and
+the gap-free number needs the counter and the claim written together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gzip
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from urllib.parse import quote, unquote
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
+
+from shared.adapters.claimcheck import BlobClaimCheck, azure_credential
+from shared.domain.records import Claim, EventRecord, OrderRecord, TimelineEntry, utcnow
+from shared.errors import ConfigError, RetryableError
+from shared.ports import ConcurrencyError
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableClient
+
+TABLES = ("orders", "orderindex", "timeline", "events", "claims", "skumaps", "watermarks")
+
+# Table Storage limits: a string or binary property holds at most 64 KiB (strings are UTF-16, so 32 K
+# characters), an entity at most 1 MiB, a transaction 100 operations in one partition.
+_STRING_CHARS = 30_000
+_CHUNK_BYTES = 60_000
+_MAX_CHUNKS = 15
+_BATCH = 100
+_CLAIM_ATTEMPTS = 10
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _passing_faults(method: Callable[P, R]) -> Callable[P, R]:
+    """Map network faults, throttling (429) and server errors (5xx) to RetryableError."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise RetryableError(f"Table Storage unreachable: {exc.__class__.__name__}") from exc
+        except HttpResponseError as exc:
+            if exc.status_code is not None and (exc.status_code == 429 or exc.status_code >= 500):
+                raise RetryableError(f"Table Storage answered {exc.status_code}") from exc
+            raise
+
+    return wrapper
+
+
+def _key(value: str) -> str:
+    """A key part safe for PartitionKey/RowKey, which forbid / \\ # ? and control characters.
+
+    Percent-encoding is reversible and escapes "|", which joins the parts.
+    """
+    return quote(value, safe="")
+
+
+def _pair(first: str, second: str) -> str:
+    return f"{_key(first)}|{_key(second)}"
+
+
+def _index_key(changed_at: datetime, order_id: str) -> str:
+    micros = int(changed_at.timestamp() * 1_000_000)
+    return f"{10**17 - micros:017d}|{_key(order_id)}"
+
+
+def _pack(prefix: str, data: bytes) -> dict[str, Any]:
+    """Split a gzip'd payload over binary properties, each under the 64 KiB property limit."""
+    packed = gzip.compress(data)
+    chunks = [packed[i : i + _CHUNK_BYTES] for i in range(0, len(packed), _CHUNK_BYTES)]
+    if len(chunks) > _MAX_CHUNKS:
+        raise ValueError(f"{prefix} is {len(packed)} bytes compressed: over what one table entity holds")
+    entity: dict[str, Any] = {f"{prefix}Parts": len(chunks)}
+    for number, chunk in enumerate(chunks):
+        entity[f"{prefix}{number}"] = chunk
+    return entity
+
+
+def _unpack(prefix: str, entity: Mapping[str, Any]) -> bytes:
+    parts = int(entity[f"{prefix}Parts"])
+    return gzip.decompress(b"".join(bytes(entity[f"{prefix}{n}"]) for n in range(parts)))
+
+
+class TableStateStore:
+    """StateStore on Azure Tables. See shared.ports.StateStore for the contract of each method."""
+
+    def __init__(
+        self,
+        service: TableServiceClient,
+        *,
+        table_prefix: str = "",
+        claim_checks: BlobClaimCheck | None = None,
+        create_tables: bool = True,
+    ) -> None:
+        if table_prefix and not table_prefix.isalnum():
+            raise ConfigError(f"table prefix {table_prefix!r}: Table names allow letters and digits only")
+        self._service = service
+        self._claim_checks = claim_checks
+        self._tables: dict[str, TableClient] = {}
+        for name in TABLES:
+            full = f"{table_prefix}{name}"
+            self._tables[name] = (
+                service.create_table_if_not_exists(full) if create_tables else service.get_table_client(full)
+            )
+
+    @classmethod
+    def from_settings(cls, env: Mapping[str, str] | None = None) -> TableStateStore:
+        """TABLES_ENDPOINT with the app's managed identity in Azure; TABLES_CONNECTION_STRING for Azurite.
+
+        Tables are created when missing (Bicep creates them in Azure; Azurite starts empty).
+        """
+        env = os.environ if env is None else env
+        endpoint = env.get("TABLES_ENDPOINT", "")
+        connection = env.get("TABLES_CONNECTION_STRING", "")
+        if endpoint:
+            service = TableServiceClient(endpoint, credential=azure_credential(env))
+        elif connection:
+            service = TableServiceClient.from_connection_string(connection)
+        else:
+            raise ConfigError("STATE_BACKEND=tables needs TABLES_ENDPOINT (Azure) or TABLES_CONNECTION_STRING")
+        return cls(
+            service,
+            table_prefix=env.get("TABLES_PREFIX", ""),
+            claim_checks=BlobClaimCheck.from_settings(env),
+        )
+
+    def _table(self, name: str) -> TableClient:
+        return self._tables[name]
+
+    # events ---------------------------------------------------------------------------------
+    @_passing_faults
+    def record_event(self, event: EventRecord) -> bool:
+        entity: dict[str, Any] = {
+            "PartitionKey": _pair(event.store_id, event.event_key),
+            "RowKey": "event",
+            "StoreId": event.store_id,
+            "EventKey": event.event_key,
+            "Channel": event.channel,
+            "Topic": event.topic,
+            "OrderId": event.order_id,
+            "ReceivedAt": event.received_at.isoformat(),
+            "Headers": json.dumps(event.headers),
+        }
+        if len(event.body) <= _CHUNK_BYTES:
+            entity["Body"] = event.body
+        elif self._claim_checks is not None:
+            entity["BodyRef"] = self._claim_checks.put(event.body, f"events/{event.store_id}")
+        else:
+            entity.update(_pack("BodyGz", event.body))
+        try:
+            self._table("events").create_entity(entity)
+        except ResourceExistsError:
+            return False
+        return True
+
+    @_passing_faults
+    def get_event(self, store_id: str, event_key: str) -> EventRecord | None:
+        try:
+            entity = self._table("events").get_entity(_pair(store_id, event_key), "event")
+        except ResourceNotFoundError:
+            return None
+        if "BodyRef" in entity:
+            if self._claim_checks is None:
+                raise ConfigError("an event body is in the claim-check container but no claim check is configured")
+            body = self._claim_checks.get(entity["BodyRef"])
+        elif "BodyGzParts" in entity:
+            body = _unpack("BodyGz", entity)
+        else:
+            body = bytes(entity.get("Body") or b"")
+        return EventRecord(
+            store_id=entity["StoreId"],
+            event_key=entity["EventKey"],
+            channel=entity["Channel"],
+            topic=entity["Topic"],
+            order_id=entity["OrderId"],
+            received_at=datetime.fromisoformat(entity["ReceivedAt"]),
+            headers=json.loads(entity["Headers"]),
+            body=body,
+        )
+
+    # orders ---------------------------------------------------------------------------------
+    def _order_entity(self, record: OrderRecord, index_key: str) -> dict[str, Any]:
+        text = record.model_dump_json(exclude={"version"})
+        entity: dict[str, Any] = {
+            "PartitionKey": _pair(record.store_id, record.order_id),
+            "RowKey": "order",
+            "StoreId": record.store_id,
+            "OrderId": record.order_id,
+            "State": record.state.value,
+            "ChangedAt": record.changed_at.isoformat(),
+            "IndexKey": index_key,
+        }
+        if len(text) <= _STRING_CHARS:
+            entity["Record"] = text
+        else:
+            # A big order (hundreds of lines) would break the 64 KiB property limit as one string.
+            entity.update(_pack("RecordGz", text.encode()))
+        return entity
+
+    @staticmethod
+    def _record_from(entity: Mapping[str, Any]) -> OrderRecord:
+        text = entity["Record"] if "Record" in entity else _unpack("RecordGz", entity).decode()
+        record = OrderRecord.model_validate_json(text)
+        record.version = str(entity.metadata["etag"])  # type: ignore[attr-defined]
+        return record
+
+    @_passing_faults
+    def get_order(self, store_id: str, order_id: str) -> OrderRecord | None:
+        try:
+            entity = self._table("orders").get_entity(_pair(store_id, order_id), "order")
+        except ResourceNotFoundError:
+            return None
+        return self._record_from(entity)
+
+    @_passing_faults
+    def save_order(self, record: OrderRecord) -> OrderRecord:
+        saved = record.model_copy(deep=True)
+        saved.changed_at = utcnow()
+        index_key = _index_key(saved.changed_at, saved.order_id)
+        orders, index = self._table("orders"), self._table("orderindex")
+        pk = _pair(saved.store_id, saved.order_id)
+        previous_index_key = ""
+        if record.version:
+            try:
+                current = orders.get_entity(pk, "order", select=["IndexKey"])
+            except ResourceNotFoundError as exc:
+                raise ConcurrencyError(f"order {saved.store_id}/{saved.order_id} does not exist") from exc
+            if current.metadata["etag"] != record.version:
+                raise ConcurrencyError(f"order {saved.store_id}/{saved.order_id} changed since it was read")
+            previous_index_key = str(current.get("IndexKey", ""))
+        # The index row goes first: whatever fails after it, the order stays listed under a row that
+        # matches its IndexKey, and rows that do not match are skipped by list_orders.
+        index_row = {
+            "PartitionKey": _key(saved.store_id),
+            "RowKey": index_key,
+            "OrderId": saved.order_id,
+            "State": saved.state.value,
+        }
+        index.upsert_entity(index_row, mode=UpdateMode.REPLACE)
+        entity = self._order_entity(saved, index_key)
+        try:
+            if record.version:
+                meta = orders.update_entity(
+                    entity, mode=UpdateMode.REPLACE, etag=record.version, match_condition=MatchConditions.IfNotModified
+                )
+            else:
+                meta = orders.create_entity(entity)
+        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError) as exc:
+            self._delete_quietly(index, index_row["PartitionKey"], index_key)
+            what = "already exists" if isinstance(exc, ResourceExistsError) else "changed since it was read"
+            raise ConcurrencyError(f"order {saved.store_id}/{saved.order_id} {what}") from exc
+        if previous_index_key and previous_index_key != index_key:
+            self._delete_quietly(index, index_row["PartitionKey"], previous_index_key)
+        saved.version = str(meta["etag"])
+        return saved
+
+    @staticmethod
+    def _delete_quietly(table: TableClient, partition_key: str, row_key: str) -> None:
+        with contextlib.suppress(ResourceNotFoundError):
+            table.delete_entity(partition_key, row_key)
+
+    @_passing_faults
+    def list_orders(self, store_id: str | None = None, state: str | None = None, limit: int = 100) -> list[OrderRecord]:
+        """Newest change first, from the index table.
+
+        With a store this is one partition query in key order. Without one it reads the index rows of
+        every store (small entities, three properties) and sorts them: fine for the dashboard of a few
+        stores, a scan for hundreds. A scan of the orders table itself would read every snapshot.
+        """
+        limit = max(1, int(limit))
+        clauses, parameters = [], {}
+        if store_id:
+            clauses.append("PartitionKey eq @store")
+            parameters["store"] = _key(store_id)
+        if state:
+            clauses.append("State eq @state")
+            parameters["state"] = state
+        index = self._table("orderindex")
+        select = ["PartitionKey", "RowKey", "OrderId"]
+        if clauses:
+            rows: Iterable[Any] = index.query_entities(" and ".join(clauses), parameters=parameters, select=select)
+        else:
+            rows = index.list_entities(select=select)
+        if not store_id:
+            rows = sorted(rows, key=lambda row: str(row["RowKey"]))
+        found: list[OrderRecord] = []
+        for row in rows:
+            record = self._current(row)
+            if record is not None and (not state or record.state.value == state):
+                found.append(record)
+                if len(found) >= limit:
+                    break
+        return found
+
+    def _current(self, row: Mapping[str, Any]) -> OrderRecord | None:
+        """The order an index row points at, or None when the row is stale (a later save moved it)."""
+        store_id = unquote(str(row["PartitionKey"]))
+        try:
+            entity = self._table("orders").get_entity(_pair(store_id, str(row["OrderId"])), "order")
+        except ResourceNotFoundError:
+            return None
+        if entity.get("IndexKey") == row["RowKey"]:
+            return self._record_from(entity)
+        if str(row["RowKey"]) > str(entity.get("IndexKey", "")):
+            # Older than the order's own row (inverted time sorts later): left by a save that stopped
+            # between its steps. A newer unmatched row may belong to a save in flight: leave it.
+            self._delete_quietly(self._table("orderindex"), str(row["PartitionKey"]), str(row["RowKey"]))
+        return None
+
+    @_passing_faults
+    def append_timeline(self, store_id: str, order_id: str, entry: TimelineEntry) -> None:
+        # Insertion order, like the SQLite sequence; the random tail keeps two writers in the same
+        # nanosecond apart.
+        row_key = f"{time.time_ns():020d}|{uuid.uuid4().hex[:8]}"
+        self._table("timeline").create_entity(
+            {"PartitionKey": _pair(store_id, order_id), "RowKey": row_key, "Entry": entry.model_dump_json()}
+        )
+
+    @_passing_faults
+    def get_timeline(self, store_id: str, order_id: str) -> list[TimelineEntry]:
+        rows = self._table("timeline").query_entities(
+            "PartitionKey eq @pk", parameters={"pk": _pair(store_id, order_id)}, select=["RowKey", "Entry"]
+        )
+        ordered = sorted(rows, key=lambda row: str(row["RowKey"]))
+        return [TimelineEntry.model_validate_json(row["Entry"]) for row in ordered]
+
+    # claims and numbering -------------------------------------------------------------------
+    def _get_claim(self, store_id: str, key: str) -> Any | None:
+        try:
+            return self._table("claims").get_entity(_key(store_id), f"claim|{_key(key)}")
+        except ResourceNotFoundError:
+            return None
+
+    @_passing_faults
+    def claim(self, store_id: str, key: str, series: str | None = None) -> tuple[Claim, bool]:
+        claims = self._table("claims")
+        partition = _key(store_id)
+        for _ in range(_CLAIM_ATTEMPTS):
+            existing = self._get_claim(store_id, key)
+            if existing is not None:
+                return Claim.model_validate_json(existing["Record"]), False
+            claim = Claim(key=key, store_id=store_id, created_at=datetime.now(UTC))
+            if series is None:
+                try:
+                    claims.create_entity(self._claim_entity(claim))
+                except ResourceExistsError:
+                    continue
+                return claim, True
+            counter_key = f"series|{_key(series)}"
+            try:
+                counter = claims.get_entity(partition, counter_key)
+            except ResourceNotFoundError:
+                counter = None
+            last = int(counter["Last"]) if counter is not None else 0
+            claim.number = str(last + 1)
+            counter_row = {"PartitionKey": partition, "RowKey": counter_key, "Series": series, "Last": last + 1}
+            operations: list[Any] = [("create", self._claim_entity(claim))]
+            if counter is None:
+                operations.append(("create", counter_row))
+            else:
+                options = {
+                    "mode": UpdateMode.REPLACE,
+                    "etag": counter.metadata["etag"],
+                    "match_condition": MatchConditions.IfNotModified,
+                }
+                operations.append(("update", counter_row, options))
+            try:
+                # One entity group transaction: the number is used exactly when the claim is inserted.
+                claims.submit_transaction(operations)
+            except TableTransactionError:
+                continue  # another writer took the claim or a number first: read again
+            return claim, True
+        raise RetryableError(f"claim {store_id}/{key}: too many concurrent writers on the store's series")
+
+    @staticmethod
+    def _claim_entity(claim: Claim) -> dict[str, Any]:
+        return {
+            "PartitionKey": _key(claim.store_id),
+            "RowKey": f"claim|{_key(claim.key)}",
+            "Status": claim.status,
+            "Record": claim.model_dump_json(),
+        }
+
+    @_passing_faults
+    def complete_claim(self, store_id: str, key: str, data: Mapping[str, object]) -> Claim:
+        for _ in range(_CLAIM_ATTEMPTS):
+            existing = self._get_claim(store_id, key)
+            if existing is None:
+                raise KeyError(f"no claim {store_id}/{key}")
+            claim = Claim.model_validate_json(existing["Record"])
+            claim.status = "done"
+            claim.data = {**claim.data, **dict(data)}
+            try:
+                self._table("claims").update_entity(
+                    self._claim_entity(claim),
+                    mode=UpdateMode.REPLACE,
+                    etag=existing.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except ResourceModifiedError:
+                continue
+            return claim
+        raise RetryableError(f"claim {store_id}/{key}: too many concurrent completions")
+
+    # SKU map and watermarks -----------------------------------------------------------------
+    @_passing_faults
+    def get_sku_map(self, store_id: str) -> dict[str, str]:
+        rows = self._table("skumaps").query_entities(
+            "PartitionKey eq @pk", parameters={"pk": _key(store_id)}, select=["Sku", "ItemCode"]
+        )
+        return {str(row["Sku"]): str(row["ItemCode"]) for row in sorted(rows, key=lambda r: str(r["Sku"]))}
+
+    @_passing_faults
+    def put_sku_map(self, store_id: str, mapping: Mapping[str, str], replace: bool = True) -> None:
+        """Batched by 100 within the store's partition. Each batch is atomic; a map of more than 100
+        SKUs is not, so a failure midway leaves part applied and a retry completes it."""
+        table = self._table("skumaps")
+        partition = _key(store_id)
+        operations: list[Any] = []
+        if replace:
+            wanted = {_key(sku) for sku in mapping}
+            rows = table.query_entities("PartitionKey eq @pk", parameters={"pk": partition}, select=["RowKey"])
+            operations += [
+                ("delete", {"PartitionKey": partition, "RowKey": row["RowKey"]})
+                for row in rows
+                if row["RowKey"] not in wanted
+            ]
+        operations += [
+            ("upsert", {"PartitionKey": partition, "RowKey": _key(sku), "Sku": sku, "ItemCode": code})
+            for sku, code in mapping.items()
+        ]
+        for start in range(0, len(operations), _BATCH):
+            table.submit_transaction(operations[start : start + _BATCH])
+
+    @_passing_faults
+    def get_watermark(self, name: str) -> str | None:
+        try:
+            return str(self._table("watermarks").get_entity(_key(name), "watermark")["Value"])
+        except ResourceNotFoundError:
+            return None
+
+    @_passing_faults
+    def set_watermark(self, name: str, value: str) -> None:
+        self._table("watermarks").upsert_entity(
+            {"PartitionKey": _key(name), "RowKey": "watermark", "Value": value}, mode=UpdateMode.REPLACE
+        )
+
+    def drop_tables(self) -> None:
+        """Delete this store's tables (tests on a shared Azurite)."""
+        for client in self._tables.values():
+            self._service.delete_table(client.table_name)

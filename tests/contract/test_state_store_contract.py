@@ -1,0 +1,351 @@
+"""One StateStore contract, run over every adapter (SQLite file, Azure Tables on Azurite) so they cannot drift."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.domain.order import Channel, Order, OrderLine, OrderState
+from shared.domain.records import DocumentRef, EventRecord, OrderRecord, Problem, TimelineEntry
+from shared.ports import ConcurrencyError, StateStore
+
+NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
+
+
+def _tables_store(connection_string: str, **kwargs: Any) -> Any:
+    from azure.data.tables import TableServiceClient
+
+    from shared.adapters.tables import TableStateStore
+
+    prefix = "t" + uuid.uuid4().hex[:10]
+    return TableStateStore(TableServiceClient.from_connection_string(connection_string), table_prefix=prefix, **kwargs)
+
+
+def _claim_checks(connection_string: str) -> Any:
+    from azure.storage.blob import BlobServiceClient
+
+    from shared.adapters.claimcheck import BlobClaimCheck
+
+    return BlobClaimCheck.from_service(BlobServiceClient.from_connection_string(connection_string))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("tables", marks=pytest.mark.azurite)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    if request.param == "sqlite":
+        try:
+            module = importlib.import_module("shared.adapters.sqlite_state")
+        except ModuleNotFoundError:
+            pytest.skip("shared/adapters/sqlite_state.py is not written yet")
+        yield module.SqliteStateStore(tmp_path / "state.db")
+        return
+    connection_string = request.getfixturevalue("azurite")
+    tables = _tables_store(connection_string, claim_checks=_claim_checks(connection_string))
+    yield tables
+    tables.drop_tables()
+
+
+def make_order(order_id: str = "4711", store_id: str = "demo-woo", lines: int = 1) -> Order:
+    return Order(
+        channel=Channel.WOOCOMMERCE,
+        store_id=store_id,
+        order_id=order_id,
+        number=order_id,
+        currency="EUR",
+        created_at=NOW,
+        updated_at=NOW,
+        lines=[
+            OrderLine(
+                line_id=str(n + 1),
+                sku="BLUE-MUG-350ML" if n == 0 else f"BLUE-MUG-350ML-{n:04d}",
+                name="Blue mug 350 ml, stoneware, dishwasher safe",
+                quantity=Decimal("2"),
+                unit_price=Decimal("8.26"),
+                subtotal=Decimal("16.52"),
+                total=Decimal("16.52"),
+                tax=Decimal("3.47"),
+            )
+            for n in range(lines)
+        ],
+        total=Decimal("19.99") * lines,
+    )
+
+
+def make_record(order_id: str = "4711", store_id: str = "demo-woo", lines: int = 1) -> OrderRecord:
+    return OrderRecord(store_id=store_id, order_id=order_id, order=make_order(order_id, store_id, lines))
+
+
+def make_event(event_key: str = "demo-woo/4711/2025-03-14T09:30:00Z", body: bytes = b'{"id": 4711}') -> EventRecord:
+    return EventRecord(
+        store_id="demo-woo",
+        event_key=event_key,
+        channel="woocommerce",
+        topic="order.updated",
+        order_id="4711",
+        received_at=NOW,
+        headers={"X-WC-Webhook-Topic": "order.updated", "X-WC-Webhook-Delivery-ID": "88"},
+        body=body,
+    )
+
+
+# events -------------------------------------------------------------------------------------
+
+
+def test_event_is_recorded_once_and_read_back_byte_for_byte(store: StateStore) -> None:
+    event = make_event(body='{"id": 4711, "note": "Größe L \u2013 café"}'.encode())
+    assert store.record_event(event) is True
+    assert store.record_event(event) is False
+    found = store.get_event("demo-woo", event.event_key)
+    assert found is not None
+    assert found.body == event.body
+    assert found.headers == event.headers
+    assert (found.topic, found.order_id, found.received_at) == ("order.updated", "4711", NOW)
+
+
+def test_unknown_event_is_none(store: StateStore) -> None:
+    assert store.get_event("demo-woo", "never-sent") is None
+
+
+def test_event_body_near_the_webhook_limit_round_trips(store: StateStore) -> None:
+    body = b'{"line_items": [' + b",".join(b'{"sku": "BLUE-MUG-350ML-%06d"}' % n for n in range(30000)) + b"]}"
+    assert len(body) > 900_000
+    assert store.record_event(make_event(body=body)) is True
+    found = store.get_event("demo-woo", make_event().event_key)
+    assert found is not None and found.body == body
+
+
+# orders -------------------------------------------------------------------------------------
+
+
+def test_saved_order_reads_back_with_decimals_problems_and_documents(store: StateStore) -> None:
+    record = make_record()
+    record.problems.append(
+        Problem(code="unmapped_sku", field="lines[0].sku", found="BLUE-MUG-350ML", message_en="x", message_es="y")
+    )
+    record.documents.append(DocumentRef(kind="invoice", number="7", target="ubl", total=Decimal("19.99")))
+    saved = store.save_order(record)
+    assert saved.version != ""
+    found = store.get_order("demo-woo", "4711")
+    assert found is not None
+    assert found.version == saved.version
+    assert found.order is not None and found.order.lines[0].unit_price == Decimal("8.26")
+    assert found.problems[0].code == "unmapped_sku"
+    assert found.documents[0].total == Decimal("19.99")
+
+
+def test_creating_an_existing_order_is_a_concurrency_error(store: StateStore) -> None:
+    store.save_order(make_record())
+    with pytest.raises(ConcurrencyError):
+        store.save_order(make_record())
+
+
+def test_stale_version_loses_and_fresh_version_wins(store: StateStore) -> None:
+    first = store.save_order(make_record())
+    second = first.model_copy(deep=True)
+    first.state = OrderState.VALIDATED
+    updated = store.save_order(first)
+    assert updated.version != first.version
+    second.state = OrderState.HELD
+    with pytest.raises(ConcurrencyError):
+        store.save_order(second)
+    found = store.get_order("demo-woo", "4711")
+    assert found is not None and found.state == OrderState.VALIDATED
+
+
+def test_two_writers_with_the_same_version_only_one_saves(store: StateStore) -> None:
+    base = store.save_order(make_record())
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def write(state: OrderState) -> None:
+        record = base.model_copy(deep=True)
+        record.state = state
+        barrier.wait()
+        try:
+            store.save_order(record)
+            outcomes.append("saved")
+        except ConcurrencyError:
+            outcomes.append("lost")
+
+    threads = [threading.Thread(target=write, args=(s,)) for s in (OrderState.VALIDATED, OrderState.HELD)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["lost", "saved"]
+
+
+def test_large_order_snapshot_round_trips(store: StateStore) -> None:
+    record = store.save_order(make_record(lines=600))
+    found = store.get_order("demo-woo", "4711")
+    assert found is not None and found.order is not None
+    assert len(found.order.lines) == 600
+    assert found.order.lines[599].sku == "BLUE-MUG-350ML-0599"
+    found.state = OrderState.VALIDATED
+    assert store.save_order(found).version != record.version
+
+
+def test_list_orders_newest_change_first_filtered_by_store_and_state(store: StateStore) -> None:
+    saved = {order_id: store.save_order(make_record(order_id)) for order_id in ("1001", "1002", "1003")}
+    store.save_order(make_record("2001", store_id="demo-shopify"))
+    again = saved["1001"]
+    again.state = OrderState.HELD
+    store.save_order(again)  # 1001 is now the newest change of demo-woo
+    assert [r.order_id for r in store.list_orders(store_id="demo-woo")] == ["1001", "1003", "1002"]
+    assert [r.order_id for r in store.list_orders(store_id="demo-woo", state="held")] == ["1001"]
+    assert [r.order_id for r in store.list_orders(state="received")] == ["2001", "1003", "1002"]
+    assert [r.order_id for r in store.list_orders(limit=2)] == ["1001", "2001"]
+    assert all(r.version for r in store.list_orders())
+
+
+def test_timeline_is_oldest_first_and_per_order(store: StateStore) -> None:
+    for action in ("received", "validated", "invoiced"):
+        store.append_timeline("demo-woo", "4711", TimelineEntry(actor="test", action=action, at=NOW))
+    store.append_timeline("demo-woo", "4712", TimelineEntry(actor="test", action="received"))
+    assert [e.action for e in store.get_timeline("demo-woo", "4711")] == ["received", "validated", "invoiced"]
+    assert [e.action for e in store.get_timeline("demo-woo", "4712")] == ["received"]
+    assert store.get_timeline("demo-woo", "9999") == []
+
+
+# claims -------------------------------------------------------------------------------------
+
+
+def test_claim_is_taken_once(store: StateStore) -> None:
+    claim, created = store.claim("demo-woo", "invoice/4711")
+    again, created_again = store.claim("demo-woo", "invoice/4711")
+    assert (created, created_again) == (True, False)
+    assert again.key == claim.key and again.status == "pending"
+
+
+def test_series_numbers_are_gap_free_per_store_and_kept_by_a_retry(store: StateStore) -> None:
+    numbers = [store.claim("demo-woo", f"invoice/{n}", series="INV")[0].number for n in (1, 2, 3)]
+    assert numbers == ["1", "2", "3"]
+    retried, created = store.claim("demo-woo", "invoice/2", series="INV")
+    assert (retried.number, created) == ("2", False)
+    assert store.claim("demo-woo", "invoice/4", series="INV")[0].number == "4"
+    assert store.claim("demo-woo", "credit/1", series="CN")[0].number == "1"
+    assert store.claim("demo-shopify", "invoice/1", series="INV")[0].number == "1"
+
+
+def test_concurrent_claims_never_share_or_skip_a_number(store: StateStore) -> None:
+    results: list[tuple[str, bool]] = []
+    lock = threading.Lock()
+
+    def take(n: int) -> None:
+        claim, created = store.claim("demo-woo", f"invoice/{n % 6}", series="INV")
+        with lock:
+            results.append((claim.number, created))
+
+    threads = [threading.Thread(target=take, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    created_numbers = sorted(int(number) for number, created in results if created)
+    assert created_numbers == [1, 2, 3, 4, 5, 6]
+    assert {int(number) for number, _ in results} == {1, 2, 3, 4, 5, 6}
+
+
+def test_completed_claim_keeps_number_and_merges_data(store: StateStore) -> None:
+    store.claim("demo-woo", "invoice/4711", series="INV")
+    done = store.complete_claim("demo-woo", "invoice/4711", {"document": "INV-1"})
+    assert (done.status, done.number, done.data) == ("done", "1", {"document": "INV-1"})
+    found, created = store.claim("demo-woo", "invoice/4711", series="INV")
+    assert (found.status, created, found.data["document"]) == ("done", False, "INV-1")
+
+
+def test_completing_an_unknown_claim_raises_key_error(store: StateStore) -> None:
+    with pytest.raises(KeyError):
+        store.complete_claim("demo-woo", "invoice/none", {})
+
+
+def test_claim_keys_with_slashes_and_hashes_stay_apart(store: StateStore) -> None:
+    assert store.claim("demo-woo", "a/b#c?d")[1] is True
+    assert store.claim("demo-woo", "a%2Fb#c?d")[1] is True
+    assert store.claim("demo-woo", "a/b#c?d")[1] is False
+
+
+# SKU map and watermarks ---------------------------------------------------------------------
+
+
+def test_sku_map_replace_and_merge(store: StateStore) -> None:
+    store.put_sku_map("demo-woo", {"BLUE-MUG-350ML": "MUG-B-350", "RED-MUG-350ML": "MUG-R-350"})
+    store.put_sku_map("demo-woo", {"GREEN-MUG-350ML": "MUG-G-350"}, replace=False)
+    assert store.get_sku_map("demo-woo") == {
+        "BLUE-MUG-350ML": "MUG-B-350",
+        "GREEN-MUG-350ML": "MUG-G-350",
+        "RED-MUG-350ML": "MUG-R-350",
+    }
+    store.put_sku_map("demo-woo", {"BLUE-MUG-350ML": "MUG-B-350-V2"})
+    assert store.get_sku_map("demo-woo") == {"BLUE-MUG-350ML": "MUG-B-350-V2"}
+    assert store.get_sku_map("demo-shopify") == {}
+
+
+def test_sku_map_larger_than_one_batch(store: StateStore) -> None:
+    mapping = {f"BLUE-MUG-350ML/{n:03d}": f"MUG-{n:03d}" for n in range(250)}
+    store.put_sku_map("demo-woo", mapping)
+    assert store.get_sku_map("demo-woo") == mapping
+    store.put_sku_map("demo-woo", dict(list(mapping.items())[:3]))
+    assert len(store.get_sku_map("demo-woo")) == 3
+
+
+def test_watermark_is_set_and_overwritten(store: StateStore) -> None:
+    assert store.get_watermark("poll/demo-woo") is None
+    store.set_watermark("poll/demo-woo", (NOW - timedelta(hours=1)).isoformat())
+    store.set_watermark("poll/demo-woo", NOW.isoformat())
+    assert store.get_watermark("poll/demo-woo") == NOW.isoformat()
+
+
+# Table Storage specifics --------------------------------------------------------------------
+
+
+@pytest.mark.azurite
+def test_tables_big_event_body_goes_to_the_claim_check_container(azurite: str) -> None:
+    claim_checks = _claim_checks(azurite)
+    tables = _tables_store(azurite, claim_checks=claim_checks)
+    try:
+        body = b"x" * 200_000
+        tables.record_event(make_event(body=body))
+        entity = tables._table("events").get_entity(next(iter(_event_keys(tables))), "event")
+        assert "Body" not in entity
+        assert entity["BodyRef"].startswith("events/demo-woo/")
+        assert claim_checks.get(entity["BodyRef"]) == body
+    finally:
+        tables.drop_tables()
+
+
+@pytest.mark.azurite
+def test_tables_without_claim_check_compress_big_bodies_into_the_entity(azurite: str) -> None:
+    tables = _tables_store(azurite)
+    try:
+        body = b'{"sku": "BLUE-MUG-350ML"}' * 8000
+        tables.record_event(make_event(body=body))
+        found = tables.get_event("demo-woo", make_event().event_key)
+        assert found is not None and found.body == body
+    finally:
+        tables.drop_tables()
+
+
+@pytest.mark.azurite
+def test_tables_list_skips_a_stale_index_row_left_by_an_interrupted_save(azurite: str) -> None:
+    tables = _tables_store(azurite)
+    try:
+        saved = tables.save_order(make_record("1001"))
+        index = tables._table("orderindex")
+        stale = {"PartitionKey": "demo-woo", "RowKey": "99999999999999999|1001", "OrderId": "1001", "State": "held"}
+        index.create_entity(stale)
+        assert [(r.order_id, r.state) for r in tables.list_orders(store_id="demo-woo")] == [("1001", saved.state)]
+        assert stale["RowKey"] not in {e["RowKey"] for e in index.list_entities()}
+    finally:
+        tables.drop_tables()
+
+
+def _event_keys(tables: Any) -> list[str]:
+    return [str(e["PartitionKey"]) for e in tables._table("events").list_entities(select=["PartitionKey"])]
