@@ -6,7 +6,7 @@ import azure.functions as func
 
 from functions.http import http_errors, json_response
 from shared.bootstrap import services
-from shared.handlers import operations
+from shared.handlers import catalog, operations
 from shared.handlers.health import health_report
 
 bp = func.Blueprint()
@@ -42,3 +42,23 @@ def list_orders(req: func.HttpRequest) -> func.HttpResponse:
 def retry_order(req: func.HttpRequest) -> func.HttpResponse:
     record = operations.retry_order(services(), req.route_params["store_id"], req.route_params["order_id"])
     return json_response(202, operations.order_summary(record))
+
+
+@bp.function_name("sku_map")
+@bp.route(route="stores/{store_id}/sku-map", methods=["GET", "PUT"], auth_level=func.AuthLevel.FUNCTION)
+@http_errors
+def sku_map(req: func.HttpRequest) -> func.HttpResponse:
+    store_id = req.route_params["store_id"]
+    if req.method == "PUT":
+        content_type = req.headers.get("content-type", "")
+        return json_response(200, catalog.import_sku_map(services(), store_id, req.get_body(), content_type))
+    as_json = req.params.get("format") == "json" or "json" in req.headers.get("accept", "")
+    body, content_type = catalog.export_sku_map(services(), store_id, as_json)
+    return func.HttpResponse(body, status_code=200, headers={"Content-Type": content_type})
+
+
+@bp.function_name("unmapped_skus")
+@bp.route(route="stores/{store_id}/unmapped-skus", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@http_errors
+def unmapped_skus(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(200, {"unmapped": catalog.unmapped_skus(services(), req.route_params["store_id"])})

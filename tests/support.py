@@ -22,6 +22,14 @@ from shared.stores import StoreSettings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRETS = {"woocommerce": "wc-test-secret", "shopify": "shpss_test_secret"}
+# What the demo merchants map: store SKU → item code in the target (UBL SellersItemIdentification).
+SKU_MAP = {
+    "BLUE-MUG-350ML": "MUG-BLUE-350",
+    "COFFEE-COL-1KG": "COF-COL-1000",
+    "MOLCAJETE-8IN": "MOLC-8",
+    "OLIVE-OIL-500ML": "OIL-EVOO-500",
+    "TEE-ORG-M": "TEE-ORGANIC-M",
+}
 STAGES = {
     "order-events": "validation",
     "invoice-requests": "invoicing",
@@ -157,6 +165,8 @@ def make_services(tmp_path: Path, target: Any | None = None, **stores: StoreSett
         state_dir=tmp_path,
         clock=lambda: datetime(2026, 11, 28, 10, 0, tzinfo=UTC),
     )
+    for store_id in services.stores:
+        services.state.put_sku_map(store_id, SKU_MAP)
     if target is not None:
         services.target_factory = lambda settings, services: target
     return services

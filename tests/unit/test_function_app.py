@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import azure.functions as func
 import pytest
 from azure.functions.servicebus import ServiceBusMessage
 
+from local.registry import registered_functions
 from shared.bootstrap import override_services
 from shared.domain.order import OrderState
 from tests.support import fixture_bytes, make_services, webhook_headers
@@ -20,6 +22,8 @@ EXPECTED_HTTP = {
     "get_order": ("orders/{store_id}/{order_id}", ["GET"]),
     "list_orders": ("orders", ["GET"]),
     "retry_order": ("orders/{store_id}/{order_id}/retry", ["POST"]),
+    "sku_map": ("stores/{store_id}/sku-map", ["GET", "PUT"]),
+    "unmapped_skus": ("stores/{store_id}/unmapped-skus", ["GET"]),
 }
 EXPECTED_QUEUES = {
     "order_events": "%OrderEventsQueue%",
@@ -30,10 +34,10 @@ EXPECTED_QUEUES = {
 
 
 @pytest.fixture
-def functions() -> dict[str, func.FunctionApp]:
+def functions() -> dict[str, Any]:
     import function_app
 
-    return {f.get_function_name(): f for f in function_app.app.get_functions()}
+    return registered_functions(function_app.app)
 
 
 def test_every_function_is_registered_with_its_bindings(functions):
@@ -89,7 +93,12 @@ def test_webhook_function_accepts_a_signed_order_and_the_queue_function_invoices
     while services.bus.messages:
         sent = services.bus.messages.pop(0)
         message = ServiceBusMessage(
-            body=sent.body, message_id=sent.message_id, session_id=sent.session_id, delivery_count=1
+            body=sent.body,
+            message_id=sent.message_id,
+            session_id=sent.session_id,
+            delivery_count=1,
+            application_properties={},
+            user_properties={},
         )
         functions[stage_function[sent.queue]].get_user_function()(message)
     order_id = str(json.loads(body)["id"])
@@ -100,7 +109,7 @@ def test_webhook_function_accepts_a_signed_order_and_the_queue_function_invoices
         body=b"",
     )
     detail = json.loads(functions["get_order"].get_user_function()(get).get_body())
-    assert detail["state"] == OrderState.INVOICED
+    assert detail["state"] == OrderState.INVOICED, detail["problems"]
     assert Path(detail["documents"][0]["location"]).is_file()
 
 
