@@ -8,6 +8,7 @@ from functions.http import http_errors, json_response
 from shared.bootstrap import services
 from shared.handlers import catalog, operations
 from shared.handlers.health import health_report
+from shared.handlers.simulate import simulate_order
 
 bp = func.Blueprint()
 
@@ -62,3 +63,10 @@ def sku_map(req: func.HttpRequest) -> func.HttpResponse:
 @http_errors
 def unmapped_skus(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(200, {"unmapped": catalog.unmapped_skus(services(), req.route_params["store_id"])})
+
+
+@bp.function_name("simulate")
+@bp.route(route="simulate/{store_id}", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@http_errors
+def simulate(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(200, simulate_order(services(), req.route_params["store_id"], req.get_body()))

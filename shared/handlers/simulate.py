@@ -1,0 +1,53 @@
+"""Dry run: a store order JSON in; the canonical order, its problems and the invoice that would be issued
+out. Reads the store settings and SKU map; writes nothing anywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.bootstrap import Services
+from shared.channels import get_channel
+from shared.channels.common import load_json_object
+from shared.domain.rules import validate_order
+from shared.errors import BadRequest, PermanentError
+from shared.targets.ubl.mapper import document_totals, invoice_xml
+
+PREVIEW_NUMBER = "SIMULATION"
+
+
+def simulate_order(services: Services, store_id: str, raw_body: bytes) -> dict[str, Any]:
+    """Raises BadRequest(404) for an unknown store and BadRequest(400) for a body that is not an order."""
+    settings = services.store(store_id)
+    if settings is None:
+        raise BadRequest(404, "Unknown store", f"No store '{store_id}' is configured here.")
+    data = load_json_object(raw_body)
+    channel: Any = get_channel(settings.channel)
+    try:
+        order = channel.parse_order(data, store_id)
+    except BadRequest:
+        raise
+    except Exception as error:  # a parser bug must not become a 500 for the person trying an order
+        raise BadRequest(400, "Not an order", f"The body could not be read as a {settings.channel} order.") from error
+    sku_map = services.state.get_sku_map(store_id)
+    problems = validate_order(order, settings, sku_map)
+    result: dict[str, Any] = {
+        "store_id": store_id,
+        "order": order.model_dump(mode="json"),
+        "problems": [p.model_dump(mode="json") for p in problems],
+        "would_hold": bool(problems),
+    }
+    try:
+        xml = invoice_xml(order, settings.seller, settings.invoice, PREVIEW_NUMBER, services.clock().date(), sku_map)
+    except PermanentError as error:
+        result["invoice"] = None
+        result["invoice_problem"] = {"code": error.code, "message_en": error.message, "message_es": error.message_es}
+        return result
+    payable, tax = document_totals(xml)
+    result["invoice"] = {
+        "format": "UBL 2.1 / Peppol BIS Billing 3.0",
+        "number": PREVIEW_NUMBER,
+        "payable": str(payable),
+        "tax": str(tax),
+        "xml": xml.decode("utf-8"),
+    }
+    return result
