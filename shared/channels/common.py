@@ -61,6 +61,8 @@ def load_json_object(raw_body: bytes) -> dict[str, Any]:
         data = json.loads(raw_body, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise BadRequest(400, "Malformed JSON", f"The body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # "[[[[…" nested deeper than the interpreter's stack
+        raise BadRequest(400, "Malformed JSON", "The body is nested too deeply.") from exc
     if not isinstance(data, dict):
         raise BadRequest(400, "Not an order", f"Expected a JSON object, got {type(data).__name__}.")
     return data
@@ -104,6 +106,15 @@ def to_decimal(value: Any, field: str = "amount") -> Decimal:
     if not result.is_finite():
         raise BadRequest(400, "Malformed order", f"{field}: {value!r} is not a finite number.")
     return result
+
+
+def to_money(value: Any, field: str = "amount") -> Decimal:
+    """An amount with at least cent precision: 10.8 → 10.80; WooCommerce's unrounded "4.536" keeps its digits."""
+    amount = to_decimal(value, field)
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        return amount.quantize(CENT)
+    return amount
 
 
 def to_id(value: Any) -> str:

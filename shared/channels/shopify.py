@@ -31,6 +31,7 @@ from shared.channels.common import (
     to_bool,
     to_decimal,
     to_id,
+    to_money,
     to_text,
     to_time,
     unit_price,
@@ -188,7 +189,8 @@ def parse_order(data: Mapping[str, Any], store_id: str) -> Order:
     cancelled_at = to_time(data.get("cancelled_at"), "cancelled_at")
     financial_status = to_text(data.get("financial_status")).lower()
     processed_at = to_time(data.get("processed_at"), "processed_at") or created
-    gateways = [to_text(name) for name in data.get("payment_gateway_names") or [] if isinstance(name, str)]
+    names = data.get("payment_gateway_names")
+    gateways = [to_text(name) for name in names if isinstance(name, str)] if isinstance(names, list) else []
     name = " ".join(p for p in (to_text(customer.get("first_name")), to_text(customer.get("last_name"))) if p)
     return build(
         Order,
@@ -216,8 +218,8 @@ def parse_order(data: Mapping[str, Any], store_id: str) -> Order:
         # Line discounts only: a shipping discount is already inside the shipping charge, as in WooCommerce.
         discount_total=sum((line.discount for line in lines), ZERO),
         shipping_total=sum((charge.amount for charge in shipping), ZERO),
-        tax_total=to_decimal(data.get("total_tax"), "total_tax"),
-        total=to_decimal(data.get("total_price"), "total_price"),
+        tax_total=to_money(data.get("total_tax"), "total_tax"),
+        total=to_money(data.get("total_price"), "total_price"),
         payment_method=gateways[0] if gateways else to_text(data.get("gateway")),
         payment_method_title=", ".join(gateways),
         paid_at=processed_at if financial_status in _PAID_STATES else None,
@@ -242,16 +244,16 @@ def parse_refund(refund: Mapping[str, Any], taxes_included: bool | None = None) 
     if not refund_id or created is None:
         raise BadRequest(400, "Not a refund", "A Shopify refund needs id and created_at.")
     raw_lines = items(refund.get("refund_line_items"))
-    subtotals = [to_decimal(entry.get("subtotal"), "refund_line_items.subtotal") for entry in raw_lines]
-    line_taxes = [to_decimal(entry.get("total_tax"), "refund_line_items.total_tax") for entry in raw_lines]
+    subtotals = [to_money(entry.get("subtotal"), "refund_line_items.subtotal") for entry in raw_lines]
+    line_taxes = [to_money(entry.get("total_tax"), "refund_line_items.total_tax") for entry in raw_lines]
     shipping = ZERO
     shipping_tax = ZERO
     for adjustment in items(refund.get("order_adjustments")):
         if to_text(adjustment.get("kind")) == "shipping_refund":
-            shipping += abs(to_decimal(adjustment.get("amount"), "order_adjustments.amount"))
-            shipping_tax += abs(to_decimal(adjustment.get("tax_amount"), "order_adjustments.tax_amount"))
+            shipping += abs(to_money(adjustment.get("amount"), "order_adjustments.amount"))
+            shipping_tax += abs(to_money(adjustment.get("tax_amount"), "order_adjustments.tax_amount"))
     transactions = [
-        abs(to_decimal(t.get("amount"), "transactions.amount"))
+        abs(to_money(t.get("amount"), "transactions.amount"))
         for t in items(refund.get("transactions"))
         if to_text(t.get("kind")).lower() == "refund" and to_text(t.get("status")).lower() in ("", "success")
     ]
@@ -297,7 +299,7 @@ def _tax_lines(entry: Mapping[str, Any]) -> list[TaxLine]:
                 TaxLine,
                 name=to_text(tax.get("title")),
                 rate=None if raw_rate in (None, "") else percent(to_decimal(raw_rate, "tax_lines.rate")),
-                amount=to_decimal(tax.get("price"), "tax_lines.price"),
+                amount=to_money(tax.get("price"), "tax_lines.price"),
             )
         )
     return taxes
@@ -310,7 +312,7 @@ def _rate_fraction(taxes: list[TaxLine]) -> Decimal:
 def _line(entry: Mapping[str, Any], included: bool, index: int, allocations: list[_Allocation]) -> OrderLine:
     where = f"line_items[{index}]"
     quantity = to_decimal(entry.get("quantity"), f"{where}.quantity")
-    price = to_decimal(entry.get("price"), f"{where}.price")
+    price = to_money(entry.get("price"), f"{where}.price")
     taxes = _tax_lines(entry)
     tax = sum((t.amount for t in taxes), ZERO)
     rate = _rate_fraction(taxes)
@@ -319,13 +321,13 @@ def _line(entry: Mapping[str, Any], included: bool, index: int, allocations: lis
         discount_shares = [
             (
                 int(to_decimal(s.get("discount_application_index"), f"{where}.discount_application_index")),
-                to_decimal(s.get("amount"), f"{where}.discount_allocations.amount"),
+                to_money(s.get("amount"), f"{where}.discount_allocations.amount"),
             )
             for s in shares
         ]
     else:
         # Older payloads only carry total_discount.
-        discount_shares = [(-1, to_decimal(entry.get("total_discount"), f"{where}.total_discount"))]
+        discount_shares = [(-1, to_money(entry.get("total_discount"), f"{where}.total_discount"))]
     discount_gross = sum((amount for _, amount in discount_shares), ZERO)
     gross_subtotal = quantity * price
     if included and tax:
@@ -385,7 +387,7 @@ def _shipping(entry: Mapping[str, Any], included: bool) -> Charge:
     taxes = _tax_lines(entry)
     tax = sum((t.amount for t in taxes), ZERO)
     price = entry.get("discounted_price")
-    gross = to_decimal(entry.get("price") if price in (None, "") else price, "shipping_lines.discounted_price")
+    gross = to_money(entry.get("price") if price in (None, "") else price, "shipping_lines.discounted_price")
     return build(
         Charge,
         kind="shipping",
@@ -410,7 +412,7 @@ def _coupons(data: Mapping[str, Any], allocations: list[_Allocation], included: 
     coupons: list[Coupon] = []
     for code_entry in codes:
         code = to_text(code_entry.get("code"))
-        gross = abs(to_decimal(code_entry.get("amount"), "discount_codes.amount"))
+        gross = abs(to_money(code_entry.get("amount"), "discount_codes.amount"))
         indexes = {
             index
             for index, application in enumerate(applications)

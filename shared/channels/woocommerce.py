@@ -32,6 +32,7 @@ from shared.channels.common import (
     to_bool,
     to_decimal,
     to_id,
+    to_money,
     to_text,
     to_time,
     unit_price,
@@ -176,8 +177,8 @@ def parse_order(data: Mapping[str, Any], store_id: str) -> Order:
         build(
             Coupon,
             code=to_text(entry.get("code")),
-            amount=to_decimal(entry.get("discount"), "coupon_lines.discount"),
-            tax=to_decimal(entry.get("discount_tax"), "coupon_lines.discount_tax"),
+            amount=to_money(entry.get("discount"), "coupon_lines.discount"),
+            tax=to_money(entry.get("discount_tax"), "coupon_lines.discount_tax"),
         )
         for entry in items(data.get("coupon_lines"))
     ]
@@ -189,7 +190,7 @@ def parse_order(data: Mapping[str, Any], store_id: str) -> Order:
             # The order's refund summary carries no date; the order changed when it was refunded.
             created_at=modified,
             reason=to_text(entry.get("reason")),
-            amount=abs(to_decimal(entry.get("total"), "refunds.total")),
+            amount=abs(to_money(entry.get("total"), "refunds.total")),
         )
         for entry in items(data.get("refunds"))
     ]
@@ -218,10 +219,10 @@ def parse_order(data: Mapping[str, Any], store_id: str) -> Order:
         shipping=shipping,
         fees=fees,
         coupons=coupons,
-        discount_total=to_decimal(data.get("discount_total"), "discount_total"),
-        shipping_total=to_decimal(data.get("shipping_total"), "shipping_total"),
-        tax_total=to_decimal(data.get("total_tax"), "total_tax"),
-        total=to_decimal(data.get("total"), "total"),
+        discount_total=to_money(data.get("discount_total"), "discount_total"),
+        shipping_total=to_money(data.get("shipping_total"), "shipping_total"),
+        tax_total=to_money(data.get("total_tax"), "total_tax"),
+        total=to_money(data.get("total"), "total"),
         payment_method=to_text(data.get("payment_method")),
         payment_method_title=to_text(data.get("payment_method_title")),
         paid_at=to_time(data.get("date_paid_gmt"), "date_paid_gmt"),
@@ -251,8 +252,8 @@ def parse_refund(order_id: str, refund: Mapping[str, Any]) -> Refund:
                 line_id=item_meta.get("_refunded_item_id") or to_id(entry.get("id")),
                 sku=to_text(entry.get("sku")),
                 quantity=abs(to_decimal(entry.get("quantity"), "line_items.quantity")),
-                amount=abs(to_decimal(entry.get("total"), "line_items.total")),
-                tax=abs(to_decimal(entry.get("total_tax"), "line_items.total_tax")),
+                amount=abs(to_money(entry.get("total"), "line_items.total")),
+                tax=abs(to_money(entry.get("total_tax"), "line_items.total_tax")),
                 restock=False,
             )
         )
@@ -263,11 +264,9 @@ def parse_refund(order_id: str, refund: Mapping[str, Any]) -> Refund:
         created_at=created,
         reason=to_text(refund.get("reason")),
         lines=lines,
-        shipping=sum((abs(to_decimal(s.get("total"), "shipping_lines.total")) for s in shipping_lines), ZERO),
-        shipping_tax=sum(
-            (abs(to_decimal(s.get("total_tax"), "shipping_lines.total_tax")) for s in shipping_lines), ZERO
-        ),
-        amount=abs(to_decimal(refund.get("amount"), "amount")),
+        shipping=sum((abs(to_money(s.get("total"), "shipping_lines.total")) for s in shipping_lines), ZERO),
+        shipping_tax=sum((abs(to_money(s.get("total_tax"), "shipping_lines.total_tax")) for s in shipping_lines), ZERO),
+        amount=abs(to_money(refund.get("amount"), "amount")),
     )
 
 
@@ -290,7 +289,7 @@ def _taxes(
     taxes: list[TaxLine] = []
     for tax in items(entry.get("taxes")):
         name, rate = rates.get(to_id(tax.get("id")), ("", None))
-        amount = cents(to_decimal(tax.get("total"), "taxes.total"))
+        amount = cents(to_money(tax.get("total"), "taxes.total"))
         taxes.append(build(TaxLine, name=name, rate=rate, amount=amount))
     if taxes:
         taxes[-1].amount += total_tax - sum((t.amount for t in taxes), ZERO)
@@ -300,9 +299,9 @@ def _taxes(
 def _line(entry: Mapping[str, Any], rates: Mapping[str, tuple[str, Decimal | None]], index: int) -> OrderLine:
     # REST line totals are always excluding tax, even when the shop enters prices including tax.
     quantity = to_decimal(entry.get("quantity"), f"line_items[{index}].quantity")
-    subtotal = to_decimal(entry.get("subtotal"), f"line_items[{index}].subtotal")
-    total = to_decimal(entry.get("total"), f"line_items[{index}].total")
-    tax = to_decimal(entry.get("total_tax"), f"line_items[{index}].total_tax")
+    subtotal = to_money(entry.get("subtotal"), f"line_items[{index}].subtotal")
+    total = to_money(entry.get("total"), f"line_items[{index}].total")
+    tax = to_money(entry.get("total_tax"), f"line_items[{index}].total_tax")
     variation = to_id(entry.get("variation_id"))
     return build(
         OrderLine,
@@ -325,14 +324,14 @@ def _line(entry: Mapping[str, Any], rates: Mapping[str, tuple[str, Decimal | Non
 
 def _charge(kind: str, entry: Mapping[str, Any], rates: Mapping[str, tuple[str, Decimal | None]]) -> Charge:
     name = to_text(entry.get("method_title") if kind == "shipping" else entry.get("name"))
-    tax = to_decimal(entry.get("total_tax"), f"{kind}.total_tax")
+    tax = to_money(entry.get("total_tax"), f"{kind}.total_tax")
     return build(
         Charge,
         kind=kind,
         charge_id=to_id(entry.get("id")),
         code=to_text(entry.get("method_id")) if kind == "shipping" else name,
         name=name,
-        amount=to_decimal(entry.get("total"), f"{kind}.total"),
+        amount=to_money(entry.get("total"), f"{kind}.total"),
         tax=tax,
         taxes=_taxes(entry, rates, tax),
         tax_class=to_text(entry.get("tax_class")),

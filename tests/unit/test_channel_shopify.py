@@ -202,6 +202,7 @@ def test_partial_refund_of_one_line_and_shipping_has_positive_amounts() -> None:
         Decimal("2.27"),
         True,
     )
+    assert str(line.amount) == "10.80"  # Shopify sends the subtotal as the number 10.8
     assert (refund.shipping, refund.shipping_tax) == (Decimal("5.00"), Decimal("1.05"))
     assert refund.unallocated == Decimal("0")
     assert event.occurred_at == refund.created_at == datetime(2024, 3, 18, 11, 2, 3, tzinfo=UTC)
@@ -320,6 +321,12 @@ def test_unreadable_body_is_a_bad_request(body: bytes, topic: str, title: str) -
     with pytest.raises(BadRequest) as refused:
         parse(body, topic)
     assert (refused.value.status, refused.value.title) == (400, title)
+
+
+def test_deeply_nested_body_is_a_bad_request_not_a_crash() -> None:
+    with pytest.raises(BadRequest) as refused:
+        parse(b"[" * 200_000 + b"]" * 200_000)
+    assert refused.value.status == 400
 
 
 def test_bad_date_is_a_bad_request_not_a_crash() -> None:
