@@ -31,10 +31,12 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import azure.functions as func
 from azure.functions import _abc as azf_abc
-from azure.functions.decorators.function_app import Function, FunctionRegister
+from azure.functions.decorators.function_app import Function
 from azure.functions.servicebus import ServiceBusMessage
 from azure.functions.timer import TimerRequest
 
+from local.registry import registered_functions
+from local.settings import load_local_settings
 from local.timers import next_occurrence
 from shared.adapters.sqlite_bus import LockLostError, ReceivedMessage, SqliteBus, bus_path
 
@@ -46,25 +48,6 @@ _SETTING = re.compile(r"%([^%]+)%")
 
 
 # -- settings ---------------------------------------------------------------------------------------------
-
-
-def load_local_settings(root: Path = ROOT) -> Path | None:
-    """Copy `Values` of local.settings.json (else local.settings.example.json) into os.environ.
-
-    Variables already set win, as with Core Tools. Returns the file read, or None.
-    """
-    for name in ("local.settings.json", "local.settings.example.json"):
-        path = root / name
-        if path.is_file():
-            try:
-                values = json.loads(path.read_text(encoding="utf-8")).get("Values", {})
-            except (ValueError, AttributeError) as error:
-                raise SystemExit(f"{path}: not a valid local.settings file: {error}") from error
-            for key, value in values.items():
-                if value is not None:
-                    os.environ.setdefault(key, value if isinstance(value, str) else json.dumps(value))
-            return path
-    return None
 
 
 def route_prefix(root: Path = ROOT) -> str:
@@ -143,12 +126,13 @@ def load_function_app(module_name: str) -> tuple[ModuleType, list[Function]]:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     module = importlib.import_module(module_name)
-    apps = [value for value in vars(module).values() if isinstance(value, FunctionRegister)]
+    apps = [value for value in vars(module).values() if isinstance(value, func.FunctionApp)]
     if not apps:
         raise SystemExit(f"{module_name}: no FunctionApp instance found")
     functions: list[Function] = []
     for app in apps:
-        functions.extend(app.get_functions())
+        # Through the shared cache: a second app.get_functions() in one process fails its name check.
+        functions.extend(registered_functions(app).values())
     return module, functions
 
 
@@ -348,8 +332,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         status, headers, body = self.server.host.handle_http(self)
-        if self.close_connection is None or status >= 500:
-            self.close_connection = status >= 500
+        if self.server.host.stopping.is_set():
+            self.close_connection = True  # keep-alive connections must not outlive stop()
         self.send_response(status)
         for name, value in headers.items() if isinstance(headers, Mapping) else headers:
             if name.lower() not in ("content-length", "transfer-encoding", "connection"):
@@ -684,11 +668,18 @@ class LocalHost:
         started = time.monotonic()
         split = urlsplit(request.path)
         path = split.path.strip("/")
-        status, headers, body = self._route(request, split.query, path)
+        # Read the body whatever the route: an unread body would corrupt the next keep-alive request.
+        body_in = request.read_body()
+        if body_in is None:
+            status, headers, body = _problem(
+                413, "Content Too Large", f"request bodies are limited to {MAX_REQUEST_BODY} bytes"
+            )
+        else:
+            status, headers, body = self._route(request, split.query, path, body_in)
         log.info("%s /%s -> %d (%.0f ms)", request.command, path, status, (time.monotonic() - started) * 1000)
         return status, headers, body
 
-    def _route(self, request: _RequestHandler, query: str, path: str) -> tuple[int, Any, bytes]:
+    def _route(self, request: _RequestHandler, query: str, path: str, body: bytes) -> tuple[int, Any, bytes]:
         admin = re.fullmatch(r"admin/functions/([^/]+)", path, re.IGNORECASE)
         if admin and request.command == "POST":
             return self._run_admin(admin.group(1))
@@ -704,14 +695,11 @@ class LocalHost:
             if route.methods is not None and request.command not in route.methods:
                 allowed |= route.methods
                 continue
-            body = request.read_body()
-            if body is None:
-                return _problem(413, "Content Too Large", f"request bodies are limited to {MAX_REQUEST_BODY} bytes")
             route_params = {name: unquote(value) for name, value in match.groupdict().items() if value is not None}
             return self._call_http(route, request, query, route_params, body)
         if allowed:
-            status, headers, body = _problem(405, "Method Not Allowed", f"allowed: {', '.join(sorted(allowed))}")
-            return status, {**headers, "Allow": ", ".join(sorted(allowed))}, body
+            status, headers, problem = _problem(405, "Method Not Allowed", f"allowed: {', '.join(sorted(allowed))}")
+            return status, {**headers, "Allow": ", ".join(sorted(allowed))}, problem
         return _problem(404, "Not Found", "no function serves this route")
 
     def _call_http(
@@ -797,6 +785,7 @@ class RunningHost:
         self._stopped = True
         if timeout is None:
             timeout = _env_float("LOCAL_HOST_STOP_SECONDS", 30.0)
+        self.host.stopping.set()  # workers take no new message; open HTTP connections close after a reply
         self.server.shutdown()
         self.server.server_close()
         self.server_thread.join(5)

@@ -277,6 +277,10 @@ class SqliteBus:
     def receive(self, queue: str) -> ReceivedMessage | None:
         """Peek-lock the next deliverable message, or None. Raises its delivery_count by one."""
         now = self._now()
+        # Look before taking the write lock: idle workers poll often and would otherwise queue up on
+        # BEGIN IMMEDIATE behind the senders. The choice is made again under the lock.
+        if self._connection().execute(_NEXT_MESSAGE, {"queue": queue, "now": now}).fetchone() is None:
+            return None
         with self._transaction() as db:
             # A worker that died after its max-th delivery never abandoned: Service Bus dead-letters such
             # a message when the lock runs out instead of delivering it an (N+1)-th time.
