@@ -339,3 +339,13 @@ def test_bad_date_is_a_bad_request_not_a_crash() -> None:
 
 def test_shopify_never_pings() -> None:
     assert not shopify.is_ping(b"webhook_id=12", {})
+
+
+def test_refund_parsed_with_the_orders_tax_mode_overrides_the_guess() -> None:
+    data = payload("refunds_create")
+    data["transactions"] = []  # nothing to infer from: a restock-only refund
+    guessed = shopify.parse_refund(data)
+    told = shopify.parse_refund(data, taxes_included=True)
+    assert guessed.lines[0].amount == Decimal("10.80")
+    assert told.lines[0].amount == Decimal("8.53")  # 10.80 gross minus 2.27 tax
+    assert told.amount == Decimal("16.85")  # 8.53 + 2.27 + 5.00 + 1.05, from its parts

@@ -332,3 +332,8 @@ def test_ping_is_the_form_body_without_topic() -> None:
     assert not woocommerce.is_ping(b"webhook_id=12", headers("order.created"))
     assert not woocommerce.is_ping(raw("order_created"), {})
     assert not woocommerce.is_ping(b"webhook_id=12&x=1", {})
+
+
+def test_rest_order_from_the_catch_up_poll_maps_like_the_webhook() -> None:
+    polled = woocommerce.parse_order(payload("order_updated_refunded"), STORE)
+    assert polled == parse(raw("order_updated_refunded"), "order.updated").order
