@@ -53,6 +53,12 @@ class Services:
     def store(self, store_id: str) -> StoreSettings | None:
         return self.stores.get(store_id)
 
+    def sku_map(self, store_id: str) -> dict[str, str]:
+        """The SKU map in force: the store file's entries, overridden by the ones uploaded to state."""
+        settings = self.stores.get(store_id)
+        seeded = dict(settings.sku_map) if settings else {}
+        return seeded | self.state.get_sku_map(store_id)
+
     def target(self, settings: StoreSettings) -> Target:
         """The store's target. An ERP client (session, rate limit) is kept; the UBL outbox is rebuilt per use
         so that it sees the current SKU map."""
@@ -68,7 +74,7 @@ def build_target(settings: StoreSettings, services: Services) -> Target:
     if settings.target == "ubl":
         from shared.targets.ubl.outbox import UblOutboxTarget
 
-        item_codes = services.state.get_sku_map(settings.store_id)
+        item_codes = services.sku_map(settings.store_id)
         return UblOutboxTarget(services.state_dir / "outbox" / settings.store_id, settings, item_codes)
     if settings.target == "tryton":
         from shared.targets.tryton.target import TrytonTarget

@@ -91,6 +91,9 @@ class StoreSettings(_Settings):
     invoice: InvoiceSettings = Field(default_factory=InvoiceSettings)
     api: StoreApi = Field(default_factory=StoreApi)
     tryton: TrytonSettings = Field(default_factory=TrytonSettings)
+    # SKU (or "SKU:variant id") → target item code, as shipped with the store; the map uploaded through
+    # the API or CLI (kept in state) overrides it entry by entry.
+    sku_map: dict[str, str] = Field(default_factory=dict)
     # Validation rules; their schema lives with the rules (shared.domain.rules) and is checked there.
     rules: dict[str, Any] = Field(default_factory=dict)
     outgoing_writes: bool = True  # False blocks every write to the target and store (a safe pause)

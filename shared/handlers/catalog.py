@@ -76,7 +76,7 @@ def import_sku_map(services: Services, store_id: str, body: bytes, content_type:
 def export_sku_map(services: Services, store_id: str, as_json: bool) -> tuple[str, str]:
     """(body, content type) of the store's SKU map."""
     _check_store(services, store_id)
-    mapping = services.state.get_sku_map(store_id)
+    mapping = services.sku_map(store_id)
     if as_json:
         return json.dumps(mapping, ensure_ascii=False, indent=2), "application/json"
     out = io.StringIO()

@@ -99,7 +99,7 @@ def apply_order_event(services: Services, message: ApplyOrderEvent) -> OrderReco
     """Apply one store notification. Raises RetryableError for a refund whose order is not known yet."""
     settings = _settings(services, message.store_id)
     event = message.event
-    sku_map = services.state.get_sku_map(message.store_id)
+    sku_map = services.sku_map(message.store_id)
 
     def mutate(record: OrderRecord) -> list[TimelineEntry]:
         stale = record.source_updated_at is not None and event.occurred_at < record.source_updated_at
@@ -136,7 +136,7 @@ def apply_order_event(services: Services, message: ApplyOrderEvent) -> OrderReco
 def revalidate_order(services: Services, message: RevalidateOrder) -> OrderRecord:
     """Check a released order again (after a retry request) and move it on."""
     settings = _settings(services, message.store_id)
-    sku_map = services.state.get_sku_map(message.store_id)
+    sku_map = services.sku_map(message.store_id)
 
     def mutate(record: OrderRecord) -> list[TimelineEntry]:
         if record.state != OrderState.RECEIVED or record.order is None:

@@ -28,7 +28,7 @@ def simulate_order(services: Services, store_id: str, raw_body: bytes) -> dict[s
         raise
     except Exception as error:  # a parser bug must not become a 500 for the person trying an order
         raise BadRequest(400, "Not an order", f"The body could not be read as a {settings.channel} order.") from error
-    sku_map = services.state.get_sku_map(store_id)
+    sku_map = services.sku_map(store_id)
     problems = validate_order(order, settings, sku_map)
     result: dict[str, Any] = {
         "store_id": store_id,

@@ -24,6 +24,7 @@ EXPECTED_HTTP = {
     "retry_order": ("orders/{store_id}/{order_id}/retry", ["POST"]),
     "sku_map": ("stores/{store_id}/sku-map", ["GET", "PUT"]),
     "unmapped_skus": ("stores/{store_id}/unmapped-skus", ["GET"]),
+    "simulate": ("simulate/{store_id}", ["POST"]),
 }
 EXPECTED_QUEUES = {
     "order_events": "%OrderEventsQueue%",
@@ -131,7 +132,10 @@ def test_webhook_function_refuses_with_problem_json(functions, services, route_p
 
 def test_order_api_answers_404_and_400_as_problems(functions, services):
     get = func.HttpRequest(
-        "GET", "http://127.0.0.1/api/orders/demo-woo/1", route_params={"store_id": "demo-woo", "order_id": "1"}, body=b""
+        "GET",
+        "http://127.0.0.1/api/orders/demo-woo/1",
+        route_params={"store_id": "demo-woo", "order_id": "1"},
+        body=b"",
     )
     assert functions["get_order"].get_user_function()(get).status_code == 404
     listing = func.HttpRequest("GET", "http://127.0.0.1/api/orders", params={"state": "lost"}, body=b"")

@@ -1,0 +1,85 @@
+"""`python -m local.cli`: the operations the HTTP API offers, from a terminal, on the local state.
+
+sku-map import STORE FILE.csv|FILE.json   replace the store's SKU map
+sku-map export STORE [--json]             print it
+unmapped STORE                            SKUs held orders wait for
+simulate STORE ORDER.json                 dry run: canonical order, problems, invoice (no state change)
+orders [--store S] [--state X]            list orders
+order STORE ORDER                         one order with its timeline
+retry STORE ORDER                         release a held or failed order
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from local.settings import load_local_settings
+from shared.bootstrap import services
+from shared.errors import BadRequest, ConfigError
+from shared.handlers import catalog, operations, simulate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.cli", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    sku = commands.add_parser("sku-map").add_subparsers(dest="action", required=True)
+    sku_import = sku.add_parser("import")
+    sku_import.add_argument("store")
+    sku_import.add_argument("file", type=Path)
+    sku_export = sku.add_parser("export")
+    sku_export.add_argument("store")
+    sku_export.add_argument("--json", action="store_true")
+    commands.add_parser("unmapped").add_argument("store")
+    sim = commands.add_parser("simulate")
+    sim.add_argument("store")
+    sim.add_argument("file", type=Path)
+    listing = commands.add_parser("orders")
+    listing.add_argument("--store")
+    listing.add_argument("--state")
+    listing.add_argument("--limit", default="50")
+    for name in ("order", "retry"):
+        one = commands.add_parser(name)
+        one.add_argument("store")
+        one.add_argument("order")
+    args = parser.parse_args(argv)
+
+    load_local_settings(ROOT)
+    try:
+        found = services()
+    except ConfigError as error:
+        print(f"Settings error: {error}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "sku-map" and args.action == "import":
+            content_type = "application/json" if args.file.suffix == ".json" else "text/csv"
+            _print(catalog.import_sku_map(found, args.store, args.file.read_bytes(), content_type))
+        elif args.command == "sku-map":
+            print(catalog.export_sku_map(found, args.store, args.json)[0], end="")
+        elif args.command == "unmapped":
+            _print(catalog.unmapped_skus(found, args.store))
+        elif args.command == "simulate":
+            _print(simulate.simulate_order(found, args.store, args.file.read_bytes()))
+        elif args.command == "orders":
+            _print(operations.list_orders(found, args.store, args.state, args.limit))
+        elif args.command == "order":
+            _print(operations.order_detail(found, args.store, args.order))
+        elif args.command == "retry":
+            _print(operations.order_summary(operations.retry_order(found, args.store, args.order, "operator:cli")))
+    except BadRequest as error:
+        print(f"{error.title}: {error.detail}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
