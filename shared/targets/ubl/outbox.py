@@ -1,0 +1,164 @@
+"""The UBL outbox target: writes each invoice / credit note as `<outbox_dir>/<number>.xml`, one file per document.
+
+The invoicing and payment handlers call it through the Target port. A file is written to a temporary name,
+fsynced and renamed into place, so a reader never sees half a document; a file that exists is the document
+(find_document), and issuing again returns it without rewriting.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lxml import etree
+
+from shared.domain.order import Order, Refund
+from shared.domain.records import DocumentRef
+from shared.errors import PermanentError, RetryableError
+from shared.stores import StoreSettings
+from shared.targets.ubl import codes
+from shared.targets.ubl.mapper import credit_note_xml, document_totals, invoice_xml
+
+log = logging.getLogger(__name__)
+
+_SAFE_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_ROOTS = {"invoice": f"{{{codes.NS_INVOICE}}}Invoice", "credit_note": f"{{{codes.NS_CREDIT_NOTE}}}CreditNote"}
+_NS = {"cac": codes.NS_CAC, "cbc": codes.NS_CBC}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UblOutboxTarget:
+    """Target port over a folder of Peppol BIS 3.0 UBL files. Idempotent on the document number."""
+
+    name = "ubl"
+
+    def __init__(
+        self,
+        outbox_dir: Path,
+        settings: StoreSettings,
+        item_codes: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.outbox_dir = Path(outbox_dir)
+        self.settings = settings
+        self.item_codes: Mapping[str, str] = item_codes or {}
+        self.clock = clock
+
+    def path_for(self, number: str) -> Path:
+        # The number becomes a file name: refuse anything that could leave the folder or hide the file.
+        if not _SAFE_NUMBER.fullmatch(number):
+            raise PermanentError("document_number_invalid", f"'{number}' cannot be used as a document file name.")
+        return self.outbox_dir / f"{number}.xml"
+
+    def find_document(self, order: Order, kind: str, number: str, refund_id: str = "") -> DocumentRef | None:
+        """The DocumentRef of `<number>.xml` if it exists. Raises PermanentError("document_number_conflict") when
+        that file is another kind of document or belongs to another order."""
+        path = self.path_for(number)
+        try:
+            xml = path.read_bytes()
+            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise RetryableError(f"cannot read {path.name}: {exc.strerror}") from exc
+        root = etree.fromstring(xml)
+        order_number = root.findtext("cac:OrderReference/cbc:ID", namespaces=_NS)
+        if root.tag != _ROOTS.get(kind) or order_number != order.number:
+            raise PermanentError(
+                "document_number_conflict",
+                f"Document {number} already exists in the outbox for another {kind.replace('_', ' ')} or order.",
+            )
+        total, tax = document_totals(xml)
+        return DocumentRef(
+            kind="invoice" if kind == "invoice" else "credit_note",
+            number=number,
+            target=self.name,
+            external_id=path.name,
+            location=str(path),
+            issued_at=modified,
+            total=total,
+            tax=tax,
+            currency=root.findtext("cbc:DocumentCurrencyCode", namespaces=_NS) or order.currency,
+            refund_id=refund_id,
+        )
+
+    def issue_invoice(self, order: Order, number: str) -> DocumentRef:
+        """Write the invoice for the order unless `<number>.xml` exists. Raises PermanentError when the order or
+        the settings cannot make a valid invoice, RetryableError when the folder cannot be written."""
+        existing = self.find_document(order, "invoice", number)
+        if existing is not None:
+            return existing
+        xml = invoice_xml(
+            order, self.settings.seller, self.settings.invoice, number, self.clock().date(), self.item_codes
+        )
+        self._write(number, xml)
+        log.info("ubl invoice written store=%s order=%s number=%s", order.store_id, order.order_id, number)
+        return self._ref_after_write(order, "invoice", number)
+
+    def issue_credit_note(self, order: Order, refund: Refund, invoice: DocumentRef, number: str) -> DocumentRef:
+        """Write the credit note for the refund unless `<number>.xml` exists; references `invoice`."""
+        existing = self.find_document(order, "credit_note", number, refund.refund_id)
+        if existing is not None:
+            return existing
+        xml = credit_note_xml(
+            order,
+            refund,
+            invoice,
+            self.settings.seller,
+            self.settings.invoice,
+            number,
+            self.clock().date(),
+            self.item_codes,
+        )
+        self._write(number, xml)
+        log.info(
+            "ubl credit note written store=%s order=%s refund=%s number=%s",
+            order.store_id,
+            order.order_id,
+            refund.refund_id,
+            number,
+        )
+        return self._ref_after_write(order, "credit_note", number, refund.refund_id)
+
+    def _ref_after_write(self, order: Order, kind: str, number: str, refund_id: str = "") -> DocumentRef:
+        ref = self.find_document(order, kind, number, refund_id)
+        if ref is None:  # someone removed it between the rename and now
+            raise RetryableError(f"{number}.xml vanished from the outbox right after it was written")
+        return ref
+
+    def _write(self, number: str, xml: bytes) -> None:
+        final = self.path_for(number)
+        try:
+            self.outbox_dir.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.outbox_dir, prefix=f".{number}.", suffix=".tmp")
+            try:
+                with os.fdopen(handle, "wb") as stream:
+                    stream.write(xml)
+                    stream.flush()
+                    os.fsync(stream.fileno())
+                os.replace(temporary, final)
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+            _fsync_directory(self.outbox_dir)
+        except OSError as exc:
+            raise RetryableError(f"cannot write {final.name} to the outbox: {exc.strerror}") from exc
+
+
+def _fsync_directory(folder: Path) -> None:
+    """Make the rename itself durable. Windows cannot open a directory for fsync; there the rename is enough."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,553 @@
+"""A checker of the EN 16931 / Peppol BIS Billing 3.0 rules expressible over a UBL document with lxml.
+
+Used by the UBL unit tests and the end-to-end tests to check every generated invoice and credit note. It restates
+the rules (ids as in the official artefacts) over XPath; it is not the official Schematron, which runs with an
+XSLT 2 processor outside this project. `check_invoice` returns the sorted ids of the rules a document breaks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+
+from lxml import etree
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+NS = {
+    "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+    "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
+    "inv": "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
+    "cn": "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
+}
+
+# The children of the root in the order the UBL 2.1 maindoc schemas declare them.
+INVOICE_SEQUENCE = _words(
+    """UBLExtensions UBLVersionID CustomizationID ProfileID ProfileExecutionID ID CopyIndicator UUID
+IssueDate IssueTime DueDate InvoiceTypeCode Note TaxPointDate DocumentCurrencyCode TaxCurrencyCode PricingCurrencyCode
+PaymentCurrencyCode PaymentAlternativeCurrencyCode AccountingCostCode AccountingCost LineCountNumeric BuyerReference
+InvoicePeriod OrderReference BillingReference DespatchDocumentReference ReceiptDocumentReference
+StatementDocumentReference OriginatorDocumentReference ContractDocumentReference AdditionalDocumentReference
+ProjectReference Signature AccountingSupplierParty AccountingCustomerParty PayeeParty BuyerCustomerParty
+SellerSupplierParty TaxRepresentativeParty Delivery DeliveryTerms PaymentMeans PaymentTerms PrepaidPayment
+AllowanceCharge TaxExchangeRate PricingExchangeRate PaymentExchangeRate PaymentAlternativeExchangeRate TaxTotal
+WithholdingTaxTotal LegalMonetaryTotal InvoiceLine"""
+)
+CREDIT_NOTE_SEQUENCE = _words(
+    """UBLExtensions UBLVersionID CustomizationID ProfileID ProfileExecutionID ID CopyIndicator UUID
+IssueDate IssueTime TaxPointDate CreditNoteTypeCode Note DocumentCurrencyCode TaxCurrencyCode PricingCurrencyCode
+PaymentCurrencyCode PaymentAlternativeCurrencyCode AccountingCostCode AccountingCost LineCountNumeric BuyerReference
+InvoicePeriod DiscrepancyResponse OrderReference BillingReference DespatchDocumentReference ReceiptDocumentReference
+ContractDocumentReference AdditionalDocumentReference StatementDocumentReference OriginatorDocumentReference
+Signature AccountingSupplierParty AccountingCustomerParty PayeeParty BuyerCustomerParty SellerSupplierParty
+TaxRepresentativeParty Delivery DeliveryTerms PaymentMeans PaymentTerms TaxExchangeRate PricingExchangeRate
+PaymentExchangeRate PaymentAlternativeExchangeRate AllowanceCharge TaxTotal LegalMonetaryTotal CreditNoteLine"""
+)
+
+CUSTOMIZATION_ID = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
+# Peppol's Electronic Address Scheme list (PEPPOL-EN16931-CL008): note that it has no "EM" (e-mail).
+PEPPOL_EAS = set(
+    _words(
+        """0002 0007 0009 0037 0060 0088 0096 0097 0106 0130 0135 0142 0147 0151 0154 0158 0170 0177 0183 0184 0188 0190
+    0191 0192 0193 0194 0195 0196 0198 0199 0200 0201 0202 0203 0204 0205 0208 0209 0210 0211 0212 0213 0215 0216 0217
+    0218 0221 0225 0230 0235 0240 0244 9910 9913 9914 9915 9918 9919 9920 9922 9923 9924 9925 9926 9927 9928 9929
+    9930 9931 9932 9933 9934 9935 9936 9937 9938 9939 9940 9941 9942 9943 9944 9945 9946 9947 9948 9949 9950 9951
+    9952 9953 9957 9959"""
+    )
+)
+UNCL5189_PEPPOL = set(_words("41 42 60 62 63 64 65 66 67 68 70 71 88 95 100 102 103 104 105"))
+UNCL7161 = set(
+    _words(
+        """AA AAA AAC AAD AAE AAF AAH AAI AAS AAT AAV AAY AAZ ABA ABB ABC ABD ABF ABK ABL ABN ABR ABS ABT ABU ACF ACG ACH
+    ACI ACJ ACK ACL ACM ACS ADC ADE ADJ ADK ADL ADM ADN ADO ADP ADQ ADR ADT ADW ADY ADZ AEA AEB AEC AED AEF AEH AEI AEJ
+    AEK AEL AEM AEN AEO AEP AES AET AEU AEV AEW AEX AEY AEZ AJ AU CA CAB CAD CAE CAF CAI CAJ CAK CAL CAM CAN CAO CAP CAQ
+    CAR CAS CAT CAU CAV CAW CAX CAY CAZ CD CG CS CT DAB DAC DAD DAF DAG DAH DAI DAJ DAK DAL DAM DAN DAO DAP DAQ DL EG EP
+    ER FAA FAB FAC FC FH FI GAA HAA HD HH IAA IAB ID IF IR IS KO L1 LA LAA LAB LF MAE MI ML NAA OA PA PAA PC PL RAB RAC
+    RAD RAF RE RF RH RV SA SAA SAD SAE SAI SG SH SM SU TAB TAC TT TV V1 V2 WH XAA YY ZZZ"""
+    )
+)
+ISO3166 = set(
+    _words(
+        """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ
+    CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR
+    GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO
+    JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR
+    MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO
+    RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV
+    TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW 1A XI EL"""
+    )
+)
+# Exemption reason code → the only VAT category it may go with (PEPPOL-EN16931-P0104..P0107).
+EXEMPTION_CATEGORY = {"VATEX-EU-G": "G", "VATEX-EU-O": "O", "VATEX-EU-IC": "K", "VATEX-EU-AE": "AE"}
+
+_AMOUNT_TAGS = _words(
+    """Amount BaseAmount PriceAmount TaxAmount TaxableAmount LineExtensionAmount TaxExclusiveAmount
+TaxInclusiveAmount AllowanceTotalAmount ChargeTotalAmount PrepaidAmount PayableRoundingAmount PayableAmount"""
+)
+
+
+def _dec(value: object) -> Decimal:
+    try:
+        return Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return Decimal("NaN")
+
+
+def _xpath_round2(value: Decimal) -> Decimal:
+    """XPath round(x * 100) div 100: half towards +infinity, as the CEN Schematron rounds (BR-CO-17)."""
+    return (value * 100 + Decimal("0.5")).to_integral_value(rounding=ROUND_FLOOR) / 100
+
+
+def _decimals(text: str | None) -> int:
+    text = (text or "").strip()
+    return len(text.split(".", 1)[1]) if "." in text else 0
+
+
+class _Doc:
+    def __init__(self, root: etree._Element) -> None:
+        self.root = root
+        self.is_invoice = etree.QName(root).localname == "Invoice"
+        self.line_tag = "cac:InvoiceLine" if self.is_invoice else "cac:CreditNoteLine"
+        self.quantity_tag = "cbc:InvoicedQuantity" if self.is_invoice else "cbc:CreditedQuantity"
+
+    def all(self, path: str, node: etree._Element | None = None) -> list[etree._Element]:
+        return list((node if node is not None else self.root).xpath(path, namespaces=NS))
+
+    def text(self, path: str, node: etree._Element | None = None) -> str:
+        found = self.all(path, node)
+        return (found[0].text or "").strip() if found else ""
+
+    def has(self, path: str, node: etree._Element | None = None) -> bool:
+        return bool(self.all(path, node))
+
+    def amount(self, path: str, node: etree._Element | None = None) -> Decimal:
+        text = self.text(path, node)
+        return _dec(text) if text else Decimal(0)
+
+    def total_of(self, path: str, node: etree._Element | None = None) -> Decimal:
+        return sum((_dec(e.text) for e in self.all(path, node)), Decimal(0))
+
+    @property
+    def lines(self) -> list[etree._Element]:
+        return self.all(self.line_tag)
+
+    def document_charges(self, charge: bool) -> list[etree._Element]:
+        return self.all(f"cac:AllowanceCharge[normalize-space(cbc:ChargeIndicator)='{'true' if charge else 'false'}']")
+
+
+def check_invoice(xml: bytes, *, ignore: Iterable[str] = ()) -> list[str]:
+    """Rule ids the Invoice or CreditNote breaks, sorted; `ignore` drops ids a caller accepts knowingly."""
+    root = etree.fromstring(xml)
+    doc = _Doc(root)
+    broken: set[str] = set()
+    checks = (_order, _mandatory, _lines, _allowances_charges, _totals, _vat_breakdown, _categories, _decimals_rules)
+    for check in (*checks, _peppol):
+        broken.update(check(doc))
+    return sorted(broken - set(ignore))
+
+
+check_document = check_invoice
+
+
+def _order(doc: _Doc) -> set[str]:
+    sequence = INVOICE_SEQUENCE if doc.is_invoice else CREDIT_NOTE_SEQUENCE
+    position = -1
+    for child in doc.root:
+        if not isinstance(child.tag, str):
+            continue  # comments
+        name = etree.QName(child).localname
+        if name not in sequence or sequence.index(name) < position:
+            return {"UBL-SEQUENCE"}
+        position = sequence.index(name)
+    return set()
+
+
+def _mandatory(doc: _Doc) -> set[str]:
+    broken = set()
+    supplier = "cac:AccountingSupplierParty/cac:Party"
+    customer = "cac:AccountingCustomerParty/cac:Party"
+    type_code = "cbc:InvoiceTypeCode" if doc.is_invoice else "cbc:CreditNoteTypeCode"
+    required = {
+        "BR-01": "cbc:CustomizationID",
+        "BR-02": "cbc:ID",
+        "BR-03": "cbc:IssueDate",
+        "BR-04": type_code,
+        "BR-05": "cbc:DocumentCurrencyCode",
+        "BR-06": f"{supplier}/cac:PartyLegalEntity/cbc:RegistrationName",
+        "BR-07": f"{customer}/cac:PartyLegalEntity/cbc:RegistrationName",
+        "BR-08": f"{supplier}/cac:PostalAddress",
+        "BR-09": f"{supplier}/cac:PostalAddress/cac:Country/cbc:IdentificationCode",
+        "BR-10": f"{customer}/cac:PostalAddress",
+        "BR-11": f"{customer}/cac:PostalAddress/cac:Country/cbc:IdentificationCode",
+        "BR-12": "cac:LegalMonetaryTotal/cbc:LineExtensionAmount",
+        "BR-13": "cac:LegalMonetaryTotal/cbc:TaxExclusiveAmount",
+        "BR-14": "cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount",
+        "BR-15": "cac:LegalMonetaryTotal/cbc:PayableAmount",
+        "BR-16": doc.line_tag,
+    }
+    for rule, path in required.items():
+        if not doc.text(path) and not (rule in ("BR-08", "BR-10", "BR-16") and doc.has(path)):
+            broken.add(rule)
+    for rule, party in (("BR-62", supplier), ("BR-63", customer)):
+        for endpoint in doc.all(f"{party}/cbc:EndpointID"):
+            if not endpoint.get("schemeID"):
+                broken.add(rule)
+    if doc.has("cac:Delivery/cac:DeliveryLocation/cac:Address") and not doc.text(
+        "cac:Delivery/cac:DeliveryLocation/cac:Address/cac:Country/cbc:IdentificationCode"
+    ):
+        broken.add("BR-57")
+    for means in doc.all("cac:PaymentMeans"):
+        code = doc.text("cbc:PaymentMeansCode", means)
+        if not code:
+            broken.add("BR-49")
+        if code in ("30", "58") and not doc.text("cac:PayeeFinancialAccount/cbc:ID", means):
+            broken.add("BR-61")
+    if doc.amount("cac:LegalMonetaryTotal/cbc:PayableAmount") > 0 and not (
+        doc.has("cbc:DueDate")
+        or doc.has("cac:PaymentMeans/cbc:PaymentDueDate")
+        or doc.text("cac:PaymentTerms/cbc:Note")
+    ):
+        broken.add("BR-CO-25")
+    if not (
+        doc.text(f"{supplier}/cac:PartyIdentification/cbc:ID")
+        or doc.text(f"{supplier}/cac:PartyLegalEntity/cbc:CompanyID")
+        or doc.text(f"{supplier}/cac:PartyTaxScheme[cac:TaxScheme/cbc:ID='VAT']/cbc:CompanyID")
+    ):
+        broken.add("BR-CO-26")
+    for vat_id in doc.all("//cac:PartyTaxScheme[cac:TaxScheme/cbc:ID='VAT']/cbc:CompanyID"):
+        if (vat_id.text or "").strip()[:2] not in ISO3166:
+            broken.add("BR-CO-09")
+    return broken
+
+
+def _lines(doc: _Doc) -> set[str]:
+    broken = set()
+    for line in doc.lines:
+        if not doc.text("cbc:ID", line):
+            broken.add("BR-21")
+        quantity = doc.all(doc.quantity_tag, line)
+        if not quantity:
+            broken.add("BR-22")
+        elif not quantity[0].get("unitCode"):
+            broken.add("BR-23")
+        if not doc.text("cbc:LineExtensionAmount", line):
+            broken.add("BR-24")
+        if not doc.text("cac:Item/cbc:Name", line):
+            broken.add("BR-25")
+        if not doc.text("cac:Price/cbc:PriceAmount", line):
+            broken.add("BR-26")
+        elif doc.amount("cac:Price/cbc:PriceAmount", line) < 0:
+            broken.add("BR-27")
+        if not doc.text("cac:Item/cac:ClassifiedTaxCategory/cbc:ID", line):
+            broken.add("BR-CO-04")
+        for allowance in doc.all("cac:AllowanceCharge[normalize-space(cbc:ChargeIndicator)='false']", line):
+            if not doc.text("cbc:Amount", allowance):
+                broken.add("BR-41")
+            if not (
+                doc.text("cbc:AllowanceChargeReason", allowance) or doc.text("cbc:AllowanceChargeReasonCode", allowance)
+            ):
+                broken.add("BR-42")
+        for charge in doc.all("cac:AllowanceCharge[normalize-space(cbc:ChargeIndicator)='true']", line):
+            if not doc.text("cbc:Amount", charge):
+                broken.add("BR-43")
+            if not (doc.text("cbc:AllowanceChargeReason", charge) or doc.text("cbc:AllowanceChargeReasonCode", charge)):
+                broken.add("BR-44")
+    return broken
+
+
+def _allowances_charges(doc: _Doc) -> set[str]:
+    broken = set()
+    for charge, (amount_rule, category_rule, reason_rule) in (
+        (False, ("BR-31", "BR-32", "BR-33")),
+        (True, ("BR-36", "BR-37", "BR-38")),
+    ):
+        for element in doc.document_charges(charge):
+            if not doc.text("cbc:Amount", element):
+                broken.add(amount_rule)
+            if not doc.text("cac:TaxCategory/cbc:ID", element):
+                broken.add(category_rule)
+            if not (
+                doc.text("cbc:AllowanceChargeReason", element) or doc.text("cbc:AllowanceChargeReasonCode", element)
+            ):
+                broken.add(reason_rule)
+    return broken
+
+
+def _totals(doc: _Doc) -> set[str]:
+    broken = set()
+    total = "cac:LegalMonetaryTotal/"
+    line_sum = doc.total_of(f"{doc.line_tag}/cbc:LineExtensionAmount")
+    allowances = doc.total_of("cac:AllowanceCharge[normalize-space(cbc:ChargeIndicator)='false']/cbc:Amount")
+    charges = doc.total_of("cac:AllowanceCharge[normalize-space(cbc:ChargeIndicator)='true']/cbc:Amount")
+    if doc.amount(f"{total}cbc:LineExtensionAmount") != line_sum:
+        broken.add("BR-CO-10")
+    if doc.amount(f"{total}cbc:AllowanceTotalAmount") != allowances:
+        broken.add("BR-CO-11")
+    if doc.amount(f"{total}cbc:ChargeTotalAmount") != charges:
+        broken.add("BR-CO-12")
+    tax_exclusive = doc.amount(f"{total}cbc:TaxExclusiveAmount")
+    if tax_exclusive != doc.amount(f"{total}cbc:LineExtensionAmount") - doc.amount(
+        f"{total}cbc:AllowanceTotalAmount"
+    ) + doc.amount(f"{total}cbc:ChargeTotalAmount"):
+        broken.add("BR-CO-13")
+    tax_totals = doc.all("cac:TaxTotal[cac:TaxSubtotal]")
+    tax = doc.amount("cbc:TaxAmount", tax_totals[0]) if tax_totals else Decimal(0)
+    if tax_totals and tax != doc.total_of("cac:TaxSubtotal/cbc:TaxAmount", tax_totals[0]):
+        broken.add("BR-CO-14")
+    if doc.amount(f"{total}cbc:TaxInclusiveAmount") != tax_exclusive + tax:
+        broken.add("BR-CO-15")
+    expected = (
+        doc.amount(f"{total}cbc:TaxInclusiveAmount")
+        - doc.amount(f"{total}cbc:PrepaidAmount")
+        + doc.amount(f"{total}cbc:PayableRoundingAmount")
+    )
+    if doc.amount(f"{total}cbc:PayableAmount") != expected:
+        broken.add("BR-CO-16")
+    if not doc.has("cac:TaxTotal/cac:TaxSubtotal"):
+        broken.add("BR-CO-18")
+    return broken
+
+
+def _vat_breakdown(doc: _Doc) -> set[str]:
+    broken = set()
+    for subtotal in doc.all("cac:TaxTotal/cac:TaxSubtotal"):
+        if not doc.text("cbc:TaxableAmount", subtotal):
+            broken.add("BR-45")
+        if not doc.text("cbc:TaxAmount", subtotal):
+            broken.add("BR-46")
+        code = doc.text("cac:TaxCategory/cbc:ID", subtotal)
+        if not code:
+            broken.add("BR-47")
+        percent = doc.text("cac:TaxCategory/cbc:Percent", subtotal)
+        if not percent and code != "O":
+            broken.add("BR-48")
+        tax = doc.amount("cbc:TaxAmount", subtotal)
+        if percent and _dec(percent) != 0:
+            if tax != _xpath_round2(doc.amount("cbc:TaxableAmount", subtotal) * _dec(percent) / 100):
+                broken.add("BR-CO-17")
+        elif tax != 0:
+            broken.add("BR-CO-17")
+    return broken
+
+
+def _category_parts(doc: _Doc, code: str) -> tuple[list[etree._Element], list[etree._Element], list[etree._Element]]:
+    lines = [line for line in doc.lines if doc.text("cac:Item/cac:ClassifiedTaxCategory/cbc:ID", line) == code]
+    allowances = [a for a in doc.document_charges(False) if doc.text("cac:TaxCategory/cbc:ID", a) == code]
+    charges = [c for c in doc.document_charges(True) if doc.text("cac:TaxCategory/cbc:ID", c) == code]
+    return lines, allowances, charges
+
+
+def _categories(doc: _Doc) -> set[str]:
+    """BR-S-*, BR-Z-*, BR-E-*, BR-AE-*, BR-G-*, BR-O-* (the -01..-10 family and BR-O-11..14)."""
+    broken = set()
+    seller_vat = doc.text(
+        "cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme/cbc:ID='VAT']/cbc:CompanyID"
+    ) or doc.text("cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme/cbc:ID='VAT']/cbc:CompanyID")
+    seller_tax_registration = doc.text(
+        "cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme/cbc:ID!='VAT']/cbc:CompanyID"
+    )
+    buyer_vat = doc.text(
+        "cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme/cbc:ID='VAT']/cbc:CompanyID"
+    )
+    buyer_legal = doc.text("cac:AccountingCustomerParty/cac:Party/cac:PartyLegalEntity/cbc:CompanyID")
+    zero_rated = {"Z", "E", "AE", "G"}
+    for code in ("S", "Z", "E", "AE", "G", "O"):
+        prefix = f"BR-{code}-"
+        lines, allowances, charges = _category_parts(doc, code)
+        subtotals = [
+            s for s in doc.all("cac:TaxTotal/cac:TaxSubtotal") if doc.text("cac:TaxCategory/cbc:ID", s) == code
+        ]
+        used = bool(lines or allowances or charges)
+        # -01: a breakdown for a used category (S: at least one; others: exactly one).
+        if used and (not subtotals or (code != "S" and len(subtotals) != 1)):
+            broken.add(prefix + "01")
+        # -02/-03/-04: seller VAT id (O: must be absent, together with the buyer's).
+        for rule, parts in (("02", lines), ("03", allowances), ("04", charges)):
+            if not parts:
+                continue
+            if code == "O":
+                if seller_vat or buyer_vat:
+                    broken.add(prefix + rule)
+            elif not (seller_vat or seller_tax_registration) or (code == "AE" and not (buyer_vat or buyer_legal)):
+                broken.add(prefix + rule)
+        # -05/-06/-07: the rate on lines, allowances, charges.
+        for rule, parts, path in (
+            ("05", lines, "cac:Item/cac:ClassifiedTaxCategory/cbc:Percent"),
+            ("06", allowances, "cac:TaxCategory/cbc:Percent"),
+            ("07", charges, "cac:TaxCategory/cbc:Percent"),
+        ):
+            for part in parts:
+                percent = doc.text(path, part)
+                if (
+                    (code == "S" and (not percent or _dec(percent) <= 0))
+                    or (code in zero_rated and (not percent or _dec(percent) != 0))
+                    or (code == "O" and percent)
+                ):
+                    broken.add(prefix + rule)
+        # -08: taxable amount per rate; -09: tax amount; -10: exemption reason.
+        for subtotal in subtotals:
+            percent = doc.text("cac:TaxCategory/cbc:Percent", subtotal)
+
+            def same_rate(part: etree._Element, path: str, percent: str = percent, code: str = code) -> bool:
+                return code == "O" or _dec(doc.text(path, part) or "NaN") == _dec(percent or "NaN")
+
+            base = (
+                sum(
+                    (doc.amount("cbc:LineExtensionAmount", x) for x in lines
+                     if same_rate(x, "cac:Item/cac:ClassifiedTaxCategory/cbc:Percent")),
+                    Decimal(0),
+                )
+                + sum((doc.amount("cbc:Amount", x) for x in charges if same_rate(x, "cac:TaxCategory/cbc:Percent")),
+                      Decimal(0))
+                - sum((doc.amount("cbc:Amount", x) for x in allowances if same_rate(x, "cac:TaxCategory/cbc:Percent")),
+                      Decimal(0))
+            )  # fmt: skip
+            if doc.amount("cbc:TaxableAmount", subtotal) != base:
+                broken.add(prefix + "08")
+            tax = doc.amount("cbc:TaxAmount", subtotal)
+            if code == "S":
+                if tax != _xpath_round2(doc.amount("cbc:TaxableAmount", subtotal) * _dec(percent or "0") / 100):
+                    broken.add(prefix + "09")
+            elif tax != 0:
+                broken.add(prefix + "09")
+            reason_code = doc.text("cac:TaxCategory/cbc:TaxExemptionReasonCode", subtotal)
+            reason = doc.text("cac:TaxCategory/cbc:TaxExemptionReason", subtotal)
+            if code in ("S", "Z") and (reason_code or reason):
+                broken.add(prefix + "10")
+            if code in ("E", "O", "G", "AE") and not (reason_code or reason):
+                broken.add(prefix + "10")
+            if code == "AE" and reason_code and reason_code.upper() != "VATEX-EU-AE":
+                broken.add(prefix + "10")
+            if code == "G" and reason_code and reason_code.upper() != "VATEX-EU-G":
+                broken.add(prefix + "10")
+    # BR-O-11..14: a document with an O breakdown has nothing else.
+    codes_used = {doc.text("cac:TaxCategory/cbc:ID", s) for s in doc.all("cac:TaxTotal/cac:TaxSubtotal")}
+    if "O" in codes_used:
+        if len(codes_used) > 1:
+            broken.add("BR-O-11")
+        if any(doc.text("cac:Item/cac:ClassifiedTaxCategory/cbc:ID", line) != "O" for line in doc.lines):
+            broken.add("BR-O-12")
+        if any(doc.text("cac:TaxCategory/cbc:ID", a) != "O" for a in doc.document_charges(False)):
+            broken.add("BR-O-13")
+        if any(doc.text("cac:TaxCategory/cbc:ID", c) != "O" for c in doc.document_charges(True)):
+            broken.add("BR-O-14")
+    return broken
+
+
+def _decimals_rules(doc: _Doc) -> set[str]:
+    total = "cac:LegalMonetaryTotal/"
+    paths = {
+        "BR-DEC-01": ["cac:AllowanceCharge[normalize-space(cbc:ChargeIndicator)='false']/cbc:Amount"],
+        "BR-DEC-05": ["cac:AllowanceCharge[normalize-space(cbc:ChargeIndicator)='true']/cbc:Amount"],
+        "BR-DEC-09": [f"{total}cbc:LineExtensionAmount"],
+        "BR-DEC-10": [f"{total}cbc:AllowanceTotalAmount"],
+        "BR-DEC-11": [f"{total}cbc:ChargeTotalAmount"],
+        "BR-DEC-12": [f"{total}cbc:TaxExclusiveAmount"],
+        "BR-DEC-13": ["cac:TaxTotal/cbc:TaxAmount"],
+        "BR-DEC-14": [f"{total}cbc:TaxInclusiveAmount"],
+        "BR-DEC-16": [f"{total}cbc:PrepaidAmount"],
+        "BR-DEC-17": [f"{total}cbc:PayableRoundingAmount"],
+        "BR-DEC-18": [f"{total}cbc:PayableAmount"],
+        "BR-DEC-19": ["cac:TaxTotal/cac:TaxSubtotal/cbc:TaxableAmount"],
+        "BR-DEC-20": ["cac:TaxTotal/cac:TaxSubtotal/cbc:TaxAmount"],
+        "BR-DEC-23": [f"{doc.line_tag}/cbc:LineExtensionAmount"],
+        "BR-DEC-24": [f"{doc.line_tag}/cac:AllowanceCharge[normalize-space(cbc:ChargeIndicator)='false']/cbc:Amount"],
+        "BR-DEC-27": [f"{doc.line_tag}/cac:AllowanceCharge[normalize-space(cbc:ChargeIndicator)='true']/cbc:Amount"],
+    }
+    return {
+        rule
+        for rule, rule_paths in paths.items()
+        for path in rule_paths
+        for element in doc.all(path)
+        if _decimals(element.text) > 2
+    }
+
+
+def _peppol(doc: _Doc) -> set[str]:
+    broken = set()
+    root = doc.root
+    profile = doc.text("cbc:ProfileID")
+    if not profile:
+        broken.add("PEPPOL-EN16931-R001")
+    elif not (profile.startswith("urn:fdc:peppol.eu:2017:poacc:billing:") and profile.endswith(":1.0")):
+        broken.add("PEPPOL-EN16931-R007")
+    if len(doc.all("cbc:Note")) > 1:
+        broken.add("PEPPOL-EN16931-R002")
+    if not (doc.text("cbc:BuyerReference") or doc.text("cac:OrderReference/cbc:ID")):
+        broken.add("PEPPOL-EN16931-R003")
+    if not doc.text("cbc:CustomizationID").startswith(CUSTOMIZATION_ID):
+        broken.add("PEPPOL-EN16931-R004")
+    if any(not len(e) and not (e.text or "").strip() for e in root.iter() if isinstance(e.tag, str)):
+        broken.add("PEPPOL-EN16931-R008")
+    if not doc.has("cac:AccountingCustomerParty/cac:Party/cbc:EndpointID"):
+        broken.add("PEPPOL-EN16931-R010")
+    if not doc.has("cac:AccountingSupplierParty/cac:Party/cbc:EndpointID"):
+        broken.add("PEPPOL-EN16931-R020")
+    if len(doc.all("cac:TaxTotal[cac:TaxSubtotal]")) != 1:
+        broken.add("PEPPOL-EN16931-R053")
+    currency = doc.text("cbc:DocumentCurrencyCode")
+    for element in root.iter():
+        if isinstance(element.tag, str) and etree.QName(element).localname in _AMOUNT_TAGS:
+            in_tax_total_without_breakdown = (
+                etree.QName(element).localname == "TaxAmount"
+                and element.getparent() is not None
+                and etree.QName(element.getparent()).localname == "TaxTotal"
+                and not doc.has("cac:TaxSubtotal", element.getparent())
+            )
+            if element.get("currencyID") != currency and not in_tax_total_without_breakdown:
+                broken.add("PEPPOL-EN16931-R051")
+    for line in doc.lines:
+        quantity = doc.amount(doc.quantity_tag, line) if doc.has(doc.quantity_tag, line) else Decimal(1)
+        price = doc.amount("cac:Price/cbc:PriceAmount", line)
+        base = doc.amount("cac:Price/cbc:BaseQuantity", line) if doc.has("cac:Price/cbc:BaseQuantity", line) else None
+        if base is not None and base <= 0:
+            broken.add("PEPPOL-EN16931-R121")
+        line_allowances = doc.total_of(
+            "cac:AllowanceCharge[normalize-space(cbc:ChargeIndicator)='false']/cbc:Amount", line
+        )
+        line_charges = doc.total_of("cac:AllowanceCharge[normalize-space(cbc:ChargeIndicator)='true']/cbc:Amount", line)
+        expected = quantity * (price / (base or 1)) + line_charges - line_allowances
+        if abs(doc.amount("cbc:LineExtensionAmount", line) - expected) > Decimal("0.02"):
+            broken.add("PEPPOL-EN16931-R120")
+    for code in doc.all(
+        "//cac:AllowanceCharge[normalize-space(cbc:ChargeIndicator)='false']/cbc:AllowanceChargeReasonCode"
+    ):
+        if (code.text or "").strip() not in UNCL5189_PEPPOL:
+            broken.add("PEPPOL-EN16931-CL002")
+    for code in doc.all(
+        "//cac:AllowanceCharge[normalize-space(cbc:ChargeIndicator)='true']/cbc:AllowanceChargeReasonCode"
+    ):
+        if (code.text or "").strip() not in UNCL7161:
+            broken.add("PEPPOL-EN16931-CL003")
+    for endpoint in doc.all("//cbc:EndpointID[@schemeID]"):
+        if endpoint.get("schemeID") not in PEPPOL_EAS:
+            broken.add("PEPPOL-EN16931-CL008")
+    if doc.is_invoice and doc.text("cbc:InvoiceTypeCode") not in {
+        "380",
+        "383",
+        "386",
+        "393",
+        "82",
+        "80",
+        "84",
+        "395",
+        "575",
+        "623",
+        "780",
+    }:
+        broken.add("PEPPOL-EN16931-P0100")
+    if not doc.is_invoice and doc.text("cbc:CreditNoteTypeCode") not in {"381", "396", "81", "83", "532"}:
+        broken.add("PEPPOL-EN16931-P0101")
+    for category in doc.all("//cac:TaxCategory[cbc:TaxExemptionReasonCode]"):
+        reason = doc.text("cbc:TaxExemptionReasonCode", category).upper()
+        if reason in EXEMPTION_CATEGORY and doc.text("cbc:ID", category) != EXEMPTION_CATEGORY[reason]:
+            broken.add({"G": "PEPPOL-EN16931-P0104", "O": "PEPPOL-EN16931-P0105", "K": "PEPPOL-EN16931-P0106",
+                        "AE": "PEPPOL-EN16931-P0107"}[EXEMPTION_CATEGORY[reason]])  # fmt: skip
+    for date in doc.all("//cbc:IssueDate | //cbc:DueDate | //cbc:TaxPointDate | //cbc:ActualDeliveryDate"):
+        text = (date.text or "").strip()
+        if len(text) != 10 or text[4] != "-" or text[7] != "-" or not text.replace("-", "").isdigit():
+            broken.add("PEPPOL-EN16931-F001")
+    return broken
