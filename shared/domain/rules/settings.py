@@ -6,6 +6,7 @@ rules file is refused at start-up instead of holding orders for the wrong reason
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -239,7 +240,7 @@ class RulesSettings(_Rules):
     @model_validator(mode="after")
     def _price_list_needed(self) -> RulesSettings:
         if self.prices.source == "price_list" and not self.price_list:
-            raise ValueError("prices.source is price_list but price_list is empty")
+            raise ValueError("prices.source: is price_list, but price_list is empty")
         return self
 
 
@@ -256,6 +257,9 @@ def _describe(error: ValidationError, filename: str) -> str:
         reason = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
         if item["type"] == "value_error":
             reason = reason.removeprefix("Value error, ")
+            nested = re.match(r"^([\w.]+): (.*)$", reason)
+            if not item["loc"] and nested:  # a check across keys names its key in the message
+                key, reason = f"rules.{nested[1]}", nested[2]
         parts.append(f"{filename}: {key}: {reason}")
     return "; ".join(parts)
 
