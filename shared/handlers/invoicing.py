@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from shared.bootstrap import Services
+from shared.channels.store_api import can_fetch_refunds, fetch_woocommerce_refund
 from shared.domain.order import ZERO, Order, OrderState, Refund, RefundLine
 from shared.domain.records import DocumentRef, OrderRecord, TimelineEntry
 from shared.errors import NothingToDo, PermanentError
@@ -169,6 +170,20 @@ def cancellation_refund(order: Order, already: list[Refund]) -> Refund:
     )
 
 
+def _refund_detail(services: Services, settings: StoreSettings, record: OrderRecord, refund: Refund) -> Refund:
+    """Fetch the refunded lines from the store API and keep them on the order snapshot."""
+    detailed = fetch_woocommerce_refund(settings, record.order_id, refund.refund_id)
+
+    def mutate(current: OrderRecord) -> list[TimelineEntry]:
+        if current.order is None:
+            return []
+        current.order.refunds = [detailed if r.refund_id == detailed.refund_id else r for r in current.order.refunds]
+        return [entry(ACTOR, "refund.detailed", f"Fetched the lines of refund {detailed.refund_id} from the store.")]
+
+    update_order(services, record.store_id, record.order_id, mutate)
+    return detailed
+
+
 def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder) -> OrderRecord | None:
     """Credit one refund (or, for CancelOrder, whatever is left of the invoice) exactly once."""
     settings, record, order = _load(services, message.store_id, message.order_id)
@@ -184,6 +199,13 @@ def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder
         refund = found[0]
     if record.document("credit_note", refund.refund_id) is not None:
         return record
+    if not refund.lines and can_fetch_refunds(settings):
+        try:
+            refund = _refund_detail(services, settings, record, refund)
+        except PermanentError as error:
+            problems = [problem_from_error(error)]
+            update_order(services, record.store_id, record.order_id, lambda r: hold(r, problems, ACTOR))
+            return None
     if _writes_paused(services, settings, record.order_id):
         return None
 
