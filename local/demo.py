@@ -57,12 +57,16 @@ def main() -> int:
     sent = []
     for channel, store_id, secret_name, sample in SAMPLES:
         body = sample.read_bytes()
-        response = requests.post(
-            f"{base}/webhooks/{channel}/{store_id}",
-            data=body,
-            headers=headers_for(channel, body, os.environ[secret_name]),
-            timeout=10,
-        )
+        try:
+            response = requests.post(
+                f"{base}/webhooks/{channel}/{store_id}",
+                data=body,
+                headers=headers_for(channel, body, os.environ[secret_name]),
+                timeout=10,
+            )
+        except requests.ConnectionError:
+            print(f"Nothing answers at {base}: start the local host with `make run` first.", file=sys.stderr)
+            return 1
         order_id = str(json.loads(body)["id"])
         print(f"{channel:12} {store_id:13} order {order_id}: HTTP {response.status_code} {response.text}")
         sent.append((store_id, order_id))
