@@ -1,0 +1,157 @@
+"""The EN 16931 rule checker itself: a valid document passes, each deliberate break is caught by the right rule."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from lxml import etree
+
+from shared.targets.ubl.mapper import invoice_xml
+from tests.fixtures.ubl.orders import company, invoice_settings, line, order, seller, shipping
+from tests.ubl_rules import CREDIT_NOTE_SEQUENCE, INVOICE_SEQUENCE, NS, check_invoice
+
+Element = etree._Element
+
+
+def reverse_charge_invoice() -> bytes:
+    """A document that passes every rule, Peppol's included (a French company with a VAT number)."""
+    buyer = company("FR", "FR40303265045", "Café Lumière SARL", "Paris")
+    lines = [
+        line("401", "BLUE-MUG-350ML", "Blue mug 350 ml", "24", "11.00", rate="0", discount="13.20"),
+        line("402", "TEAPOT-1L-WHITE", "White teapot 1 l", "2", "34.90", rate="0"),
+    ]
+    o = order(lines, customer=buyer, shipping_charges=[shipping("9.90", rate="0")])
+    return invoice_xml(o, seller(), invoice_settings(), "INV-000100", date(2025, 3, 15), {})
+
+
+def standard_rated_invoice() -> bytes:
+    buyer = company("ES", "ESA28015865", "Bar Triana S.A.", "Sevilla")
+    o = order([line("1", "BLUE-MUG-350ML", "Blue mug 350 ml", "10", "12.50")], customer=buyer)
+    return invoice_xml(o, seller(), invoice_settings(), "INV-000101", date(2025, 3, 15), {})
+
+
+def broken(xml: bytes, change: Callable[[Element], object]) -> list[str]:
+    root = etree.fromstring(xml)
+    change(root)
+    return check_invoice(etree.tostring(root))
+
+
+def first(root: Element, path: str) -> Element:
+    return root.xpath(path, namespaces=NS)[0]
+
+
+def set_text(path: str, value: str) -> Callable[[Element], None]:
+    def change(root: Element) -> None:
+        first(root, path).text = value
+
+    return change
+
+
+def remove(path: str) -> Callable[[Element], None]:
+    def change(root: Element) -> None:
+        for element in root.xpath(path, namespaces=NS):
+            element.getparent().remove(element)
+
+    return change
+
+
+def add_text(parent: Element, position: int, tag: str, value: str) -> None:
+    prefix, name = tag.split(":")
+    element = etree.Element(f"{{{NS[prefix]}}}{name}")
+    element.text = value
+    parent.insert(position, element)
+
+
+def test_valid_documents_break_no_rule():
+    assert check_invoice(reverse_charge_invoice()) == []
+    assert check_invoice(standard_rated_invoice()) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "rule"),
+    [
+        (remove("cbc:CustomizationID"), "BR-01"),
+        (remove("cac:InvoiceLine"), "BR-16"),
+        (remove("cac:AccountingCustomerParty/cac:Party/cac:PartyLegalEntity"), "BR-07"),
+        (set_text("cac:InvoiceLine/cbc:LineExtensionAmount", "264.00"), "BR-CO-10"),
+        (set_text("cac:InvoiceLine/cbc:LineExtensionAmount", "264.00"), "PEPPOL-EN16931-R120"),
+        (set_text("cac:LegalMonetaryTotal/cbc:ChargeTotalAmount", "9.00"), "BR-CO-12"),
+        (set_text("cac:LegalMonetaryTotal/cbc:TaxExclusiveAmount", "1.00"), "BR-CO-13"),
+        (set_text("cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount", "1.00"), "BR-CO-15"),
+        (set_text("cac:LegalMonetaryTotal/cbc:PayableAmount", "0.01"), "BR-CO-16"),
+        (remove("cbc:BuyerReference | cac:OrderReference"), "PEPPOL-EN16931-R003"),
+        (remove("cac:AccountingSupplierParty/cac:Party/cbc:EndpointID"), "PEPPOL-EN16931-R020"),
+        (remove("cac:AccountingCustomerParty/cac:Party/cbc:EndpointID"), "PEPPOL-EN16931-R010"),
+        (lambda r: first(r, "cac:AccountingSupplierParty/cac:Party/cbc:EndpointID").attrib.pop("schemeID"), "BR-62"),
+        (lambda r: first(r, "cac:AccountingCustomerParty/cac:Party/cbc:EndpointID").set("schemeID", "EM"),
+         "PEPPOL-EN16931-CL008"),
+        (remove("cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme"), "BR-AE-02"),
+        (remove("cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:TaxExemptionReasonCode"
+                " | cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:TaxExemptionReason"), "BR-AE-10"),
+        (set_text("cac:TaxTotal/cac:TaxSubtotal/cbc:TaxableAmount", "100.00"), "BR-AE-08"),
+        (set_text("cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:TaxExemptionReasonCode", "VATEX-EU-G"),
+         "PEPPOL-EN16931-P0104"),
+        (set_text("cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory/cbc:Percent", "21"), "BR-AE-05"),
+        (set_text("cac:AllowanceCharge/cbc:AllowanceChargeReasonCode", "XYZ"), "PEPPOL-EN16931-CL003"),
+        (set_text("cac:InvoiceLine/cac:AllowanceCharge/cbc:AllowanceChargeReasonCode", "ZZZ"), "PEPPOL-EN16931-CL002"),
+        (set_text("cac:InvoiceLine/cac:AllowanceCharge/cbc:Amount", "13.201"), "BR-DEC-24"),
+        (set_text("cac:LegalMonetaryTotal/cbc:PayableAmount", "0.001"), "BR-DEC-18"),
+        (lambda r: first(r, "cac:LegalMonetaryTotal/cbc:PayableAmount").set("currencyID", "USD"),
+         "PEPPOL-EN16931-R051"),
+        (lambda r: etree.SubElement(first(r, "cac:OrderReference"), f"{{{NS['cbc']}}}SalesOrderID"),
+         "PEPPOL-EN16931-R008"),
+        (lambda r: add_text(r, 4, "cbc:Note", "Thank you") or add_text(r, 4, "cbc:Note", "Gracias"),
+         "PEPPOL-EN16931-R002"),
+        (lambda r: r.append(first(r, "cac:AccountingSupplierParty")), "UBL-SEQUENCE"),
+        (set_text("cbc:IssueDate", "15.03.2025"), "PEPPOL-EN16931-F001"),
+        (set_text("cbc:InvoiceTypeCode", "381"), "PEPPOL-EN16931-P0100"),
+        (set_text("cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID", "B12345674"), "BR-CO-09"),
+        (remove("cac:TaxTotal"), "BR-CO-18"),
+    ],
+)  # fmt: skip
+def test_a_broken_reverse_charge_invoice_fails_the_right_rule(change, rule):
+    assert rule in broken(reverse_charge_invoice(), change)
+
+
+@pytest.mark.parametrize(
+    ("change", "rule"),
+    [
+        (set_text("cac:TaxTotal/cac:TaxSubtotal/cbc:TaxAmount", "26.26"), "BR-CO-17"),
+        (set_text("cac:TaxTotal/cac:TaxSubtotal/cbc:TaxAmount", "26.26"), "BR-CO-14"),
+        (set_text("cac:TaxTotal/cac:TaxSubtotal/cbc:TaxAmount", "26.26"), "BR-S-09"),
+        (set_text("cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory/cbc:Percent", "0"), "BR-S-05"),
+        (remove("cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme"), "BR-S-02"),
+        (lambda r: add_text(first(r, "cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory"), 2, "cbc:TaxExemptionReason",
+                            "Exempt"), "BR-S-10"),
+        (set_text("cac:InvoiceLine/cac:Price/cbc:PriceAmount", "-12.50"), "BR-27"),
+        (set_text("cac:PaymentMeans/cbc:PaymentMeansCode", "30"), "BR-61"),
+        (lambda r: set_text("cac:LegalMonetaryTotal/cbc:PayableAmount", "151.25")(r)
+         or remove("cac:LegalMonetaryTotal/cbc:PrepaidAmount")(r), "BR-CO-25"),
+    ],
+)  # fmt: skip
+def test_a_broken_standard_rated_invoice_fails_the_right_rule(change, rule):
+    assert rule in broken(standard_rated_invoice(), change)
+
+
+def test_the_element_order_matches_the_ubl_21_schemas():
+    xsd = pytest.importorskip("peppol.xsd")
+    declared = {}
+    for name in ("Invoice", "CreditNote"):
+        schema = etree.parse(os.path.join(xsd.SCHEMA_DIR, "maindoc", f"UBL-{name}-2.1.xsd"))
+        refs = schema.xpath(
+            "//xsd:complexType[1]/xsd:sequence/xsd:element/@ref", namespaces={"xsd": "http://www.w3.org/2001/XMLSchema"}
+        )
+        declared[name] = [str(ref).split(":")[1] for ref in refs]
+    assert declared == {"Invoice": INVOICE_SEQUENCE, "CreditNote": CREDIT_NOTE_SEQUENCE}
+
+
+def test_the_schema_rejects_what_the_sequence_check_rejects():
+    xsd = pytest.importorskip("peppol.xsd")
+    root = etree.fromstring(standard_rated_invoice())
+    root.append(first(root, "cac:AccountingSupplierParty"))
+    valid, _ = xsd.validate_xsd(etree.tostring(root))
+    assert not valid
+    assert "UBL-SEQUENCE" in check_invoice(etree.tostring(root))
