@@ -100,3 +100,19 @@ def test_bad_rules_are_refused_at_load_naming_file_key_and_reason(
 def test_rules_that_are_not_a_mapping_are_refused() -> None:
     with pytest.raises(ConfigError, match=r"shop\.yaml: rules: expected a mapping"):
         check_rules_settings(["EUR"], "shop.yaml")  # type: ignore[arg-type]
+
+
+def test_every_problem_code_is_documented_in_rules_md() -> None:
+    from shared.domain.rules import MESSAGES
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "RULES.md").read_text(encoding="utf-8")
+    missing = [code for code in MESSAGES if f"`{code}`" not in text]
+    assert missing == []
+
+
+def test_the_example_in_rules_md_is_valid() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "RULES.md").read_text(encoding="utf-8")
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    rules = parse_rules(yaml.safe_load(block)["rules"], "RULES.md")
+    assert rules.transforms.payment_terms["*"] == "ZZZ"
+    assert rules.billing.countries["ES"].limit == Decimal("3000")
