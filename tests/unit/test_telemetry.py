@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.functions as func
-from azure.functions.servicebus import ServiceBusMessage as TriggerMessage
 import pytest
+from azure.functions.servicebus import ServiceBusMessage as TriggerMessage
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
