@@ -403,7 +403,7 @@ def _refund_line(
         item_code=_item_code(sku, item_codes),
         quantity=quantity,
         unit_code=codes.UNIT_PIECE if refund_line.quantity > 0 else codes.UNIT_ONE,
-        price=_net_price(quantity, (refund_line.amount / quantity).normalize(), ZERO, net),
+        price=_net_price(quantity, (refund_line.amount / quantity).quantize(Decimal("0.000001")), ZERO, net),
         net=net,
         category=_category(rate, seller, buyer, invoice),
     )

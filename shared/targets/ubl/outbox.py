@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from lxml import etree
@@ -77,13 +77,16 @@ class UblOutboxTarget:
                 f"Document {number} already exists in the outbox for another {kind.replace('_', ' ')} or order.",
             )
         total, tax = document_totals(xml)
+        issue_date = date.fromisoformat(root.findtext("cbc:IssueDate", namespaces=_NS) or modified.date().isoformat())
+        # issued_at must carry the document's IssueDate: a credit note quotes it in its BillingReference.
+        issued_at = modified if modified.date() == issue_date else datetime.combine(issue_date, time.min, UTC)
         return DocumentRef(
             kind="invoice" if kind == "invoice" else "credit_note",
             number=number,
             target=self.name,
             external_id=path.name,
             location=str(path),
-            issued_at=modified,
+            issued_at=issued_at,
             total=total,
             tax=tax,
             currency=root.findtext("cbc:DocumentCurrencyCode", namespaces=_NS) or order.currency,
