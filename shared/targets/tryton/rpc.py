@@ -1,0 +1,403 @@
+"""Tryton adapter: JSON-RPC over HTTP with requests (login, session, model calls, wizards).
+
+Everything the Tryton target sends to the ERP goes through TrytonRpc.call, which applies the store's rate and
+concurrency limits, retries passing faults with backoff and jitter, and types errors by what a retry means.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import requests
+
+from shared.errors import PermanentError, RetryableError
+from shared.stores import TrytonSettings
+
+log = logging.getLogger(__name__)
+
+
+class UncertainOutcome(RetryableError):
+    """A write was sent but no answer came back: the ERP may have committed it. Look it up before redoing it."""
+
+
+class TokenBucket:
+    """Requests per second with bursts: `acquire` blocks until a token is free. Thread-safe."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = float(burst)
+        self._clock = clock
+        self._sleep = sleep
+        self._updated = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take one token; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+                self._updated = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return waited
+                delay = (1 - self._tokens) / self.rate
+            self._sleep(delay)
+            waited += delay
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    base_seconds: float = 0.5
+    cap_seconds: float = 8.0
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Full jitter (AWS architecture blog): uniform in [0, min(cap, base * 2^attempt)]; Retry-After wins."""
+        if retry_after is not None:
+            return min(retry_after, self.cap_seconds * 4)
+        return random.uniform(0, min(self.cap_seconds, self.base_seconds * 2**attempt))
+
+
+@dataclass
+class _StoreLimits:
+    bucket: TokenBucket
+    slots: threading.BoundedSemaphore
+
+
+_limits: dict[str, _StoreLimits] = {}
+_limits_lock = threading.Lock()
+
+
+def store_limits(store_id: str, settings: TrytonSettings) -> _StoreLimits:
+    """One bucket and one concurrency gate per store and process, shared by every client of that store."""
+    with _limits_lock:
+        limits = _limits.get(store_id)
+        if limits is None:
+            limits = _StoreLimits(
+                TokenBucket(settings.requests_per_second, settings.burst),
+                threading.BoundedSemaphore(settings.max_concurrency),
+            )
+            _limits[store_id] = limits
+        return limits
+
+
+# Tryton's JSON-RPC marks non-JSON values with "__class__" (trytond.protocols.jsonrpc).
+def _encode(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return {"__class__": "Decimal", "decimal": str(value)}
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:  # Tryton keeps naive UTC datetimes
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return {
+            "__class__": "datetime",
+            "year": value.year,
+            "month": value.month,
+            "day": value.day,
+            "hour": value.hour,
+            "minute": value.minute,
+            "second": value.second,
+            "microsecond": value.microsecond,
+        }
+    if isinstance(value, dt.date):
+        return {"__class__": "date", "year": value.year, "month": value.month, "day": value.day}
+    if isinstance(value, bytes):
+        return {"__class__": "bytes", "base64": base64.b64encode(value).decode()}
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    raise TypeError(f"cannot send {type(value).__name__} to Tryton")
+
+
+def _decode(obj: dict[str, Any]) -> Any:
+    kind = obj.get("__class__")
+    if kind == "Decimal":
+        return Decimal(obj["decimal"])
+    if kind == "date":
+        return dt.date(obj["year"], obj["month"], obj["day"])
+    if kind == "datetime":
+        return dt.datetime(
+            obj["year"],
+            obj["month"],
+            obj["day"],
+            obj["hour"],
+            obj["minute"],
+            obj["second"],
+            obj["microsecond"],
+            tzinfo=dt.UTC,
+        )
+    if kind == "bytes":
+        return base64.b64decode(obj["base64"])
+    if kind == "timedelta":
+        return dt.timedelta(seconds=obj["seconds"])
+    return obj
+
+
+def dumps(payload: Any) -> str:
+    return json.dumps(payload, default=_encode, separators=(",", ":"))
+
+
+def loads(text: str | bytes) -> Any:
+    return json.loads(text, object_hook=_decode, parse_float=Decimal)
+
+
+class _Retry(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None, uncertain: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.uncertain = uncertain
+
+
+def refusal_from_error(error: Any) -> PermanentError | _Retry:
+    """Type a JSON-RPC `error` member: Tryton sends exception args, e.g. ["UserError", [message, description, …]]."""
+    if isinstance(error, list) and error and error[0] in ("UserError", "UserWarning") and len(error) > 1:
+        args = error[1] if isinstance(error[1], list) else [error[1]]
+        if error[0] == "UserWarning":  # [name, message, description]
+            name, args = str(args[0]) if args else "", args[1:]
+        else:
+            name = ""
+        text = " ".join(str(a) for a in args[:2] if isinstance(a, str) and a).strip()
+        return PermanentError("erp_refused", text or "Tryton refused the request", detail=name)
+    if isinstance(error, list) and error and error[0] == "ConcurrencyException":
+        return _Retry("ERP record changed concurrently")
+    if isinstance(error, list) and error and error[0] == "LoginException":
+        return PermanentError("erp_login_refused", "Tryton asks for another login step (e.g. two factors)")
+    # Any other exception is a server fault (a bug, a locked database): Tryton rolled the transaction back.
+    first = error[0] if isinstance(error, list) and error else error
+    return _Retry(f"ERP server error: {str(first)[:200]}")
+
+
+class TrytonRpc:
+    """A logged-in JSON-RPC client for one store's Tryton database. Thread-safe for concurrent calls."""
+
+    def __init__(
+        self,
+        settings: TrytonSettings,
+        store_id: str,
+        *,
+        http: requests.Session | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.store_id = store_id
+        self.url = f"{settings.url.rstrip('/')}/{settings.database}/rpc/"
+        self.http = http or requests.Session()
+        self.retry = retry or RetryPolicy()
+        self.limits = store_limits(store_id, settings)
+        self._sleep = sleep
+        self._authorization = ""
+        self._login_lock = threading.Lock()
+        self.context: dict[str, Any] = {}
+        self._ids = iter(range(1, 1 << 62))
+
+    # -- session -----------------------------------------------------------------------------------------------
+
+    def login(self) -> None:
+        """Open a session (common.db.login) and load the user's preferences as the context of later calls."""
+        with self._login_lock:
+            result = self._call(
+                "common.db.login",
+                [self.settings.user, {"password": self.settings.password}, "en"],
+                idempotent=True,
+                authorised=False,
+            )
+            if not isinstance(result, list) or len(result) < 2:
+                raise PermanentError("erp_login_refused", "Tryton did not open a session for the configured user")
+            user_id, token = result[0], result[1]
+            credentials = f"{self.settings.user}:{user_id}:{token}".encode()
+            self._authorization = "Session " + base64.b64encode(credentials).decode()
+            preferences = self._call("model.res.user.get_preferences", [True, {}], idempotent=True)
+            self.context = {k: v for k, v in preferences.items() if k in ("company", "language", "companies")}
+
+    def _ensure_login(self) -> None:
+        if not self._authorization:
+            self.login()
+
+    # -- calls -------------------------------------------------------------------------------------------------
+
+    def call(self, method: str, params: Sequence[Any], *, idempotent: bool = True) -> Any:
+        """Call a JSON-RPC method with rate limit, concurrency limit and retries.
+
+        idempotent=False (creates, payments) retries only what surely did not reach the ERP (429, 503, connect
+        timeouts) and raises UncertainOutcome otherwise, so the caller looks the record up before sending again.
+        Raises PermanentError(code="erp_refused", message=<the ERP's message>) for a functional refusal and
+        RetryableError when retries are exhausted.
+        """
+        self._ensure_login()
+        return self._call(method, list(params), idempotent=idempotent)
+
+    def model(
+        self, model: str, method: str, *args: Any, idempotent: bool = True, context: Mapping[str, Any] | None = None
+    ) -> Any:
+        return self.call(f"model.{model}.{method}", [*args, {**self.context, **(context or {})}], idempotent=idempotent)
+
+    def search_read(
+        self,
+        model: str,
+        domain: list[Any],
+        fields: list[str],
+        *,
+        order: list[tuple[str, str]] | None = None,
+        limit: int | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        result = self.model(model, "search_read", domain, 0, limit, order, fields, context=context)
+        return list(result)
+
+    def read(self, model: str, ids: list[int], fields: list[str]) -> list[dict[str, Any]]:
+        return list(self.model(model, "read", ids, fields))
+
+    def create(self, model: str, values: list[dict[str, Any]]) -> list[int]:
+        return list(self.model(model, "create", values, idempotent=False))
+
+    def write(self, model: str, ids: list[int], values: dict[str, Any]) -> None:
+        self.model(model, "write", ids, values)
+
+    def button(self, model: str, name: str, ids: list[int]) -> Any:
+        """A workflow button (quote, confirm, post, …): Tryton skips records not in a state it applies to."""
+        return self.model(model, name, ids)
+
+    def wizard(
+        self,
+        name: str,
+        model: str,
+        record_id: int,
+        steps: list[tuple[str, dict[str, Any]]],
+        *,
+        follow: Callable[[Any], list[tuple[str, dict[str, Any]]]] | None = None,
+        idempotent: bool = False,
+    ) -> list[Any]:
+        """Run a wizard on one record: each step is (state to execute, form data by state view).
+
+        `follow` gets the last answer and returns further steps in the same wizard session (a question it asked).
+        """
+        context = {**self.context, "active_model": model, "active_id": record_id, "active_ids": [record_id]}
+        session_id, _start, _end = self.call(f"wizard.{name}.create", [context], idempotent=True)
+        results = []
+        try:
+            pending = list(steps)
+            while pending:
+                state, data = pending.pop(0)
+                results.append(
+                    self.call(f"wizard.{name}.execute", [session_id, data, state, context], idempotent=idempotent)
+                )
+                if not pending and follow is not None:
+                    pending = follow(results[-1])
+        finally:
+            try:
+                self.call(f"wizard.{name}.delete", [session_id, context], idempotent=True)
+            except (RetryableError, PermanentError):
+                log.warning("tryton: could not delete wizard session %s (store %s)", name, self.store_id)
+        return results
+
+    # -- transport ---------------------------------------------------------------------------------------------
+
+    def _call(self, method: str, params: list[Any], *, idempotent: bool, authorised: bool = True) -> Any:
+        body = dumps({"id": next(self._ids), "method": method, "params": params})
+        relogged = False
+        last = ""
+        for attempt in range(self.retry.attempts):
+            try:
+                return self._send(method, body, idempotent=idempotent, authorised=authorised)
+            except _SessionExpired:
+                if relogged or not authorised:
+                    raise PermanentError(
+                        "erp_login_refused", "Tryton refused the configured user and password"
+                    ) from None
+                relogged = True
+                self._authorization = ""
+                self.login()
+                continue
+            except _Retry as fault:
+                last = fault.reason
+                if fault.uncertain and not idempotent:
+                    raise UncertainOutcome(f"Tryton {method}: {fault.reason}; outcome unknown") from None
+                if attempt + 1 >= self.retry.attempts:
+                    break
+                delay = self.retry.delay(attempt, fault.retry_after)
+                log.info(
+                    "tryton: %s failed (%s), retry %d in %.2fs (store %s)",
+                    method,
+                    fault.reason,
+                    attempt + 1,
+                    delay,
+                    self.store_id,
+                )
+                self._sleep(delay)
+        raise RetryableError(f"Tryton {method}: {last} after {self.retry.attempts} attempts")
+
+    def _send(self, method: str, body: str, *, idempotent: bool, authorised: bool) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if authorised:
+            headers["Authorization"] = self._authorization
+        timeout = self.settings.timeout_seconds
+        self.limits.bucket.acquire()
+        with self.limits.slots:
+            try:
+                response = self.http.post(
+                    self.url, data=body.encode(), headers=headers, timeout=(min(5.0, timeout), timeout)
+                )
+            except requests.ConnectTimeout:
+                raise _Retry("connect timeout") from None  # never reached the ERP: safe for any call
+            except requests.Timeout:
+                raise _Retry("timeout", uncertain=True) from None
+            except requests.ConnectionError as exc:
+                # Refused connections never reached the ERP; a reset mid-answer may have been committed.
+                refused = "refused" in str(exc).lower()
+                raise _Retry("connection refused" if refused else "connection lost", uncertain=not refused) from None
+        status = response.status_code
+        if status == 401:
+            raise _SessionExpired()
+        if status == 403:
+            raise PermanentError("erp_login_refused", "Tryton refused the configured user and password")
+        if status == 429:
+            raise _Retry("429 too many requests", retry_after=_retry_after(response))
+        if status == 503:
+            raise _Retry("503 unavailable", retry_after=_retry_after(response))
+        if status >= 500:
+            raise _Retry(f"{status} server error", uncertain=True)
+        if status == 404:
+            raise PermanentError("erp_not_found", f"Tryton has no database '{self.settings.database}' at this URL")
+        if status >= 400:
+            raise PermanentError("erp_refused", f"Tryton answered {status}: {response.text[:200]}")
+        try:
+            payload = loads(response.content)
+        except ValueError:
+            raise _Retry("answer is not JSON", uncertain=True) from None
+        if isinstance(payload, dict) and "error" in payload:
+            outcome = refusal_from_error(payload["error"])
+            raise outcome
+        if isinstance(payload, dict) and "result" in payload:
+            return payload["result"]
+        return payload
+
+
+class _SessionExpired(Exception):
+    pass
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
