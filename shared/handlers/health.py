@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from shared.bootstrap import QUEUE_SETTINGS, Services, queue_name
@@ -21,5 +22,9 @@ def health_report(services: Services) -> dict[str, Any]:
     checks["stores"] = sorted(services.stores)
     stats = getattr(services.bus, "stats", None)
     if callable(stats):
-        checks["queues"] = {name: stats(queue_name(name)) for name in QUEUE_SETTINGS}
+        checks["queues"] = {name: _plain(stats(queue_name(name))) for name in QUEUE_SETTINGS}
     return {"status": status, "checks": checks}
+
+
+def _plain(value: Any) -> Any:
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
