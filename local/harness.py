@@ -75,7 +75,7 @@ class HostProcess:
         env.update(self.env_overrides)
         self.log_path = self.state_dir.parent / f"host-{self.port}.log"
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        self.process = subprocess.Popen(
             [sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + timeout
