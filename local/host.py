@@ -39,6 +39,7 @@ from local.registry import registered_functions
 from local.settings import load_local_settings
 from local.timers import next_occurrence
 from shared.adapters.sqlite_bus import LockLostError, ReceivedMessage, SqliteBus, bus_path
+from shared.errors import ConfigError
 
 log = logging.getLogger("local.host")
 
@@ -69,7 +70,7 @@ def resolve_setting(value: str) -> str:
     def lookup(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in os.environ:
-            raise SystemExit(f"app setting {name!r} is not set (referenced as %{name}%)")
+            raise ConfigError(f"app setting {name!r} is not set (referenced as %{name}%)")
         return os.environ[name]
 
     return _SETTING.sub(lookup, value)
@@ -80,7 +81,7 @@ def _env_float(name: str, default: float) -> float:
     try:
         return float(raw) if raw else default
     except ValueError as error:
-        raise SystemExit(f"{name}={raw!r} is not a number") from error
+        raise ConfigError(f"{name}={raw!r} is not a number") from error
 
 
 def _env_int(name: str, default: int) -> int:
@@ -128,7 +129,7 @@ def load_function_app(module_name: str) -> tuple[ModuleType, list[Function]]:
     module = importlib.import_module(module_name)
     apps = [value for value in vars(module).values() if isinstance(value, func.FunctionApp)]
     if not apps:
-        raise SystemExit(f"{module_name}: no FunctionApp instance found")
+        raise ConfigError(f"{module_name}: no FunctionApp instance found")
     functions: list[Function] = []
     for app in apps:
         # Through the shared cache: a second app.get_functions() in one process fails its name check.
@@ -152,6 +153,7 @@ class _Context(func.Context):
     _retry_count: int = 0
     _max_retry_count: int = 0
     _attributes: dict[str, str] = field(default_factory=dict)
+    _thread_local: threading.local = field(default_factory=threading.local)
 
     @property
     def invocation_id(self) -> str:
@@ -159,7 +161,7 @@ class _Context(func.Context):
 
     @property
     def thread_local_storage(self) -> Any:
-        return threading.local()
+        return self._thread_local
 
     @property
     def function_name(self) -> str:
@@ -525,7 +527,10 @@ class _TimerRunner:
         self.name = function.get_function_name() or ""
         self.schedule = schedule
         self.run_on_startup = run_on_startup
-        next_occurrence(schedule, datetime.now(UTC))  # a bad schedule stops the host at start, not later
+        try:  # a bad schedule stops the host at start, not at the first run
+            next_occurrence(schedule, datetime.now(UTC))
+        except ValueError as error:
+            raise ConfigError(f"{self.name}: {error}") from error
         self.thread = threading.Thread(target=self._loop, name=f"{self.name}-timer", daemon=True)
         self.lock = threading.Lock()  # never two runs of one timer at once, as on Azure
         self.last: datetime | None = None
@@ -605,7 +610,7 @@ class LocalHost:
             elif kind == "serviceBusTrigger" and trigger is not None:
                 queue = resolve_setting(str(getattr(trigger, "queue_name", "") or ""))
                 if not queue:
-                    raise SystemExit(f"{name}: only Service Bus queue triggers run locally (no topic support)")
+                    raise ConfigError(f"{name}: only Service Bus queue triggers run locally (no topic support)")
                 sessions = bool(getattr(trigger, "is_sessions_enabled", False))
                 self.listeners.append(_QueueListener(self, function, queue, sessions))
             elif kind == "timerTrigger" and trigger is not None:
@@ -856,7 +861,7 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
     )
     try:
         running = start_host()
-    except OSError as error:
+    except (OSError, ConfigError) as error:
         out(f"cannot start the local host: {error}")
         return 1
     stop = threading.Event()
