@@ -3,16 +3,14 @@ exported as CSV or JSON, and the SKUs that held orders are waiting for."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
 from shared.bootstrap import Services
 from shared.domain.order import OrderState
+from shared.domain.rules.mapping import parse_sku_map_csv, sku_key, sku_map_to_csv
 from shared.errors import BadRequest
 
-CSV_COLUMNS = ("sku", "item_code")
 MAX_ROWS = 100_000
 
 
@@ -22,46 +20,45 @@ def _check_store(services: Services, store_id: str) -> None:
 
 
 def parse_sku_map(body: bytes, content_type: str) -> dict[str, str]:
-    """CSV with a header `sku,item_code`, or JSON: {"SKU": "CODE"} or [{"sku": ..., "item_code": ...}].
+    """CSV (`sku,variant_id,item_code`, variant_id optional) or JSON: {"SKU": "CODE"} or
+    [{"sku": ..., "variant_id": ..., "item_code": ...}].
 
     Raises BadRequest(400) naming the row and the reason; nothing is stored from a bad file.
     """
-    text = body.decode("utf-8-sig", errors="strict") if body else ""
+    try:
+        text = body.decode("utf-8-sig") if body else ""
+    except UnicodeDecodeError as exc:
+        raise BadRequest(400, "Malformed SKU map", "The file is not UTF-8 text.") from exc
     is_json = "json" in content_type.lower() or text.lstrip().startswith(("{", "["))
-    rows: list[tuple[str, Any, Any]] = []
-    if is_json:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise BadRequest(400, "Malformed SKU map", f"Not valid JSON: {exc.msg} at line {exc.lineno}.") from exc
-        if isinstance(data, dict):
-            rows = [(f"key '{k}'", k, v) for k, v in data.items()]
-        elif isinstance(data, list):
-            for i, item in enumerate(data, start=1):
-                if not isinstance(item, dict):
-                    raise BadRequest(400, "Malformed SKU map", f"Item {i} is not an object with sku and item_code.")
-                rows.append((f"item {i}", item.get("sku"), item.get("item_code")))
-        else:
-            raise BadRequest(400, "Malformed SKU map", "Expected an object or a list of objects.")
+    try:
+        mapping = _json_sku_map(text) if is_json else parse_sku_map_csv(text)
+    except ValueError as exc:
+        raise BadRequest(400, "Malformed SKU map", str(exc)) from exc
+    if len(mapping) > MAX_ROWS:
+        raise BadRequest(413, "SKU map too large", f"{len(mapping)} rows; the limit is {MAX_ROWS}.")
+    return mapping
+
+
+def _json_sku_map(text: str) -> dict[str, str]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+    if isinstance(data, dict):
+        rows = [{"sku": k, "item_code": v} for k, v in data.items()]
+    elif isinstance(data, list) and all(isinstance(item, dict) for item in data):
+        rows = data
     else:
-        reader = csv.DictReader(io.StringIO(text))
-        header = [h.strip().lower() for h in reader.fieldnames or []]
-        if header[:2] != list(CSV_COLUMNS):
-            raise BadRequest(400, "Malformed SKU map", "The CSV must start with the header line: sku,item_code")
-        for i, raw in enumerate(reader, start=2):
-            values = list(raw.values())
-            rows.append((f"line {i}", values[0], values[1] if len(values) > 1 else None))
-    if len(rows) > MAX_ROWS:
-        raise BadRequest(413, "SKU map too large", f"{len(rows)} rows; the limit is {MAX_ROWS}.")
+        raise ValueError("expected an object {sku: item_code} or a list of objects with sku and item_code")
     mapping: dict[str, str] = {}
-    for where, sku, code in rows:
-        if not isinstance(sku, str) or not sku.strip():
-            raise BadRequest(400, "Malformed SKU map", f"{where}: the SKU is empty.")
-        if not isinstance(code, str) or not code.strip():
-            raise BadRequest(400, "Malformed SKU map", f"{where}: the item code for '{sku.strip()}' is empty.")
-        if sku.strip() in mapping:
-            raise BadRequest(400, "Malformed SKU map", f"{where}: SKU '{sku.strip()}' appears twice.")
-        mapping[sku.strip()] = code.strip()
+    for number, row in enumerate(rows, start=1):
+        sku, code, variant = (str(row.get(k) or "").strip() for k in ("sku", "item_code", "variant_id"))
+        if not sku or not code:
+            raise ValueError(f"entry {number}: sku and item_code must both be given")
+        key = sku_key(sku, variant)
+        if key in mapping:
+            raise ValueError(f"entry {number}: {key} appears twice")
+        mapping[key] = code
     return mapping
 
 
@@ -79,11 +76,7 @@ def export_sku_map(services: Services, store_id: str, as_json: bool) -> tuple[st
     mapping = services.sku_map(store_id)
     if as_json:
         return json.dumps(mapping, ensure_ascii=False, indent=2), "application/json"
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(sorted(mapping.items()))
-    return out.getvalue(), "text/csv; charset=utf-8"
+    return sku_map_to_csv(mapping), "text/csv; charset=utf-8"
 
 
 def unmapped_skus(services: Services, store_id: str) -> list[dict[str, Any]]:

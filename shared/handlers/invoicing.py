@@ -14,6 +14,7 @@ from shared.bootstrap import Services
 from shared.channels.store_api import can_fetch_refunds, fetch_woocommerce_refund
 from shared.domain.order import ZERO, Order, OrderState, Refund, RefundLine
 from shared.domain.records import DocumentRef, OrderRecord, TimelineEntry
+from shared.domain.rules import validate_refund
 from shared.errors import NothingToDo, PermanentError
 from shared.handlers.common import entry, format_number, hold, log, problem_from_error, update_order
 from shared.handlers.messages import CancelOrder, IssueCreditNote, IssueInvoice, RecordPayment, SyncStock, send
@@ -206,6 +207,10 @@ def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder
             problems = [problem_from_error(error)]
             update_order(services, record.store_id, record.order_id, lambda r: hold(r, problems, ACTOR))
             return None
+    problems = validate_refund(order, refund) if refund.refund_id != CANCEL_REFUND_ID else []
+    if problems:
+        update_order(services, record.store_id, record.order_id, lambda r: hold(r, problems, ACTOR))
+        return None
     if _writes_paused(services, settings, record.order_id):
         return None
 

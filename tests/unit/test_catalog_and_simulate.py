@@ -28,11 +28,11 @@ def files_digest(folder: Path) -> dict[str, str]:
 
 
 def test_csv_round_trip(services):
-    csv_body = b"sku,item_code\nBLUE-MUG-350ML,MUG-BLUE-350\nTEE-ORG-M:815,TEE-ORGANIC-M-BLACK\n"
+    csv_body = b"sku,variant_id,item_code\nBLUE-MUG-350ML,,MUG-BLUE-350\nTEE-ORG-M,815,TEE-ORGANIC-M-BLACK\n"
     assert import_sku_map(services, "demo-woo", csv_body, "text/csv") == {"store_id": "demo-woo", "count": 2}
     body, content_type = export_sku_map(services, "demo-woo", as_json=False)
     assert content_type.startswith("text/csv")
-    assert body == "sku,item_code\nBLUE-MUG-350ML,MUG-BLUE-350\nTEE-ORG-M:815,TEE-ORGANIC-M-BLACK\n"
+    assert body == csv_body.decode()
     as_json, _ = export_sku_map(services, "demo-woo", as_json=True)
     assert json.loads(as_json) == {"BLUE-MUG-350ML": "MUG-BLUE-350", "TEE-ORG-M:815": "TEE-ORGANIC-M-BLACK"}
 
@@ -40,12 +40,13 @@ def test_csv_round_trip(services):
 @pytest.mark.parametrize(
     ("body", "detail"),
     [
-        (b"code,name\nA,B\n", "header line"),
-        (b"sku,item_code\nA,\n", "item code for 'A' is empty"),
+        (b"code,name\nA,B\n", "header row"),
+        (b"sku,item_code\nA,\n", "item_code is empty for SKU A"),
         (b"sku,item_code\nA,X\nA,Y\n", "appears twice"),
-        (b'{"A": ""}', "empty"),
-        (b"[1]", "not an object"),
-        (b"{oops", "Not valid JSON"),
+        (b'{"A": ""}', "must both be given"),
+        (b"[1]", "list of objects"),
+        (b"{oops", "not valid JSON"),
+        (b"\xff\xfe", "not UTF-8"),
     ],
 )
 def test_bad_sku_maps_are_refused_and_nothing_is_stored(services, body, detail):
@@ -71,8 +72,8 @@ def test_unmapped_sku_holds_the_order_until_the_map_is_uploaded_and_retried(serv
     waiting = unmapped_skus(services, "demo-woo")
     assert {w["sku"] for w in waiting} >= {"BLUE-MUG-350ML"}
     assert all(order_id in w["orders"] for w in waiting)
-    csv_lines = "\n".join(f"{w['sku']},CODE-{i}" for i, w in enumerate(waiting))
-    import_sku_map(services, "demo-woo", f"sku,item_code\n{csv_lines}\n".encode(), "text/csv")
+    csv_lines = "\n".join(f"{w['sku']},,CODE-{i}" for i, w in enumerate(waiting))
+    import_sku_map(services, "demo-woo", f"sku,variant_id,item_code\n{csv_lines}\n".encode(), "text/csv")
     retry_order(services, "demo-woo", order_id)
     services.bus.drain(services)
     assert services.state.get_order("demo-woo", order_id).state == "invoiced"

@@ -4,6 +4,7 @@ an in-memory bus drained through the real dispatch, and a recording target."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,17 @@ def test_woocommerce_ping_is_answered_200_without_signature(services):
     result = receive_webhook(services, "woocommerce", "demo-woo", b"webhook_id=12", {})
     assert result.status == 200
     assert services.state.dump()["events"] == []
+
+
+def test_woocommerce_refund_without_store_api_credits_the_amount_at_the_order_rate(tmp_path):
+    services = make_services(tmp_path)  # the real UBL outbox
+    created = fixture_bytes("woocommerce", "order_created")
+    refunded = fixture_bytes("woocommerce", "order_updated_refunded")
+    deliver(services, "woocommerce", "demo-woo", "order.created", created)
+    deliver(services, "woocommerce", "demo-woo", "order.updated", refunded)
+    services.bus.drain(services)
+    record = services.state.get_order("demo-woo", order_id_of(created))
+    credit = record.document("credit_note", "5140")
+    assert credit is not None, record.problems
+    assert credit.total == Decimal("19.12")
+    assert record.state == OrderState.INVOICED  # partly refunded: still invoiced, not credited
