@@ -541,12 +541,18 @@ class _TimerRunner:
     def _loop(self) -> None:
         if self.run_on_startup:
             self.fire(datetime.now(UTC))
+        previous = datetime.now(UTC)
         while True:
-            due = next_occurrence(self.schedule, datetime.now(UTC))
-            wait = (due - datetime.now(UTC)).total_seconds()
-            if self.host.stopping.wait(max(wait, 0.0)):
+            # From the later of now and the last run: Event.wait may return a hair early on the wall
+            # clock, and computing from "now" would then fire the same occurrence twice.
+            due = next_occurrence(self.schedule, max(datetime.now(UTC), previous))
+            while (remaining := (due - datetime.now(UTC)).total_seconds()) > 0:
+                if self.host.stopping.wait(remaining):
+                    return
+            if self.host.stopping.is_set():
                 return
             self.fire(due)
+            previous = due
 
     def fire(self, due: datetime) -> None:
         with self.lock:
@@ -674,7 +680,13 @@ class LocalHost:
         split = urlsplit(request.path)
         path = split.path.strip("/")
         # Read the body whatever the route: an unread body would corrupt the next keep-alive request.
-        body_in = request.read_body()
+        try:
+            body_in = request.read_body()
+        except ValueError:  # a malformed Content-Length or chunk size
+            request.close_connection = True
+            status, headers, body = _problem(400, "Bad Request", "malformed request body framing")
+            log.info("%s /%s -> %d", request.command, path, status)
+            return status, headers, body
         if body_in is None:
             status, headers, body = _problem(
                 413, "Content Too Large", f"request bodies are limited to {MAX_REQUEST_BODY} bytes"

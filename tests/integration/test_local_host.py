@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from local.host import RunningHost, backoff_delay, compile_route, load_local_settings, start_host
+from local.timers import next_occurrence
 from shared.adapters.sqlite_bus import MAX_DELIVERY_COUNT_EXCEEDED, SqliteBus, bus_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,6 +123,17 @@ def test_literal_route_wins_over_parameter_route_and_post_body_arrives(host: Run
         "signature": "c2lnbmF0dXJl",
         "function": "retry_order",
     }
+
+
+def test_chunked_request_body_is_read_whole(host: RunningHost) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"reason": '
+        yield b'"ERP back online"}'
+
+    response = requests.post(f"{host.url}/api/orders/demo-woo/1001/retry", data=chunks(), timeout=10)
+
+    assert response.status_code == 202
+    assert response.json()["reason"] == "ERP back online"
 
 
 def test_plain_text_response_gets_text_content_type(host: RunningHost) -> None:
@@ -301,6 +313,34 @@ def test_timer_runs_on_its_ncrontab_schedule(host: RunningHost, records: Path) -
     payload = json.loads(runs[-1]["body"])
     assert isinstance(payload["past_due"], bool)
     assert datetime.fromisoformat(payload["next"]).timestamp() > runs[-1]["started"]
+
+
+def test_timer_fires_each_occurrence_once(host: RunningHost, records: Path) -> None:
+    before = len(calls(records, "sweep"))
+    time.sleep(3.2)
+
+    runs = [row["started"] for row in calls(records, "sweep")[before:]]
+
+    assert 2 <= len(runs) <= 4
+    assert all(later - earlier > 0.5 for earlier, later in itertools.pairwise(runs))
+
+
+@pytest.mark.parametrize(
+    ("schedule", "after", "expected"),
+    [
+        ("0 */5 * * * *", "2025-03-14T09:31:07+00:00", "2025-03-14T09:35:00+00:00"),
+        ("30 0 2 * * *", "2025-03-14T09:31:07+00:00", "2025-03-15T02:00:30+00:00"),
+        ("0 0 9 * * 0", "2025-03-14T09:31:07+00:00", "2025-03-16T09:00:00+00:00"),  # 0 = Sunday in NCRONTAB
+        ("00:05:00", "2025-03-14T09:31:07+00:00", "2025-03-14T09:36:07+00:00"),  # TimeSpan form
+    ],
+)
+def test_ncrontab_schedules_have_seconds_first(schedule: str, after: str, expected: str) -> None:
+    assert next_occurrence(schedule, datetime.fromisoformat(after)) == datetime.fromisoformat(expected)
+
+
+def test_five_field_cron_is_refused_with_a_hint() -> None:
+    with pytest.raises(ValueError, match="six fields"):
+        next_occurrence("*/5 * * * *", datetime.fromisoformat("2025-03-14T09:31:07+00:00"))
 
 
 def test_admin_endpoint_runs_a_timer_now(host: RunningHost, records: Path) -> None:
