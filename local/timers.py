@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from croniter import croniter
-
 _TIMESPAN = re.compile(r"^(?:(?P<days>\d+)\.)?(?P<hours>\d{1,2}):(?P<minutes>\d{2})(?::(?P<seconds>\d{2}))?$")
 
 
@@ -35,6 +33,11 @@ def next_occurrence(schedule: str, after: datetime) -> datetime:
         raise ValueError(
             f"timer schedule {schedule!r}: NCRONTAB needs six fields, seconds first (e.g. '0 */5 * * * *')"
         )
+    try:
+        # Imported here so a host without timer functions starts even where croniter is not installed.
+        from croniter import croniter
+    except ImportError as error:
+        raise ValueError("timer schedules need the croniter package (requirements-dev.txt)") from error
     try:
         result = croniter(schedule, after, second_at_beginning=True).get_next(datetime)
     except (ValueError, KeyError) as error:
