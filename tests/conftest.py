@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -97,3 +98,127 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+# Bicep, read offline -------------------------------------------------------------------------
+# Bicep cannot be compiled without the Bicep CLI (a download); tree-sitter-bicep parses it, and these
+# helpers turn the syntax tree into plain values the infrastructure tests assert on.
+
+
+class Expression(str):
+    """Bicep source of a value that is not a literal (a reference, a call, an interpolated string)."""
+
+
+class BicepResource:
+    def __init__(self, symbol: str, type_: str, body: Any, loop: bool, conditional: bool, path: Path) -> None:
+        self.symbol = symbol
+        self.type = type_.split("@")[0]
+        self.api_version = type_.split("@")[1] if "@" in type_ else ""
+        self.body: dict[str, Any] = body if isinstance(body, dict) else {}
+        self.loop = loop
+        self.conditional = conditional
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"BicepResource({self.symbol}: {self.type} in {self.path.name})"
+
+
+class BicepFile:
+    def __init__(self, path: Path, tree: Any) -> None:
+        self.path = path
+        self.tree = tree
+        self.text = path.read_text()
+        self.resources: list[BicepResource] = []
+        self.params: dict[str, Any] = {}
+        self.variables: dict[str, Any] = {}
+        self.outputs: dict[str, str] = {}
+        self.modules: dict[str, dict[str, Any]] = {}
+        self._read(tree.root_node)
+
+    def _read(self, root: Any) -> None:
+        for node in _walk(root):
+            children = [c for c in node.named_children if c.type != "comment"]
+            if node.type == "resource_declaration":
+                body = children[2]
+                loop = body.type == "for_statement"
+                conditional = body.type == "if_statement"
+                self.resources.append(
+                    BicepResource(
+                        _text(children[0]), _bicep_value(children[1]), _bicep_value(body), loop, conditional, self.path
+                    )
+                )
+            elif node.type == "parameter_declaration":
+                self.params[_text(children[0])] = _bicep_value(children[-1]) if len(children) > 2 else None
+            elif node.type == "variable_declaration":
+                self.variables[_text(children[0])] = _bicep_value(children[-1])
+            elif node.type == "output_declaration":
+                self.outputs[_text(children[0])] = _text(children[-1])
+            elif node.type == "module_declaration":
+                self.modules[_text(children[0])] = {"path": _bicep_value(children[1]), **_bicep_value(children[2])}
+
+    def of_type(self, type_: str) -> list[BicepResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def problems(self) -> list[str]:
+        return [
+            f"{self.path.name}:{n.start_point[0] + 1}:{n.start_point[1] + 1} {'missing' if n.is_missing else 'error'}"
+            for n in _walk(self.tree.root_node)
+            if n.type == "ERROR" or n.is_missing
+        ]
+
+
+def _walk(node: Any) -> Iterator[Any]:
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
+def _text(node: Any) -> str:
+    return bytes(node.text).decode()
+
+
+def _bicep_value(node: Any) -> Any:
+    kind = node.type
+    children = [c for c in node.named_children if c.type != "comment"]
+    if kind == "object":
+        result: dict[str, Any] = {}
+        for prop in children:
+            if prop.type != "object_property":
+                continue
+            parts = [c for c in prop.named_children if c.type != "comment"]
+            if parts[0].type == "resource_declaration":
+                continue  # a nested resource is read as a resource of its own
+            result[str(_bicep_value(parts[0]))] = _bicep_value(parts[-1])
+        return result
+    if kind == "array":
+        return [_bicep_value(c) for c in children]
+    if kind == "string":
+        inner = _text(node)[1:-1]
+        return Expression(inner) if any(c.type == "interpolation" for c in children) else inner
+    if kind == "identifier":
+        return Expression(_text(node))
+    if kind == "number":
+        return int(_text(node))
+    if kind == "boolean":
+        return _text(node) == "true"
+    if kind == "null":
+        return None
+    if kind in ("for_statement", "if_statement"):
+        return _bicep_value(children[-1])
+    if kind == "decorators":
+        return None
+    return Expression(_text(node))
+
+
+@pytest.fixture(scope="session")
+def bicep() -> dict[str, BicepFile]:
+    """Every .bicep file under infra/, parsed, keyed by its path relative to infra/ ("modules/storage.bicep")."""
+    import tree_sitter as ts
+    import tree_sitter_bicep
+
+    parser = ts.Parser(ts.Language(tree_sitter_bicep.language()))
+    infra = ROOT / "infra"
+    return {
+        str(path.relative_to(infra)): BicepFile(path, parser.parse(path.read_bytes()))
+        for path in sorted(infra.rglob("*.bicep"))
+    }

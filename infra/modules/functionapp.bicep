@@ -1,0 +1,169 @@
+// The Function App on Flex Consumption (FC1), Python 3.11, running as its user-assigned identity.
+// Every connection is identity-based: no keys or connection strings in app settings.
+param name string
+param planName string
+param location string
+param tags object
+param identityId string
+param identityClientId string
+param storageAccountName string
+param blobEndpoint string
+param tableEndpoint string
+param deploymentContainerName string
+param serviceBusNamespaceFqdn string
+param appInsightsConnectionString string
+param keyVaultUri string
+param storeSecrets array
+param maximumInstanceCount int
+param instanceMemoryMB int
+
+var queueSettings = [
+  {
+    name: 'OrderEventsQueue'
+    value: 'order-events'
+  }
+  {
+    name: 'InvoiceRequestsQueue'
+    value: 'invoice-requests'
+  }
+  {
+    name: 'StockUpdatesQueue'
+    value: 'stock-updates'
+  }
+  {
+    name: 'PaymentEventsQueue'
+    value: 'payment-events'
+  }
+]
+
+var identitySettings = [
+  // Functions host storage (leases, timers) through the identity.
+  {
+    name: 'AzureWebJobsStorage__accountName'
+    value: storageAccountName
+  }
+  {
+    name: 'AzureWebJobsStorage__credential'
+    value: 'managedidentity'
+  }
+  {
+    name: 'AzureWebJobsStorage__clientId'
+    value: identityClientId
+  }
+  // Service Bus triggers (prefix of the bindings' connection "ServiceBusConnection") and the sender.
+  {
+    name: 'ServiceBusConnection__fullyQualifiedNamespace'
+    value: serviceBusNamespaceFqdn
+  }
+  {
+    name: 'ServiceBusConnection__credential'
+    value: 'managedidentity'
+  }
+  {
+    name: 'ServiceBusConnection__clientId'
+    value: identityClientId
+  }
+  // DefaultAzureCredential in shared/ picks the user-assigned identity by this client id.
+  {
+    name: 'AZURE_CLIENT_ID'
+    value: identityClientId
+  }
+  {
+    name: 'STATE_BACKEND'
+    value: 'tables'
+  }
+  {
+    name: 'BUS_BACKEND'
+    value: 'servicebus'
+  }
+  {
+    name: 'TABLES_ENDPOINT'
+    value: tableEndpoint
+  }
+  {
+    name: 'CLAIM_CHECK_BLOB_ENDPOINT'
+    value: blobEndpoint
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+    value: appInsightsConnectionString
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+    value: 'ClientId=${identityClientId};Authorization=AAD'
+  }
+  {
+    name: 'PYTHON_ENABLE_OPENTELEMETRY'
+    value: 'true'
+  }
+]
+
+// Key Vault references: the platform resolves them with the identity named in keyVaultReferenceIdentity.
+var secretSettings = [
+  for secret in storeSecrets: {
+    name: secret.setting
+    value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${secret.secretName}/)'
+  }
+]
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, {
+    'azd-service-name': 'api'
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      appSettings: concat(queueSettings, identitySettings, secretSettings)
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${blobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+  }
+}
+
+output name string = site.name
+output defaultUrl string = 'https://${site.properties.defaultHostName}'
