@@ -16,5 +16,5 @@ def registered_functions(app: func.FunctionApp) -> dict[str, Any]:
     """Function name → the azure.functions Function object (trigger, bindings, user function)."""
     with _lock:
         if id(app) not in _cache:
-            _cache[id(app)] = {f.get_function_name(): f for f in app.get_functions()}
+            _cache[id(app)] = {f.get_function_name() or "": f for f in app.get_functions()}
         return _cache[id(app)]
