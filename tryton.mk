@@ -6,7 +6,7 @@ TRYTON_PYTHON ?= .venv/bin/python
 TRYTON_PORT ?= 8000
 export TRYTON_PORT
 
-.tryton/installed.stamp: requirements-tryton.txt
+.tryton/installed.stamp: requirements-tryton.txt $(TRYTON_PYTHON)
 	@mkdir -p .tryton
 	$(TRYTON_PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-tryton.txt
 	@touch $@
