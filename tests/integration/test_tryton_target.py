@@ -297,6 +297,14 @@ def test_cancellation_after_invoicing_credits_the_whole_invoice(target: TrytonTa
     assert again is not None and again.external_id == credit.external_id
 
 
+def test_cancellation_before_invoicing_cancels_the_sale(target: TrytonTarget) -> None:
+    order = _order()
+    target._create_sale(order)  # as a worker stopped right after creating it would leave it: a draft sale
+    assert target.cancel_order(order) is None
+    (sale_id,) = target.sale_ids(order)
+    assert target.rpc.read("sale.sale", [sale_id], ["state"])[0]["state"] == "cancelled"
+
+
 KILLED_WORKER = textwrap.dedent(
     """
     import os, signal, sys
