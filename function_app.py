@@ -2,10 +2,11 @@
 
 import azure.functions as func
 
-from functions import api, dashboard, pipeline, webhooks
+from functions import api, dashboard, operations, pipeline, webhooks
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(webhooks.bp)
 app.register_functions(pipeline.bp)
 app.register_functions(api.bp)
 app.register_functions(dashboard.bp)
+app.register_functions(operations.bp)

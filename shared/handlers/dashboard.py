@@ -51,17 +51,17 @@ def e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def format_time(value: datetime | None) -> str:
-    """UTC, minutes, with the zone written: 2026-11-28 10:00 UTC (the same for every language)."""
+def format_time(value: datetime | None, seconds: bool = False) -> str:
+    """UTC with the zone written: 2026-11-28 10:00 UTC (the same for every language)."""
     if value is None:
         return ""
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
 
 
-def time_tag(value: datetime | None) -> str:
+def time_tag(value: datetime | None, seconds: bool = False) -> str:
     if value is None:
         return ""
-    return f'<time datetime="{e(value.isoformat())}">{e(format_time(value))}</time>'
+    return f'<time datetime="{e(value.isoformat())}">{e(format_time(value, seconds))}</time>'
 
 
 def format_money(amount: Decimal, currency: str, lang: str) -> str:
@@ -74,6 +74,13 @@ def format_money(amount: Decimal, currency: str, lang: str) -> str:
 
 def state_label(state: str, lang: str) -> str:
     return translate(f"state_{state}", lang) if state in {s.value for s in OrderState} else state
+
+
+def action_label(action: str, lang: str) -> str:
+    """A timeline action in words ("retry.requested" → "Retry requested"); unknown actions stay as written."""
+    key = "action_" + action.replace(".", "_")
+    text = translate(key, lang)
+    return action if text == key else text
 
 
 def badge(state: str, lang: str) -> str:
@@ -138,7 +145,9 @@ class _Page:
         return f'<button type="button" class="retry"{hidden}>{self.t("retry")}</button>'
 
     def order_number(self, record: OrderRecord) -> str:
-        return record.order.number if record.order is not None and record.order.number else record.order_id
+        """The number the buyer sees, with one "#": Shopify's name already has it (#1001), WooCommerce's not."""
+        number = record.order.number if record.order is not None and record.order.number else record.order_id
+        return number if number.startswith("#") else f"#{number}"
 
     def total(self, record: OrderRecord) -> str:
         order = record.order
@@ -147,12 +156,12 @@ class _Page:
     # -- overview --------------------------------------------------------------------------------------
 
     def counts(self) -> str:
-        cards = [
-            f'<a class="count{" active" if not self.state else ""}" href="{e(self.link(state=""))}">'
-            f'<span class="label">{self.t("all_states")}</span></a>'
-        ]
+        cards = []
+        total, capped = 0, False
         for state in OrderState:
             count = len(self.services.state.list_orders(self.store or None, state.value, COUNT_LIMIT))
+            total += count
+            capped = capped or count >= COUNT_LIMIT
             shown = f"{COUNT_LIMIT}+" if count >= COUNT_LIMIT else str(count)
             classes = ["count", f"state-{state.value}"]
             if state.value == self.state:
@@ -164,6 +173,12 @@ class _Page:
                 f'<span class="number">{shown}</span>'
                 f'<span class="label">{e(state_label(state.value, self.lang))}</span></a>'
             )
+        everything = (
+            f'<a class="count all{" active" if not self.state else ""}" href="{e(self.link(state=""))}">'
+            f'<span class="number">{total}{"+" if capped else ""}</span>'
+            f'<span class="label">{self.t("all_states")}</span></a>'
+        )
+        cards.insert(0, everything)
         return f'<nav class="counts" aria-label="{self.t("state")}">{"".join(cards)}</nav>'
 
     def records(self) -> list[OrderRecord]:
@@ -191,7 +206,7 @@ class _Page:
             f'data-state="{e(record.state.value)}">'
             '<tr class="order-row">'
             f'<td>{e(self.store_name(record.store_id))}<small class="muted">{e(record.store_id)}</small></td>'
-            f'<td><a class="order-link" href="{e(detail)}">#{e(self.order_number(record))}</a></td>'
+            f'<td><a class="order-link" href="{e(detail)}">{e(self.order_number(record))}</a></td>'
             f'<td class="state">{badge(record.state.value, self.lang)}</td>'
             f'<td class="num">{e(self.total(record))}</td>'
             f"<td>{time_tag(created)}</td>"
@@ -211,7 +226,8 @@ class _Page:
         )
         rows = "".join(self.order_rows(r) for r in records)
         empty = "" if records else f'<p class="empty">{self.t("no_orders")}</p>'
-        attention = f'<p class="attention">{self.t("needs_attention", count=waiting)}</p>' if waiting else ""
+        plural = "needs_attention_one" if waiting == 1 else "needs_attention_other"
+        attention = f'<p class="attention">{self.t(plural, count=waiting)}</p>' if waiting else ""
         return (
             '<section class="orders">'
             f"{attention}"
@@ -228,10 +244,17 @@ class _Page:
             return ""
         waiting = unmapped_skus(self.services, store_id)
         if waiting:
+            numbers: dict[str, str] = {}
+            for item in waiting:
+                for order_id in item["orders"]:
+                    if order_id not in numbers:
+                        record = self.services.state.get_order(store_id, order_id)
+                        numbers[order_id] = self.order_number(record) if record is not None else order_id
             items = "".join(
-                f"<li><code>{e(item['sku'])}</code> — {len(item['orders'])} {self.t('orders_waiting')}: "
+                f"<li><code>{e(item['sku'])}</code> — {self.t('orders_waiting')}: "
                 + ", ".join(
-                    f'<a href="{e(self.link(store=store_id, state="", order=o))}">{e(o)}</a>' for o in item["orders"]
+                    f'<a href="{e(self.link(store=store_id, state="", order=o))}">{e(numbers[o])}</a>'
+                    for o in item["orders"]
                 )
                 + "</li>"
                 for item in waiting
@@ -327,9 +350,16 @@ class _Page:
 
     def timeline(self, entries: list[TimelineEntry]) -> str:
         states = {s.value for s in OrderState}
+
+        def action(name: str) -> str:
+            if name in states:
+                return badge(name, self.lang)
+            return (
+                f'<span class="action">{e(action_label(name, self.lang))}</span><small class="code">{e(name)}</small>'
+            )
+
         rows = "".join(
-            f"<tr><td>{time_tag(t.at)}</td><td>{e(t.actor)}</td>"
-            f"<td>{badge(t.action, self.lang) if t.action in states else f'<code>{e(t.action)}</code>'}</td>"
+            f"<tr><td>{time_tag(t.at, seconds=True)}</td><td>{e(t.actor)}</td><td>{action(t.action)}</td>"
             f"<td>{e(t.detail)}</td></tr>"
             for t in entries
         )
@@ -347,14 +377,20 @@ class _Page:
             for k in ("kind", "number", "total", "tax", "issued", "target", "where")
         )
         rows = "".join(
-            f"<tr><td>{self.t(d.kind)}</td><td><strong>{e(d.number)}</strong></td>"
+            f'<tr><td>{self.t(d.kind)}</td><td class="nowrap"><strong>{e(d.number)}</strong></td>'
             f'<td class="num">{e(format_money(d.total, d.currency, self.lang))}</td>'
             f'<td class="num">{e(format_money(d.tax, d.currency, self.lang))}</td>'
-            f"<td>{time_tag(d.issued_at)}</td><td>{e(d.target)}</td>"
-            f"<td><code>{e(d.location or d.external_id)}</code></td></tr>"
+            f"<td>{time_tag(d.issued_at, seconds=True)}</td><td>{e(d.target)}</td>"
+            f"<td>{self.where(d)}</td></tr>"
             for d in record.documents
         )
         return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+
+    def where(self, document: DocumentRef) -> str:
+        """The file name (an outbox path) or the external id; the full location on hover."""
+        location = document.location or document.external_id
+        name = location.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] if "://" not in location else location
+        return f'<code title="{e(location)}">{e(name)}</code>'
 
     def lines_table(self, record: OrderRecord) -> str:
         order = record.order
@@ -392,7 +428,7 @@ class _Page:
                 ("created", time_tag(order.created_at)),
                 ("country", e(order.customer.billing.country or "—")),
             ]
-        facts += [("changed", time_tag(record.changed_at)), ("attempt", e(record.attempt))]
+        facts += [("changed", time_tag(record.changed_at, seconds=True)), ("attempt", e(record.attempt))]
         dl = "".join(f"<dt>{self.t(k)}</dt><dd>{v}</dd>" for k, v in facts)
         problems = self.problems(record.problems)
         refunds = ""
@@ -407,7 +443,7 @@ class _Page:
         return (
             back + f'<section class="detail order" data-store="{e(record.store_id)}" data-order="{e(record.order_id)}" '
             f'data-state="{e(record.state.value)}">'
-            f"<h2>{self.t('order_detail', number='#' + self.order_number(record))} "
+            f"<h2>{self.t('order_detail', number=self.order_number(record))} "
             f'<span class="state">{badge(record.state.value, self.lang)}</span> '
             f'<span class="actions">{self.retry_button(record)}<span class="error" role="alert"></span></span></h2>'
             f'<div class="problems-row"{"" if problems else " hidden"}>{problems}</div>'
@@ -505,12 +541,16 @@ button{cursor:pointer;border:1px solid var(--accent);background:var(--accent);co
 padding:.25rem .8rem}
 button:disabled{opacity:.6;cursor:progress}
 .filters button{background:var(--card);color:var(--accent)}
-.counts{display:flex;flex-wrap:wrap;gap:.5rem;margin-bottom:1rem}
-.count{display:flex;flex-direction:column;min-width:7.5rem;padding:.5rem .8rem;border:1px solid var(--line);
+.counts{display:grid;grid-template-columns:repeat(auto-fill,minmax(7.2rem,1fr));gap:.5rem;margin-bottom:1rem}
+.count{display:flex;flex-direction:column;padding:.45rem .7rem;border:1px solid var(--line);
 border-left-width:5px;border-radius:6px;background:var(--card);color:var(--ink);text-decoration:none}
 .count .number{font-size:1.5rem;font-weight:600}.count .label{font-size:.85rem;color:var(--muted)}
 .count.zero{opacity:.55}.count.active{outline:2px solid var(--accent)}
-.count:first-child{justify-content:center}
+.count.all{border-left-color:var(--ink)}
+#search{min-width:18rem}
+.nowrap{white-space:nowrap}
+.action{display:block}small.code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.75rem;
+color:var(--muted)}
 .toolbar{display:flex;flex-wrap:wrap;justify-content:space-between;gap:.5rem;margin:.5rem 0}
 .scroll{overflow-x:auto;background:var(--card);border:1px solid var(--line);border-radius:6px}
 table{border-collapse:collapse;width:100%}

@@ -45,6 +45,22 @@ def receive_webhook(
         return IntakeResult(200, {"status": "ping"})
     if not inbound.verify(raw_body, headers, settings.webhook_secret):
         raise BadRequest(401, "Invalid signature", f"The {inbound.SIGNATURE_HEADER} header is missing or wrong.")
+    return accept(services, channel, store_id, raw_body, headers)
+
+
+def accept(
+    services: Services,
+    channel: str,
+    store_id: str,
+    raw_body: bytes,
+    headers: Mapping[str, str],
+    source: str = "webhook",
+) -> IntakeResult:
+    """Parse an authentic delivery (or a catch-up fetch), record it once and put it on the order-events queue.
+
+    Raises BadRequest(400) for a body that is not an order of a known topic.
+    """
+    inbound = get_channel(channel)
     event = inbound.parse_event(raw_body, headers, store_id, services.clock())
     created = services.state.record_event(
         EventRecord(
@@ -54,13 +70,14 @@ def receive_webhook(
             topic=event.topic,
             order_id=event.order_id,
             received_at=event.received_at,
-            headers=inbound.event_headers(headers),
+            headers={**inbound.event_headers(headers), "source": source},
             body=raw_body,
         )
     )
     send(services, ApplyOrderEvent(store_id=store_id, order_id=event.order_id, event=event))
     log.info(
-        "webhook %s store=%s order=%s event=%s topic=%s",
+        "%s %s store=%s order=%s event=%s topic=%s",
+        source,
         "accepted" if created else "duplicate",
         store_id,
         event.order_id,

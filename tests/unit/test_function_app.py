@@ -25,7 +25,9 @@ EXPECTED_HTTP = {
     "sku_map": ("stores/{store_id}/sku-map", ["GET", "PUT"]),
     "unmapped_skus": ("stores/{store_id}/unmapped-skus", ["GET"]),
     "simulate": ("simulate/{store_id}", ["POST"]),
+    "dashboard": ("dashboard", ["GET"]),
 }
+EXPECTED_TIMERS = {"catch_up_poll": "%CatchUpSchedule%", "sweep_stuck_orders": "%SweepSchedule%"}
 EXPECTED_QUEUES = {
     "order_events": "%OrderEventsQueue%",
     "invoice_requests": "%InvoiceRequestsQueue%",
@@ -53,7 +55,11 @@ def test_every_function_is_registered_with_its_bindings(functions):
         assert trigger["queueName"] == queue
         assert trigger["connection"] == "ServiceBusConnection"
         assert trigger["isSessionsEnabled"] is True
-    assert set(EXPECTED_HTTP) | set(EXPECTED_QUEUES) <= set(functions)
+    for name, schedule in EXPECTED_TIMERS.items():
+        trigger = functions[name].get_trigger().get_dict_repr()
+        assert trigger["type"] == "timerTrigger"
+        assert trigger["schedule"] == schedule
+    assert set(EXPECTED_HTTP) | set(EXPECTED_QUEUES) | set(EXPECTED_TIMERS) == set(functions)
 
 
 def test_webhooks_are_anonymous_and_the_order_api_needs_a_function_key(functions):
