@@ -75,6 +75,7 @@ def test_spanish_page_lists_held_orders_first_with_their_spanish_reasons(service
     page = render_dashboard(services, {"lang": "es"}, "en-GB,en;q=0.9")
 
     assert '<html lang="es">' in page
+    assert "2 pedidos necesitan a una persona." in page
     rows = order_states(page)
     assert rows[-1] == (WOO_ORDER, "invoiced")
     assert {state for _, state in rows[:2]} == {"held"}
@@ -142,6 +143,7 @@ def test_state_filter_shows_only_that_state_and_counts_every_state(services: Ser
     assert counts["held"]["href"] == "?lang=en&state=held"
     assert re.search(r'data-state="held"><span class="number">2</span>', page)
     assert re.search(r'data-state="paid"><span class="number">0</span>', page)
+    assert re.search(r'class="count all"[^>]*><span class="number">3</span>', page)
 
 
 def test_store_filter_limits_orders_counts_and_store_panels(services: Services) -> None:
@@ -174,7 +176,7 @@ def test_store_panel_lists_unmapped_skus_with_the_orders_waiting(services: Servi
     page = render_dashboard(services, {"lang": "es", "store": "demo-woo"}, "")
 
     assert "SKU pendientes de asociar" in page
-    assert f"1 pedidos en espera: <a href=\"?lang=es&amp;store=demo-woo&amp;order={HOSTILE_ORDER}\">" in page
+    assert f'— en espera: <a href="?lang=es&amp;store=demo-woo&amp;order={HOSTILE_ORDER}">#{HOSTILE_ORDER}</a>' in page
     upload = Elements(page).named("form")
     assert [f["data-store"] for f in upload if f.get("class") == "sku-upload"] == ["demo-woo"]
 
@@ -186,10 +188,10 @@ def test_order_detail_shows_timeline_documents_and_lines(services: Services) -> 
     assert "<strong>INV-000001</strong>" in page
     assert "<code>BLUE-MUG-350ML</code>" in page
     timeline = page.split('<table class="timeline">')[1]
-    assert "<code>order.received</code>" in timeline
+    assert '<span class="action">Order received</span><small class="code">order.received</small>' in timeline
     assert 'data-state="validated">Validated</span>' in timeline
     assert 'data-state="invoiced">Invoiced</span>' in timeline
-    assert re.search(r"<time datetime=\"[^\"]+\+00:00\">\d{4}-\d\d-\d\d \d\d:\d\d UTC</time>", timeline)
+    assert re.search(r"<time datetime=\"[^\"]+\+00:00\">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</time>", timeline)
     missing = render_dashboard(services, {"lang": "es", "store": "demo-woo", "order": "999"}, "")
     assert "Este pedido no se conoce aquí." in missing
 

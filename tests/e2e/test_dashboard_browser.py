@@ -1,0 +1,235 @@
+"""The dashboard in headless Chromium against the real local host (in-process, 127.0.0.1): a held order
+explained in Spanish, its cause fixed by uploading the SKU map, Retry until invoiced, English, the order
+detail with its timeline, and a screenshot. State is made by signed webhooks through the real pipeline."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from local.host import RunningHost, start_host
+from shared.bootstrap import override_services
+from tests.support import SECRETS, fixture_bytes, webhook_headers
+
+playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright is not installed in the venv")
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Debian's chromium, never a downloaded browser; no network beyond 127.0.0.1.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WOO_ORDER = "5123"
+SHOPIFY_ORDER = "9007199254740993"
+SELLER = {
+    "name": "Té y Tetera S.L.",
+    "vat_id": "ESB87654323",
+    "street": "Carrer de Balmes 200",
+    "city": "Barcelona",
+    "postal_code": "08006",
+    "country": "ES",
+}
+SKU_MAP_CSV = b"sku,item_code\nBLUE-MUG-350ML,MUG-BLUE-350\nTEE-ORG-M,TEE-ORGANIC-M\n"
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="no Chromium: apt-get install chromium")
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def write_store(folder: Path, store_id: str, channel: str, **settings: Any) -> None:
+    data = {
+        "store_id": store_id,
+        "channel": channel,
+        "webhook_secret": SECRETS[channel],
+        "currency": "EUR",
+        "target": "ubl",
+        "seller": SELLER,
+        **settings,
+    }
+    # JSON is valid YAML: no quoting surprises for the postal code.
+    (folder / f"{store_id}.yaml").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHost]:
+    """demo-woo maps every SKU (its order is invoiced); demo-shopify maps none yet (its order is held)."""
+    base = tmp_path_factory.mktemp("dashboard-host")
+    stores = base / "stores"
+    stores.mkdir()
+    write_store(
+        stores,
+        "demo-woo",
+        "woocommerce",
+        name="Cerámica Azul",
+        sku_map=dict(csv_rows(SKU_MAP_CSV)),
+        invoice={"invoice_prefix": "CA-2026-"},
+    )
+    write_store(stores, "demo-shopify", "shopify", name="Té y Tetera", invoice={"invoice_prefix": "TT-"})
+    with pytest.MonkeyPatch.context() as env:
+        # The app settings the triggers name (%OrderEventsQueue%, %CatchUpSchedule%, …), as `make run` has them.
+        example = json.loads((ROOT / "local.settings.example.json").read_text(encoding="utf-8"))
+        for name, value in example["Values"].items():
+            if name not in os.environ:
+                env.setenv(name, str(value))
+        for name, value in {
+            "LOCAL_STATE_DIR": str(base / "state"),
+            "STORES_DIR": str(stores),
+            "LOCAL_TIMERS": "off",
+            "LOCAL_BUS_POLL_SECONDS": "0.05",
+        }.items():
+            env.setenv(name, value)
+        override_services(None)  # the functions build their services from the variables above
+        # root=base: no local.settings.json or host.json of the repository leaks in.
+        running = start_host(0, root=base)
+        try:
+            yield running
+        finally:
+            running.stop(timeout=10)
+            override_services(None)
+
+
+def csv_rows(body: bytes) -> list[tuple[str, str]]:
+    lines = body.decode().strip().splitlines()[1:]
+    return [(sku, code) for sku, code in (line.split(",") for line in lines)]
+
+
+def order_state(host: RunningHost, store_id: str, order_id: str) -> str:
+    response = requests.get(f"{host.url}/api/orders/{store_id}/{order_id}", timeout=10)
+    return str(response.json().get("state", "")) if response.status_code == 200 else ""
+
+
+@pytest.fixture(scope="module")
+def orders(host: RunningHost) -> None:
+    for channel, store_id, topic, fixture in (
+        ("woocommerce", "demo-woo", "order.created", "order_created"),
+        ("shopify", "demo-shopify", "orders/create", "orders_create"),
+    ):
+        body = fixture_bytes(channel, fixture)
+        response = requests.post(
+            f"{host.url}/api/webhooks/{channel}/{store_id}",
+            data=body,
+            headers={**webhook_headers(channel, topic, body), "Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert response.status_code == 202, response.text
+    wait_for(lambda: order_state(host, "demo-woo", WOO_ORDER) == "invoiced")
+    wait_for(lambda: order_state(host, "demo-shopify", SHOPIFY_ORDER) == "held")
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[Any]:
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            # Script errors and CSP refusals both surface here; the page must produce none.
+            page.errors = []  # type: ignore[attr-defined]
+            page.on("pageerror", lambda error: page.errors.append(str(error)))  # type: ignore[attr-defined]
+            page.on(
+                "console",
+                lambda message: page.errors.append(message.text) if message.type == "error" else None,  # type: ignore[attr-defined]
+            )
+            yield page
+        finally:
+            browser.close()
+
+
+def test_business_user_fixes_a_held_order_from_the_spanish_dashboard(
+    host: RunningHost, orders: None, page: Any, tmp_path: Path
+) -> None:
+    expect = playwright_sync.expect
+    page.goto(f"{host.url}/api/dashboard?lang=es")
+
+    held = page.locator(f'tbody.order[data-order="{SHOPIFY_ORDER}"]')
+    invoiced = page.locator(f'tbody.order[data-order="{WOO_ORDER}"]')
+    expect(held.locator(".badge")).to_have_text("Retenido")
+    expect(held.locator(".problems")).to_contain_text(
+        "no está asociado a ningún artículo del sistema de facturación. Añádalo a la tabla de SKU"
+    )
+    expect(held.locator(".problems .facts").first).to_contain_text("encontrado: BLUE-MUG-350ML")
+    expect(invoiced.locator(".documents")).to_contain_text("Factura CA-2026-000001")
+    # Held orders come first, whatever changed last.
+    assert page.locator("tbody.order").first.get_attribute("data-order") == SHOPIFY_ORDER
+    expect(invoiced.locator("button.retry")).to_be_hidden()
+    panel = page.locator('article.store[data-store="demo-shopify"]')
+    expect(panel.locator(".unmapped")).to_contain_text("BLUE-MUG-350ML")
+    (tmp_path / "held-es.png").write_bytes(page.screenshot(full_page=True))
+
+    # Retrying before the cause is fixed holds the order again, and says so.
+    held.locator("button.retry").click()
+    expect(held.locator(".badge")).to_have_text("Retenido", timeout=30_000)
+    expect(held.locator("button.retry")).to_be_visible()
+    expect(held.locator("button.retry")).to_be_enabled()
+
+    # Fix the cause: upload the SKU map for the store, then retry.
+    panel.locator("input[type=file]").set_input_files(
+        {"name": "sku-map.csv", "mimeType": "text/csv", "buffer": SKU_MAP_CSV}
+    )
+    panel.locator("button[type=submit]").click()
+    expect(panel.locator("output")).to_have_text("Tabla guardada: 2 SKU. Reintente ahora los pedidos retenidos.")
+    held.locator("button.retry").click()
+    expect(held.locator(".badge")).to_have_text("Facturado", timeout=30_000)
+    expect(held.locator(".documents")).to_contain_text("Factura TT-000001")
+    expect(held.locator(".problems-row")).to_be_hidden()
+    expect(held.locator("button.retry")).to_be_hidden()
+    assert order_state(host, "demo-shopify", SHOPIFY_ORDER) == "invoiced"
+
+    # English, then the order's detail with its timeline.
+    page.locator("a.language").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("h1")).to_have_text("Orders")
+    page.locator(f'tbody.order[data-order="{SHOPIFY_ORDER}"] a.order-link').click()
+    detail = page.locator("section.detail")
+    expect(detail.locator("h2")).to_contain_text("Order #1001")
+    expect(detail.locator("h2 .badge")).to_have_text("Invoiced")
+    timeline = detail.locator("table.timeline tbody tr")
+    expect(timeline.first).to_contain_text("Order received")
+    actions = [" ".join(text.split()) for text in timeline.locator("td:nth-child(3)").all_inner_texts()]
+    retry = "Retry requested retry.requested"
+    assert actions == ["Order received order.received", "Held", retry, "Held", retry, "Validated", "Invoiced"]
+    expect(timeline.first.locator("td").first).to_contain_text(" UTC")
+    expect(detail.locator(".documents-table")).to_contain_text("TT-000001")
+
+    shot = tmp_path / "detail-en.png"
+    shot.write_bytes(page.screenshot(full_page=True))
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_retry_of_an_invoiced_order_is_refused_with_the_reason(host: RunningHost, orders: None, page: Any) -> None:
+    # The button is hidden for invoiced orders; a stale page could still show it, so force the case.
+    page.goto(f"{host.url}/api/dashboard?lang=en&state=invoiced")
+    row = page.locator(f'tbody.order[data-order="{WOO_ORDER}"]')
+    row.locator("button.retry").evaluate("button => { button.hidden = false; }")
+    row.locator("button.retry").click()
+    expect = playwright_sync.expect
+    expect(row.locator(".error")).to_contain_text("Retry refused: The order is 'invoiced'")
+    expect(row.locator(".badge")).to_have_text("Invoiced")
+    assert order_state(host, "demo-woo", WOO_ORDER) == "invoiced"
+    # The refused POST is the one expected console error (409); nothing else failed.
+    assert all("409" in error for error in page.errors)  # type: ignore[attr-defined]
