@@ -13,7 +13,9 @@ CONNECTION = "ServiceBusConnection"
 
 
 def _handle(stage: str, msg: func.ServiceBusMessage) -> None:
-    handle_message(services(), stage, msg.get_body(), msg.message_id or "", msg.delivery_count or 1)
+    found = services()
+    body = found.message_body(msg.get_body(), getattr(msg, "application_properties", None))
+    handle_message(found, stage, body, msg.message_id or "", msg.delivery_count or 1, trigger=msg)
 
 
 @bp.function_name("order_events")

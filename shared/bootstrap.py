@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +52,15 @@ class Services:
 
     def store(self, store_id: str) -> StoreSettings | None:
         return self.stores.get(store_id)
+
+    def message_body(self, body: bytes, properties: Mapping[object, object] | None) -> bytes:
+        """A received message's body, fetched from the claim-check store when the sender put it there."""
+        claim_checks = getattr(self.bus, "claim_checks", None)
+        if claim_checks is None:
+            return body
+        from shared.adapters.servicebus import resolve_body
+
+        return resolve_body(body, properties, claim_checks)
 
     def sku_map(self, store_id: str) -> dict[str, str]:
         """The SKU map in force: the store file's entries, overridden by the ones uploaded to state."""
@@ -118,6 +127,9 @@ def services() -> Services:
     global _services
     with _lock:
         if _services is None:
+            from shared.telemetry import configure_telemetry
+
+            configure_telemetry()
             _services = Services(
                 state=_build_state(), bus=_build_bus(), stores=load_stores(stores_dir()), state_dir=state_dir()
             )

@@ -35,6 +35,7 @@ ALLOWED_ATTRIBUTES = frozenset(
         "order.id",
         "order.state",
         "stage",
+        "command",
         "channel",
         "event.topic",
         "event.key",

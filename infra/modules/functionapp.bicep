@@ -36,6 +36,23 @@ var queueSettings = [
   }
 ]
 
+// NCRONTAB schedules of the timers (catch-up poll of store APIs, stuck-order sweep) and the delivery
+// count after which a stage marks the order failed (the queues' maxDeliveryCount).
+var timerSettings = [
+  {
+    name: 'CatchUpSchedule'
+    value: '0 */10 * * * *'
+  }
+  {
+    name: 'SweepSchedule'
+    value: '0 */5 * * * *'
+  }
+  {
+    name: 'MAX_DELIVERY_COUNT'
+    value: '10'
+  }
+]
+
 var identitySettings = [
   // Functions host storage (leases, timers) through the identity.
   {
@@ -140,7 +157,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
-      appSettings: concat(queueSettings, identitySettings, secretSettings)
+      appSettings: concat(queueSettings, timerSettings, identitySettings, secretSettings)
     }
     functionAppConfig: {
       deployment: {

@@ -89,6 +89,11 @@ class ServiceBusBus:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
+    @property
+    def claim_checks(self) -> BlobClaimCheck | None:
+        """Where bodies over the size limit go; receiving stages read them back with resolve_body."""
+        return self._claim_checks
+
     @classmethod
     def from_client(cls, client: ServiceBusClient, claim_checks: BlobClaimCheck | None = None) -> ServiceBusBus:
         return cls(client.get_queue_sender, claim_checks)

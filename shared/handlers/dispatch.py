@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+import azure.functions as func
 from pydantic import ValidationError
 
 from shared.bootstrap import Services
@@ -26,6 +27,7 @@ from shared.handlers.messages import (
     parse_message,
 )
 from shared.handlers.operations import mark_failed
+from shared.telemetry import count_order, stage_span
 
 
 def max_delivery_count() -> int:
@@ -48,7 +50,14 @@ def run(services: Services, message: Message) -> None:
         fulfilment.record_payment(services, message)
 
 
-def handle_message(services: Services, stage: str, body: bytes, message_id: str, delivery_count: int) -> None:
+def handle_message(
+    services: Services,
+    stage: str,
+    body: bytes,
+    message_id: str,
+    delivery_count: int,
+    trigger: func.ServiceBusMessage | None = None,
+) -> None:
     """Handle one delivery. Raises to make the bus retry; returns when the message may be completed."""
     try:
         message = parse_message(body)
@@ -57,7 +66,8 @@ def handle_message(services: Services, stage: str, body: bytes, message_id: str,
         log.error("unreadable message stage=%s message=%s", stage, message_id)
         raise
     try:
-        run(services, message)
+        with stage_span(stage, message.store_id, message.order_id, trigger, command=message.type):
+            run(services, message)
     except NothingToDo as reason:
         log.info("nothing to do stage=%s store=%s order=%s: %s", stage, message.store_id, message.order_id, reason)
     except Exception as error:
@@ -71,5 +81,6 @@ def handle_message(services: Services, stage: str, body: bytes, message_id: str,
             type(error).__name__,
         )
         if delivery_count >= max_delivery_count():
+            count_order("failed", message.store_id)
             mark_failed(services, message.store_id, message.order_id, stage, f"{type(error).__name__}: {error}")
         raise

@@ -10,11 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from shared.bootstrap import Services
-from shared.channels import get_channel
+from shared.channels import ChannelModule, get_channel
+from shared.domain.order import OrderEvent
 from shared.domain.records import EventRecord
 from shared.errors import BadRequest
 from shared.handlers.common import log
 from shared.handlers.messages import ApplyOrderEvent, send
+from shared.telemetry import count_order, stage_span
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -62,6 +64,33 @@ def accept(
     """
     inbound = get_channel(channel)
     event = inbound.parse_event(raw_body, headers, store_id, services.clock())
+    with stage_span("intake", store_id, event.order_id, None, channel=channel, **{"event.topic": event.topic}):
+        created = _record_and_enqueue(services, inbound, channel, event, raw_body, headers, source)
+    log.info(
+        "%s %s store=%s order=%s event=%s topic=%s",
+        source,
+        "accepted" if created else "duplicate",
+        store_id,
+        event.order_id,
+        event.event_key,
+        event.topic,
+    )
+    body: dict[str, object] = {"status": "accepted" if created else "duplicate", "event_key": event.event_key}
+    body["order"] = f"/api/orders/{store_id}/{event.order_id}"
+    return IntakeResult(202 if created else 200, body)
+
+
+def _record_and_enqueue(
+    services: Services,
+    inbound: ChannelModule,
+    channel: str,
+    event: OrderEvent,
+    raw_body: bytes,
+    headers: Mapping[str, str],
+    source: str,
+) -> bool:
+    """Record the raw event (insert-if-absent) and send it on; True when it was new."""
+    store_id = event.store_id
     created = services.state.record_event(
         EventRecord(
             store_id=store_id,
@@ -75,15 +104,6 @@ def accept(
         )
     )
     send(services, ApplyOrderEvent(store_id=store_id, order_id=event.order_id, event=event))
-    log.info(
-        "%s %s store=%s order=%s event=%s topic=%s",
-        source,
-        "accepted" if created else "duplicate",
-        store_id,
-        event.order_id,
-        event.event_key,
-        event.topic,
-    )
-    body: dict[str, object] = {"status": "accepted" if created else "duplicate", "event_key": event.event_key}
-    body["order"] = f"/api/orders/{store_id}/{event.order_id}"
-    return IntakeResult(202 if created else 200, body)
+    if created:
+        count_order("received", store_id, channel)
+    return created

@@ -15,12 +15,13 @@ from shared.channels.store_api import can_fetch_refunds, fetch_woocommerce_refun
 from shared.domain.order import ZERO, Order, OrderState, Refund, RefundLine
 from shared.domain.records import DocumentRef, OrderRecord, TimelineEntry
 from shared.domain.rules import validate_refund
-from shared.errors import NothingToDo, PermanentError
+from shared.errors import NothingToDo, PermanentError, RetryableError
 from shared.handlers.common import entry, format_number, hold, log, problem_from_error, update_order
 from shared.handlers.messages import CancelOrder, IssueCreditNote, IssueInvoice, RecordPayment, SyncStock, send
 from shared.handlers.orders import follow_up
 from shared.ports import Target
 from shared.stores import StoreSettings
+from shared.telemetry import count_order, record_target_call
 
 ACTOR = "invoicing"
 CANCEL_REFUND_ID = "cancel"
@@ -71,11 +72,17 @@ def _issue(
     assert callable(create)
     try:
         document: DocumentRef = create(target, number)
+    except RetryableError:
+        record_target_call(target.name, "retryable", settings.store_id)
+        raise
     except PermanentError as error:
+        record_target_call(target.name, "permanent", settings.store_id)
+        count_order("held", settings.store_id)
         log.warning("target refused store=%s order=%s code=%s", record.store_id, record.order_id, error.code)
         problems = [problem_from_error(error)]
         update_order(services, record.store_id, record.order_id, lambda r: hold(r, problems, ACTOR))
         return None
+    record_target_call(target.name, "ok", settings.store_id)
     services.state.complete_claim(settings.store_id, claim_key, {"document": document.model_dump(mode="json")})
     return document
 
@@ -109,6 +116,7 @@ def issue_invoice(services: Services, message: IssueInvoice) -> OrderRecord | No
             if not _add_document(current, document):
                 return []
             current.state = OrderState.INVOICED
+            count_order("invoiced", current.store_id)
             return [
                 entry(
                     ACTOR,

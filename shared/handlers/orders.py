@@ -21,6 +21,7 @@ from shared.handlers.messages import (
     send,
 )
 from shared.stores import StoreSettings
+from shared.telemetry import count_order
 
 ACTOR = "validation"
 INVOICED_STATES = {OrderState.INVOICED, OrderState.STOCK_SYNCED, OrderState.PAID, OrderState.CREDITED}
@@ -40,7 +41,9 @@ def check(record: OrderRecord, settings: StoreSettings, sku_map: dict[str, str])
     assert record.order is not None
     problems = validate_order(record.order, settings, sku_map)
     if problems:
+        count_order("held", record.store_id, record.order.channel.value)
         return hold(record, problems, ACTOR)
+    count_order("validated", record.store_id, record.order.channel.value)
     record.state = OrderState.VALIDATED
     record.problems = []
     return [entry(ACTOR, OrderState.VALIDATED.value, "All checks passed; the invoice is next.")]
