@@ -17,12 +17,15 @@ EXPECTED = {
 }
 
 
+from local.registry import registered_functions  # noqa: E402 - get_functions() may run once per app
+
+
 def _trigger_bindings() -> list[dict[str, Any]]:
     # Not skipped when function_app does not import: a broken import makes every function vanish on Azure.
     import function_app
 
     bindings = []
-    for function in function_app.app.get_functions():
+    for function in registered_functions(function_app.app).values():
         for binding in function.get_bindings():
             data = binding.get_dict_repr()
             if data["type"] == "serviceBusTrigger":
