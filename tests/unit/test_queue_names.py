@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from local.registry import registered_functions  # get_functions() may run only once per app
+
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {
     "OrderEventsQueue": "order-events",
@@ -15,9 +17,6 @@ EXPECTED = {
     "StockUpdatesQueue": "stock-updates",
     "PaymentEventsQueue": "payment-events",
 }
-
-
-from local.registry import registered_functions  # noqa: E402 - get_functions() may run once per app
 
 
 def _trigger_bindings() -> list[dict[str, Any]]:
