@@ -54,7 +54,8 @@ EN: dict[str, str] = {
     "no_unmapped": "Every SKU of the held orders is mapped.",
     "orders_waiting": "waiting",
     "sku_map": "SKU map",
-    "sku_map_help": "CSV file with the header line sku,item_code. Uploading replaces the store's map.",
+    "sku_map_help": "CSV file with the header line sku,variant_id,item_code (variant_id may be left empty). "
+    "Uploading replaces the store's map.",
     "download_csv": "Download current map (CSV)",
     "upload": "Upload",
     "uploading": "Uploading…",
@@ -158,7 +159,8 @@ ES: dict[str, str] = {
     "no_unmapped": "Todos los SKU de los pedidos retenidos están asociados.",
     "orders_waiting": "en espera",
     "sku_map": "Tabla de SKU",
-    "sku_map_help": "Archivo CSV con la cabecera sku,item_code. Al subirlo se sustituye la tabla de la tienda.",
+    "sku_map_help": "Archivo CSV con la cabecera sku,variant_id,item_code (variant_id puede quedar vacío). "
+    "Al subirlo se sustituye la tabla de la tienda.",
     "download_csv": "Descargar la tabla actual (CSV)",
     "upload": "Subir",
     "uploading": "Subiendo…",

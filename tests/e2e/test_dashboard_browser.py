@@ -185,6 +185,15 @@ def test_business_user_fixes_a_held_order_from_the_spanish_dashboard(
     expect(held.locator("button.retry")).to_be_visible()
     expect(held.locator("button.retry")).to_be_enabled()
 
+    # A file without the header line is refused with the reason, and nothing is stored.
+    panel.locator("input[type=file]").set_input_files(
+        {"name": "mapa.csv", "mimeType": "text/csv", "buffer": b"BLUE-MUG-350ML;MUG-BLUE-350\n"}
+    )
+    panel.locator("button[type=submit]").click()
+    expect(panel.locator("output")).to_contain_text("El archivo no se ha aceptado: ")
+    expect(panel.locator("output")).to_contain_text("item_code")
+    page.errors.clear()  # type: ignore[attr-defined]  # the browser logs the refused PUT (400)
+
     # Fix the cause: upload the SKU map for the store, then retry.
     panel.locator("input[type=file]").set_input_files(
         {"name": "sku-map.csv", "mimeType": "text/csv", "buffer": SKU_MAP_CSV}

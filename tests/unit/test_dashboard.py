@@ -13,9 +13,11 @@ from typing import Any
 import azure.functions as func
 import pytest
 
+from local.registry import registered_functions
 from shared.bootstrap import Services, override_services
 from shared.handlers.dashboard import format_money, render_dashboard
 from shared.handlers.intake import receive_webhook
+from shared.handlers.operations import mark_failed
 from shared.i18n import EN, ES, choose_language, translate
 from tests.support import FakeTarget, fixture_bytes, make_services, store_settings, webhook_headers
 
@@ -172,6 +174,18 @@ def test_retry_buttons_are_offered_only_for_held_and_failed_orders(services: Ser
     assert offered == {"held": True, "invoiced": False}
 
 
+def test_failed_order_without_a_snapshot_is_listed_with_its_reason_and_a_retry(services: Services) -> None:
+    mark_failed(services, "demo-woo", "7001", "invoicing", "Tryton answered 503 Service Unavailable")
+    page = render_dashboard(services, {"lang": "es", "state": "failed"}, "")
+
+    assert order_states(page) == [("7001", "failed")]
+    assert "El procesamiento se detuvo en la etapa invoicing tras errores repetidos" in page
+    assert ">Fallido</span>" in page and 'class="retry">Reintentar</button>' in page
+    assert '<a class="order-link" href="?lang=es&amp;store=demo-woo&amp;order=7001">#7001</a>' in page
+    detail = render_dashboard(services, {"lang": "en", "store": "demo-woo", "order": "7001"}, "")
+    assert "Failed after repeated errors: Tryton answered 503 Service Unavailable" in detail
+
+
 def test_store_panel_lists_unmapped_skus_with_the_orders_waiting(services: Services) -> None:
     page = render_dashboard(services, {"lang": "es", "store": "demo-woo"}, "")
 
@@ -267,7 +281,8 @@ def test_choose_language(requested: str | None, header: str, fallback: str, expe
 def test_dashboard_function_answers_html_that_no_cache_or_referer_keeps(services: Services) -> None:
     import function_app
 
-    function = next(f for f in function_app.app.get_functions() if f.get_function_name() == "dashboard")
+    # get_functions() refuses a second call (name validation); the registry caches the first.
+    function = registered_functions(function_app.app)["dashboard"]
     override_services(services)
     try:
         request = func.HttpRequest(
