@@ -88,7 +88,7 @@ def build_target(settings: StoreSettings, services: Services) -> Target:
     if settings.target == "tryton":
         from shared.targets.tryton.target import TrytonTarget
 
-        return TrytonTarget(settings)
+        return TrytonTarget(settings, item_codes=lambda: services.sku_map(settings.store_id))
     raise ConfigError(f"{settings.store_id}.yaml: target: unknown target '{settings.target}'")
 
 

@@ -223,6 +223,13 @@ def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder
         return None
 
     def create(target: Target, number: str) -> DocumentRef:
+        cancel = getattr(target, "cancel_order", None)
+        if isinstance(message, CancelOrder) and cancel is not None:
+            # An ERP cancels in its own way (a credit note of the whole invoice, or a cancelled sale).
+            cancelled: DocumentRef | None = cancel(order)
+            if cancelled is None:
+                raise NothingToDo("the target had nothing left to cancel")
+            return cancelled
         existing = target.find_document(order, "credit_note", number, refund.refund_id)
         return existing or target.issue_credit_note(order, refund, invoice, number)
 

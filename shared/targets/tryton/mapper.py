@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from shared.domain.order import Charge, Order, OrderLine, Refund
+from shared.domain.rules.mapping import item_code_for
 from shared.errors import PermanentError
 
 ZERO = Decimal("0")
@@ -80,11 +81,16 @@ def unit_price(amount: Decimal, tax: Decimal, quantity: Decimal, rate: Decimal, 
     return (net / quantity).quantize(PRICE_DIGITS, ROUND_HALF_UP)
 
 
-def _product_line(order: Order, line: OrderLine) -> ErpLine:
+def product_code(line: OrderLine, item_codes: Mapping[str, str] | None) -> str:
+    """The Tryton product code: the store SKU through the SKU map ("SKU:variant" first), else the SKU itself."""
+    return (item_code_for(line, item_codes) if item_codes else None) or line.sku
+
+
+def _product_line(order: Order, line: OrderLine, item_codes: Mapping[str, str] | None) -> ErpLine:
     rate = tax_rate(line.tax_rate, line.total, line.tax, line.tax_class, line.taxable)
     return ErpLine(
         key=f"line:{line.line_id}",
-        product_code=line.sku,
+        product_code=product_code(line, item_codes),
         description=line.name or line.sku,
         quantity=line.quantity,
         unit_price=unit_price(line.total, line.tax, line.quantity, rate, order.prices_include_tax),
@@ -109,9 +115,9 @@ def _charge_line(order: Order, charge: Charge, index: int) -> ErpLine:
     )
 
 
-def sale_lines(order: Order) -> list[ErpLine]:
+def sale_lines(order: Order, item_codes: Mapping[str, str] | None = None) -> list[ErpLine]:
     """Product lines in store order, then shipping, then fees (zero shipping is left out)."""
-    lines = [_product_line(order, line) for line in order.lines if line.quantity]
+    lines = [_product_line(order, line, item_codes) for line in order.lines if line.quantity]
     lines += [_charge_line(order, c, i) for i, c in enumerate(order.shipping) if c.amount or c.tax]
     lines += [_charge_line(order, c, i) for i, c in enumerate(order.fees) if c.amount or c.tax]
     return lines
@@ -121,7 +127,7 @@ def order_totals(order: Order) -> Totals:
     return Totals(untaxed=order.total - order.tax_total, tax=order.tax_total, total=order.total)
 
 
-def credit_lines(order: Order, refund: Refund) -> list[ErpLine]:
+def credit_lines(order: Order, refund: Refund, item_codes: Mapping[str, str] | None = None) -> list[ErpLine]:
     """Exactly the refunded lines and amounts, as negative quantities (Tryton's out credit note convention).
 
     An amount-only refund of a line (quantity 0) credits one unit at the refunded amount. Money not tied to a
@@ -146,7 +152,7 @@ def credit_lines(order: Order, refund: Refund) -> list[ErpLine]:
         lines.append(
             ErpLine(
                 key=f"line:{original.line_id}",
-                product_code=original.sku,
+                product_code=product_code(original, item_codes),
                 description=original.name or original.sku,
                 quantity=-quantity,
                 unit_price=unit_price(refunded.amount, refunded.tax, quantity, rate, order.prices_include_tax),

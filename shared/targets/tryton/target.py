@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import re
 import time
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -39,9 +40,19 @@ class TrytonTarget:
     """
 
     name = "tryton"
+    assigns_numbers = True  # Tryton numbers invoices from its fiscal-year sequences; our series is not used
 
-    def __init__(self, store: StoreSettings, rpc: TrytonRpc | None = None, *, invoice_wait_seconds: float = 10.0):
+    def __init__(
+        self,
+        store: StoreSettings,
+        rpc: TrytonRpc | None = None,
+        *,
+        invoice_wait_seconds: float = 10.0,
+        item_codes: Callable[[], Mapping[str, str]] | None = None,
+    ):
         self.store = store
+        # The SKU map in force, read at each use: an upload takes effect without rebuilding the target.
+        self._item_codes = item_codes or (lambda: store.sku_map)
         self.settings = store.tryton
         self.rpc = rpc or TrytonRpc(store.tryton, store.store_id)
         self.invoice_wait_seconds = invoice_wait_seconds
@@ -177,7 +188,7 @@ class TrytonTarget:
         return [int(s["id"]) for s in found]
 
     def _create_sale(self, order: Order) -> int:
-        lines = mapper.sale_lines(order)
+        lines = mapper.sale_lines(order, self._item_codes())
         products = self._products({line.product_code for line in lines})
         missing = mapper.missing_products(lines, products)
         if missing:
@@ -404,7 +415,7 @@ class TrytonTarget:
 
         Idempotent by reference "<store>:<order>:refund:<refund id>".
         """
-        lines = mapper.credit_lines(order, refund)
+        lines = mapper.credit_lines(order, refund, self._item_codes())
         credit = self._issue_credit(
             order,
             int(invoice.external_id),
@@ -434,7 +445,8 @@ class TrytonTarget:
         sale = self._find_sale(order)
         if sale is None:
             return
-        skus = {line.line_id: line.sku for line in order.lines}
+        codes = self._item_codes()
+        skus = {line.line_id: mapper.product_code(line, codes) for line in order.lines}
         prices = {line.line_id: line.unit_price for line in order.lines}
         # Tryton warns about moves from a customer without an origin: point each at the delivery it returns.
         sale_lines = {
@@ -592,7 +604,7 @@ class TrytonTarget:
                 -line.amount,
                 -line.tax,
             )
-            for line in mapper.sale_lines(order)
+            for line in mapper.sale_lines(order, self._item_codes())
         ]
         expected = mapper.Totals(
             -Decimal(invoice["untaxed_amount"]), -Decimal(invoice["tax_amount"]), -Decimal(invoice["total_amount"])
