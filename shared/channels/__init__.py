@@ -9,7 +9,7 @@ from datetime import datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Protocol, cast
 
-from shared.domain.order import OrderEvent
+from shared.domain.order import EventKind, OrderEvent
 from shared.errors import BadRequest
 
 
@@ -32,6 +32,9 @@ class ChannelModule(Protocol):
 
     def event_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         """Non-secret delivery headers worth keeping for audit (never the signature)."""
+
+    def topic_kind(self, topic: str) -> EventKind:
+        """The canonical event kind of a store topic; BadRequest(400) for a topic we do not handle."""
 
 
 def _load(name: str) -> ModuleType:

@@ -216,3 +216,7 @@ class OrderEvent(_Model):
     order: Order | None = None  # None for a deletion that carries only an id
     refund: Refund | None = None
     delivery_id: str = ""  # X-WC-Webhook-Delivery-ID / X-Shopify-Webhook-Id, for people
+    # Why the store's order could not be read ("line_items[0].total: 'abc' is not a number."). An authentic
+    # delivery with an unreadable order is accepted and held for a person rather than refused: the store
+    # would not send it again (WooCommerce disables a webhook after repeated failures).
+    unreadable: str = ""

@@ -6,12 +6,15 @@ body, then the insert-if-absent claim of the event key. A refused request leaves
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from shared.bootstrap import Services
 from shared.channels import ChannelModule, get_channel
-from shared.domain.order import OrderEvent
+from shared.channels.common import load_json_object, to_id
+from shared.domain.order import Channel, OrderEvent
 from shared.domain.records import EventRecord
 from shared.errors import BadRequest
 from shared.handlers.common import log
@@ -19,6 +22,8 @@ from shared.handlers.messages import ApplyOrderEvent, send
 from shared.telemetry import count_order, stage_span
 
 MAX_BODY_BYTES = 1024 * 1024
+UNREADABLE_TITLE = "Malformed order"  # the channels' title for a readable delivery with unreadable values
+TOPIC_HEADERS = {"woocommerce": "x-wc-webhook-topic", "shopify": "x-shopify-topic"}
 
 
 @dataclass
@@ -63,7 +68,12 @@ def accept(
     Raises BadRequest(400) for a body that is not an order of a known topic.
     """
     inbound = get_channel(channel)
-    event = inbound.parse_event(raw_body, headers, store_id, services.clock())
+    try:
+        event = inbound.parse_event(raw_body, headers, store_id, services.clock())
+    except BadRequest as error:
+        if error.title != UNREADABLE_TITLE:
+            raise
+        event = _unreadable_event(channel, raw_body, headers, store_id, services.clock(), error.detail)
     with stage_span("intake", store_id, event.order_id, None, channel=channel, **{"event.topic": event.topic}):
         created = _record_and_enqueue(services, inbound, channel, event, raw_body, headers, source)
     log.info(
@@ -78,6 +88,29 @@ def accept(
     body: dict[str, object] = {"status": "accepted" if created else "duplicate", "event_key": event.event_key}
     body["order"] = f"/api/orders/{store_id}/{event.order_id}"
     return IntakeResult(202 if created else 200, body)
+
+
+def _unreadable_event(
+    channel: str, raw_body: bytes, headers: Mapping[str, str], store_id: str, received_at: datetime, reason: str
+) -> OrderEvent:
+    """An order we cannot read but whose id we know: keyed on the body's hash, so a resend is a duplicate."""
+    data = load_json_object(raw_body)
+    order_id = to_id(data.get("order_id") if "refund" in headers.get(TOPIC_HEADERS[channel], "") else data.get("id"))
+    if not order_id:
+        raise BadRequest(400, "Not an order", reason)
+    digest = hashlib.sha256(raw_body).hexdigest()[:32]
+    topic = headers.get(TOPIC_HEADERS[channel], "").strip().lower()
+    return OrderEvent(
+        event_key=f"{channel}:{store_id}:unreadable:{digest}",
+        kind=get_channel(channel).topic_kind(topic),
+        channel=Channel(channel),
+        store_id=store_id,
+        order_id=order_id,
+        topic=topic,
+        occurred_at=received_at,
+        received_at=received_at,
+        unreadable=reason,
+    )
 
 
 def _record_and_enqueue(

@@ -10,6 +10,7 @@ from shared.bootstrap import Services
 from shared.domain.order import EventKind, Order, OrderEvent, OrderState, Refund
 from shared.domain.records import OrderRecord, TimelineEntry
 from shared.domain.rules import validate_order
+from shared.domain.rules.messages import problem
 from shared.errors import NothingToDo, RetryableError
 from shared.handlers.common import entry, hold, log, update_order
 from shared.handlers.messages import (
@@ -98,6 +99,18 @@ def _cancel(record: OrderRecord, reason: str) -> list[TimelineEntry]:
     return []
 
 
+def _only_unreadable(record: OrderRecord) -> bool:
+    """Held only because an earlier copy could not be read: a readable one is checked at once."""
+    return record.state == OrderState.HELD and all(p.code == "unreadable_order" for p in record.problems)
+
+
+def _unreadable(record: OrderRecord, event: OrderEvent) -> list[TimelineEntry]:
+    field, _, found = event.unreadable.partition(": ")
+    if record.state not in OPEN_STATES or record.document("invoice") is not None:
+        return [entry("intake", "event.unreadable", f"Ignored an unreadable {event.topic}: {field}.")]
+    return hold(record, [problem("unreadable_order", field=field, found=found or event.unreadable)], ACTOR)
+
+
 def apply_order_event(services: Services, message: ApplyOrderEvent) -> OrderRecord:
     """Apply one store notification. Raises RetryableError for a refund whose order is not known yet."""
     settings = _settings(services, message.store_id)
@@ -107,6 +120,8 @@ def apply_order_event(services: Services, message: ApplyOrderEvent) -> OrderReco
     def mutate(record: OrderRecord) -> list[TimelineEntry]:
         stale = record.source_updated_at is not None and event.occurred_at < record.source_updated_at
         entries: list[TimelineEntry] = []
+        if event.unreadable:
+            return _unreadable(record, event)
         if event.kind == EventKind.REFUND_CREATED:
             if record.order is None or event.refund is None:
                 raise RetryableError(f"refund for unknown order {record.store_id}/{record.order_id}; waiting")
@@ -125,7 +140,7 @@ def apply_order_event(services: Services, message: ApplyOrderEvent) -> OrderReco
         entries += _apply_snapshot(record, event, event.order)
         if event.kind == EventKind.ORDER_CANCELLED or event.order.cancelled:
             return entries + _cancel(record, "The order was cancelled in the store")
-        if record.state == OrderState.RECEIVED:
+        if record.state == OrderState.RECEIVED or _only_unreadable(record):
             entries += check(record, settings, sku_map)
         elif record.state == OrderState.HELD:
             entries.append(entry(ACTOR, "held.updated", "The store changed the order; retry to check it again."))

@@ -192,3 +192,24 @@ def test_woocommerce_refund_without_store_api_credits_the_amount_at_the_order_ra
     assert credit is not None, record.problems
     assert credit.total == Decimal("19.12")
     assert record.state == OrderState.INVOICED  # partly refunded: still invoiced, not credited
+
+
+def test_text_where_a_number_belongs_is_held_with_the_field_and_a_corrected_copy_is_invoiced(services, target):
+    order = json.loads(fixture_bytes("woocommerce", "order_created"))
+    broken = json.loads(json.dumps(order))
+    broken["line_items"][0]["total"] = "diez euros"
+    body = json.dumps(broken).encode()
+    assert deliver(services, "woocommerce", "demo-woo", "order.created", body).status == 202
+    assert deliver(services, "woocommerce", "demo-woo", "order.created", body).status == 200  # resend: duplicate
+    services.bus.drain(services)
+    record = services.state.get_order("demo-woo", str(order["id"]))
+    assert record.state == OrderState.HELD
+    assert [(p.code, p.field) for p in record.problems] == [("unreadable_order", "line_items[0].total")]
+    assert "diez euros" in record.problems[0].found and record.problems[0].message_es
+    assert target.calls == 0
+    # The merchant fixes the order in the store; its update is readable and goes through.
+    order["date_modified_gmt"] = "2030-01-01T00:00:00"
+    deliver(services, "woocommerce", "demo-woo", "order.updated", json.dumps(order).encode())
+    services.bus.drain(services)
+    assert services.state.get_order("demo-woo", str(order["id"])).state == OrderState.INVOICED
+    assert target.calls == 1
