@@ -33,20 +33,9 @@ def fetch_woocommerce_refund(settings: StoreSettings, order_id: str, refund_id: 
     a refusal (401/403/404) that a retry will not fix."""
     api = settings.api
     url = f"{api.base_url.rstrip('/')}/wp-json/wc/v3/orders/{order_id}/refunds/{refund_id}"
-    try:
-        response = requests.get(url, auth=(api.consumer_key, api.consumer_secret), timeout=TIMEOUT_SECONDS)
-    except requests.RequestException as error:
-        raise RetryableError(f"WooCommerce API unreachable: {type(error).__name__}") from error
-    if response.status_code == 429 or response.status_code >= 500:
-        raise RetryableError(f"WooCommerce API answered {response.status_code}")
-    if response.status_code != 200:
-        raise PermanentError(
-            "store_api_refused",
-            f"The store API refused to give refund {refund_id} (HTTP {response.status_code}); "
-            "check the API key and its read permission.",
-            message_es=f"La API de la tienda no entregó el reembolso {refund_id} (HTTP {response.status_code}); "
-            "revise la clave de la API y su permiso de lectura.",
-        )
+    response = _get(
+        url, f"refund {refund_id}", f"el reembolso {refund_id}", auth=(api.consumer_key, api.consumer_secret)
+    )
     return woocommerce.parse_refund(order_id, json.loads(response.content, parse_float=Decimal))
 
 
@@ -57,7 +46,9 @@ def can_poll(settings: StoreSettings) -> bool:
     )
 
 
-def _get(url: str, **kwargs: Any) -> requests.Response:
+def _get(url: str, what: str, what_es: str, **kwargs: Any) -> requests.Response:
+    """GET with the store API's errors typed: RetryableError for timeouts, 429 and 5xx; PermanentError for a
+    refusal (401/403/404) that a retry will not fix."""
     try:
         response = requests.get(url, timeout=TIMEOUT_SECONDS, **kwargs)
     except requests.RequestException as error:
@@ -67,9 +58,10 @@ def _get(url: str, **kwargs: Any) -> requests.Response:
     if response.status_code != 200:
         raise PermanentError(
             "store_api_refused",
-            f"The store API refused to list orders (HTTP {response.status_code}); check the credentials.",
-            message_es=f"La API de la tienda no permitió listar pedidos (HTTP {response.status_code}); "
-            "revise las credenciales.",
+            f"The store API refused to give {what} (HTTP {response.status_code}); check the API key and its "
+            "read permission.",
+            message_es=f"La API de la tienda no entregó {what_es} (HTTP {response.status_code}); revise la clave "
+            "de la API y su permiso de lectura.",
         )
     return response
 
@@ -95,7 +87,9 @@ def changed_orders(settings: StoreSettings, since: datetime, max_pages: int = 50
                 "per_page": "100",
                 "page": str(page),
             }
-            response = _get(f"{base}/wp-json/wc/v3/orders", params=params, auth=auth)
+            response = _get(
+                f"{base}/wp-json/wc/v3/orders", "the order list", "la lista de pedidos", params=params, auth=auth
+            )
             yield from (json.dumps(item).encode() for item in response.json())
             if page >= int(response.headers.get("X-WP-TotalPages", "1") or 1):
                 return
@@ -106,7 +100,7 @@ def changed_orders(settings: StoreSettings, since: datetime, max_pages: int = 50
     for _ in range(max_pages):
         if url is None:
             return
-        response = _get(url, params=params_first, headers=headers)
+        response = _get(url, "the order list", "la lista de pedidos", params=params_first, headers=headers)
         params_first = None  # the next-page link carries its own query
         yield from (json.dumps(item).encode() for item in response.json().get("orders", []))
         url = response.links.get("next", {}).get("url")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from shared.domain.rules.settings import EU_COUNTRIES
+
 CUSTOMIZATION_ID: Final = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
 PROFILE_ID: Final = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
 INVOICE_TYPE_CODE: Final = "380"  # commercial invoice
@@ -39,12 +41,8 @@ EXEMPTION_REASONS: Final[dict[str, tuple[str, str]]] = {
     "E": ("", "Exempt from VAT"),
 }
 
-# fmt: off
-EU_MEMBER_STATES: Final = frozenset({
-    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
-    "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
-})
-# fmt: on
+# One list of EU member states for the whole service (VAT categories here, tax ids in the rules).
+EU_MEMBER_STATES: Final = EU_COUNTRIES
 
 # Peppol Electronic Address Scheme for a party's VAT number, by country. Only schemes in the Peppol EAS list
 # (PEPPOL-EN16931-CL008) are used: Denmark is addressed by CVR (0184, "DK" + 8 digits is a valid value),
