@@ -53,6 +53,8 @@ class SentMessage:
     message_id: str
     session_id: str | None
     delivery_count: int = 0
+    scheduled_at: datetime | None = None
+    properties: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,7 +78,9 @@ class InMemoryBus:
         if (queue, message_id) in self.seen:
             return
         self.seen.add((queue, message_id))
-        self.messages.append(SentMessage(queue, body, message_id, session_id))
+        self.messages.append(
+            SentMessage(queue, body, message_id, session_id, scheduled_at=scheduled_at, properties=dict(properties or {}))
+        )
 
     def drain(self, services: Services, max_delivery: int = 10, limit: int = 500) -> int:
         """Deliver until empty; a failing message is retried up to max_delivery, then dead-lettered."""
