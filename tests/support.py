@@ -78,9 +78,9 @@ class InMemoryBus:
         if (queue, message_id) in self.seen:
             return
         self.seen.add((queue, message_id))
-        self.messages.append(
-            SentMessage(queue, body, message_id, session_id, scheduled_at=scheduled_at, properties=dict(properties or {}))
-        )
+        sent = SentMessage(queue, body, message_id, session_id, scheduled_at=scheduled_at)
+        sent.properties = dict(properties or {})
+        self.messages.append(sent)
 
     def drain(self, services: Services, max_delivery: int = 10, limit: int = 500) -> int:
         """Deliver until empty; a failing message is retried up to max_delivery, then dead-lettered."""
