@@ -77,8 +77,8 @@ def mapping_problems(order: Order, rules: RulesSettings, sku_map: Mapping[str, s
                 problem(
                     "unmapped_sku",
                     field=f"{where}.sku",
-                    expected="an item code in the SKU map",
-                    found=sku_key(line.sku, line.variant_id) if line.variant_id else line.sku.strip(),
+                    # The plain SKU: mapping it covers every variant; "SKU:variant id" is the finer option.
+                    found=line.sku.strip(),
                     line=index + 1,
                 )
             )
