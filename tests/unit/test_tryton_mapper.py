@@ -175,3 +175,17 @@ def test_missing_products_and_taxes_are_named() -> None:
     lines = mapper.sale_lines(_order())
     assert mapper.missing_products(lines, {"BLUE-MUG-350ML": (1, 1)}) == ["GREEN-TEA-100G", "SHIPPING"]
     assert mapper.missing_taxes(lines, {D("21"): 1}) == [D("10")]
+
+
+def test_shipping_method_maps_to_the_item_code_from_the_store_rules() -> None:
+    from shared.domain.order import Charge
+    from shared.targets.tryton.mapper import charge_code
+
+    rules = {"transforms": {"shipping_items": {"flat_rate": "SHIP-STD"}, "fee_items": {"*": "FEE-MISC"}}}
+    flat = Charge(kind="shipping", code="flat_rate", amount=Decimal("4.13"))
+    pickup = Charge(kind="shipping", code="local_pickup", amount=Decimal("0"))
+    fee = Charge(kind="fee", name="Gift wrap", amount=Decimal("2.00"))
+    assert charge_code(flat, rules) == "SHIP-STD"
+    assert charge_code(fee, rules) == "FEE-MISC"
+    assert charge_code(pickup, rules) == "SHIPPING"  # unmapped here; the rules hold such orders before
+    assert charge_code(flat, {}) == "SHIPPING"

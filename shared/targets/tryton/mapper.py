@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from shared.domain.order import Charge, Order, OrderLine, Refund
-from shared.domain.rules.mapping import item_code_for
+from shared.domain.rules.mapping import item_code_for, shipping_item_code
 from shared.errors import PermanentError
 
 ZERO = Decimal("0")
@@ -100,12 +100,18 @@ def _product_line(order: Order, line: OrderLine, item_codes: Mapping[str, str] |
     )
 
 
-def _charge_line(order: Order, charge: Charge, index: int) -> ErpLine:
+def charge_code(charge: Charge, rules: Mapping[str, Any] | None) -> str:
+    """The Tryton product for shipping or a fee: the store's `rules.transforms` map (shipping method or fee
+    name → item code), else the demo SHIPPING / FEE service products."""
+    mapped = shipping_item_code(charge, rules) if rules else None
+    return mapped or (SHIPPING_CODE if charge.kind == "shipping" else FEE_CODE)
+
+
+def _charge_line(order: Order, charge: Charge, index: int, rules: Mapping[str, Any] | None) -> ErpLine:
     rate = tax_rate(charge.tax_rate, charge.amount, charge.tax, charge.tax_class, charge.taxable)
-    code = SHIPPING_CODE if charge.kind == "shipping" else FEE_CODE
     return ErpLine(
         key=f"{charge.kind}:{charge.charge_id or index}",
-        product_code=code,
+        product_code=charge_code(charge, rules),
         description=charge.name or charge.kind.capitalize(),
         quantity=Decimal("1"),
         unit_price=unit_price(charge.amount, charge.tax, Decimal("1"), rate, order.prices_include_tax),
@@ -115,11 +121,13 @@ def _charge_line(order: Order, charge: Charge, index: int) -> ErpLine:
     )
 
 
-def sale_lines(order: Order, item_codes: Mapping[str, str] | None = None) -> list[ErpLine]:
+def sale_lines(
+    order: Order, item_codes: Mapping[str, str] | None = None, rules: Mapping[str, Any] | None = None
+) -> list[ErpLine]:
     """Product lines in store order, then shipping, then fees (zero shipping is left out)."""
     lines = [_product_line(order, line, item_codes) for line in order.lines if line.quantity]
-    lines += [_charge_line(order, c, i) for i, c in enumerate(order.shipping) if c.amount or c.tax]
-    lines += [_charge_line(order, c, i) for i, c in enumerate(order.fees) if c.amount or c.tax]
+    lines += [_charge_line(order, c, i, rules) for i, c in enumerate(order.shipping) if c.amount or c.tax]
+    lines += [_charge_line(order, c, i, rules) for i, c in enumerate(order.fees) if c.amount or c.tax]
     return lines
 
 
@@ -127,7 +135,9 @@ def order_totals(order: Order) -> Totals:
     return Totals(untaxed=order.total - order.tax_total, tax=order.tax_total, total=order.total)
 
 
-def credit_lines(order: Order, refund: Refund, item_codes: Mapping[str, str] | None = None) -> list[ErpLine]:
+def credit_lines(
+    order: Order, refund: Refund, item_codes: Mapping[str, str] | None = None, rules: Mapping[str, Any] | None = None
+) -> list[ErpLine]:
     """Exactly the refunded lines and amounts, as negative quantities (Tryton's out credit note convention).
 
     An amount-only refund of a line (quantity 0) credits one unit at the refunded amount. Money not tied to a
@@ -167,7 +177,7 @@ def credit_lines(order: Order, refund: Refund, item_codes: Mapping[str, str] | N
         lines.append(
             ErpLine(
                 key=f"shipping:{charge.charge_id or 0}",
-                product_code=SHIPPING_CODE,
+                product_code=charge_code(charge, rules),
                 description=charge.name or "Shipping",
                 quantity=Decimal("-1"),
                 unit_price=unit_price(refund.shipping, refund.shipping_tax, Decimal(1), rate, order.prices_include_tax),

@@ -188,7 +188,7 @@ class TrytonTarget:
         return [int(s["id"]) for s in found]
 
     def _create_sale(self, order: Order) -> int:
-        lines = mapper.sale_lines(order, self._item_codes())
+        lines = mapper.sale_lines(order, self._item_codes(), self.store.rules)
         products = self._products({line.product_code for line in lines})
         missing = mapper.missing_products(lines, products)
         if missing:
@@ -415,7 +415,7 @@ class TrytonTarget:
 
         Idempotent by reference "<store>:<order>:refund:<refund id>".
         """
-        lines = mapper.credit_lines(order, refund, self._item_codes())
+        lines = mapper.credit_lines(order, refund, self._item_codes(), self.store.rules)
         credit = self._issue_credit(
             order,
             int(invoice.external_id),
@@ -604,7 +604,7 @@ class TrytonTarget:
                 -line.amount,
                 -line.tax,
             )
-            for line in mapper.sale_lines(order, self._item_codes())
+            for line in mapper.sale_lines(order, self._item_codes(), self.store.rules)
         ]
         expected = mapper.Totals(
             -Decimal(invoice["untaxed_amount"]), -Decimal(invoice["tax_amount"]), -Decimal(invoice["total_amount"])
