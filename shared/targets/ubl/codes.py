@@ -10,6 +10,11 @@ from typing import Final
 
 from shared.domain.rules.settings import EU_COUNTRIES
 
+
+def _code_list(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
 CUSTOMIZATION_ID: Final = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
 PROFILE_ID: Final = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
 INVOICE_TYPE_CODE: Final = "380"  # commercial invoice
@@ -88,6 +93,40 @@ VAT_ENDPOINT_SCHEMES: Final[dict[str, str]] = {
     "TR": "9952",
     "VA": "9953",
 }
+
+# ISO 3166-1 alpha-2 as the EN 16931 code list has it (BR-CL-14), with 1A for Kosovo and XI for Northern Ireland.
+COUNTRIES: Final = _code_list(
+    """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ
+    CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR
+    GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO
+    JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR
+    MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO
+    RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV
+    TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW 1A XI"""
+)
+# Codes stores send that are not ISO 3166-1: Shopify and WooCommerce use the user-assigned XK for Kosovo, which the
+# EN 16931 list spells 1A; "UK" is a common hand-typed United Kingdom.
+COUNTRY_ALIASES: Final[dict[str, str]] = {"XK": "1A", "UK": "GB"}
+
+# ISO 4217 alpha-3 as the Peppol list has it (BR-CL-03/04, PEPPOL-EN16931-CL007).
+CURRENCIES: Final = _code_list(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN BZD CAD CDF
+    CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF
+    GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD
+    LSL LYD MAD MDL MGA MKD MMK MNT MOP MRO MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR
+    PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD
+    TWD TZS UAH UGX USD USN UYI UYU UZS VEF VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD XDR XOF XPD XPF XPT XSU XTS XUA
+    XXX YER ZAR ZMW ZWL"""
+)
+
+# UNCL4461 payment means codes the EN 16931 list accepts (BR-CL-16).
+PAYMENT_MEANS: Final = _code_list(
+    """1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40
+    41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64 65 66 67 68 70 74 75 76 77 78 91 92 93 94
+    95 96 97 ZZZ"""
+)
+# Direct debit needs the mandate reference (PEPPOL-EN16931-R061), which no store order carries.
+DIRECT_DEBIT: Final = frozenset({"49", "59"})
 
 # EAS "EM" (e-mail) is in the CEN EAS list (BR-CL-25) but not in Peppol's (CL008); see mapper docstring.
 EMAIL_SCHEME: Final = "EM"

@@ -50,6 +50,9 @@ _NSMAP_BASE: dict[str | None, str] = {"cac": codes.NS_CAC, "cbc": codes.NS_CBC}
 _CAC = f"{{{codes.NS_CAC}}}"
 _CBC = f"{{{codes.NS_CBC}}}"
 _CREDIT_TRANSFER = {"30", "31", "42", "58"}  # UNCL4461 codes paid into the seller's account (BG-17)
+# Characters XML 1.0 cannot carry (control characters, lone surrogates, U+FFFE/U+FFFF). Stores pass them through
+# from pasted product names and addresses; lxml refuses them, so they are dropped rather than failing the order.
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 # --------------------------------------------------------------------------- amounts
@@ -218,17 +221,36 @@ def document_totals(xml: bytes) -> tuple[Decimal, Decimal]:
 def _require_seller(seller: Seller | None) -> Seller:
     if seller is None:
         raise PermanentError("seller_missing", "The store settings have no seller details, so no invoice can be made.")
+    if _country(seller.country) != seller.country:
+        raise PermanentError(
+            "seller_country_invalid", f"The seller country '{seller.country}' is not an ISO 3166-1 code (BR-CL-14)."
+        )
     return seller
+
+
+def _clean(text: str) -> str:
+    return _NOT_XML.sub("", text).strip()
+
+
+def _country(code: str) -> str:
+    """The EN 16931 country code (BR-CL-14) for what the store sent, "" when it is not one."""
+    code = code.strip().upper()
+    code = codes.COUNTRY_ALIASES.get(code, code)
+    return code if code in codes.COUNTRIES else ""
 
 
 def _buyer(order: Order) -> _Buyer:
     customer = order.customer
     address = customer.billing if customer.billing.country else customer.shipping
-    country = (address.country or "").upper()
-    if not country:
+    if not address.country:
         raise PermanentError("buyer_country_missing", "The order has no billing or shipping country for the buyer.")
+    country = _country(address.country)
+    if not country:
+        raise PermanentError(
+            "buyer_country_invalid", f"The buyer country '{address.country}' is not an ISO 3166-1 code (BR-CL-14)."
+        )
     name = next(
-        (n for n in (address.company, address.name, customer.name, customer.shipping.name) if n.strip()),
+        (_clean(n) for n in (address.company, address.name, customer.name, customer.shipping.name) if _clean(n)),
         "",
     )
     if not name:
@@ -239,21 +261,38 @@ def _buyer(order: Order) -> _Buyer:
 
 def _vat_id(raw: str, country: str) -> str:
     """Compact a VAT id and give it the country prefix BR-CO-09 asks for when the buyer typed it without one."""
-    compact = re.sub(r"[\s.\-/]", "", raw).upper()
+    compact = _clean(re.sub(r"[\s.\-/]", "", raw).upper())
     if not compact:
         return ""
     prefixes = codes.EU_MEMBER_STATES | {"EL", "XI", country, codes.vat_prefix(country)}
-    if compact[:2].isalpha() and compact[:2] in prefixes:
-        return compact
-    return codes.vat_prefix(country) + compact
+    if not (compact[:2].isalpha() and compact[:2] in prefixes):
+        compact = codes.vat_prefix(country) + compact
+    # BR-CO-09: the prefix must be an ISO 3166-1 code (EL for Greece); a country without one (Kosovo, 1A) shows none.
+    prefix = compact[:2]
+    return compact if prefix.isalpha() and (prefix in codes.COUNTRIES or prefix == "EL") else ""
+
+
+def _vat_endpoint(vat_id: str) -> tuple[str, str] | None:
+    """The Peppol address (EAS scheme, identifier) a VAT number gives, if its country has one in the EAS list.
+    Where Peppol checks the identifier's form, the VAT number is cut to it: Sweden's organisation number (0007,
+    PEPPOL-COMMON-R049) is digits 3-12 of its VAT number, Norway's (0192, R041) digits 3-11, Denmark's CVR (0184,
+    R042) is "DK" + 8 digits."""
+    if re.fullmatch(r"SE\d{10}01", vat_id):
+        return "0007", vat_id[2:12]
+    if re.fullmatch(r"NO\d{9}(MVA)?", vat_id):
+        return "0192", vat_id[2:11]
+    if vat_id[:2] == "DK" and not re.fullmatch(r"DK\d{8}", vat_id):
+        return None
+    scheme = codes.VAT_ENDPOINT_SCHEMES.get("GR" if vat_id[:2] == "EL" else vat_id[:2], "")
+    return (scheme, vat_id) if scheme else None
 
 
 def _seller_endpoint(seller: Seller) -> tuple[str, str]:
-    vat_id = _vat_id(seller.vat_id, seller.country)
-    endpoint = seller.endpoint_id.strip() or vat_id
-    scheme = seller.endpoint_scheme.strip() or codes.VAT_ENDPOINT_SCHEMES.get(seller.country, "")
-    if endpoint and scheme:
-        return scheme, endpoint
+    if seller.endpoint_id.strip() and seller.endpoint_scheme.strip():
+        return seller.endpoint_scheme.strip(), seller.endpoint_id.strip()
+    from_vat = _vat_endpoint(_vat_id(seller.vat_id, seller.country))
+    if from_vat is not None:
+        return from_vat
     if seller.email:
         return codes.EMAIL_SCHEME, seller.email
     raise PermanentError(
@@ -263,11 +302,11 @@ def _seller_endpoint(seller: Seller) -> tuple[str, str]:
 
 
 def _buyer_endpoint(buyer: _Buyer, show_vat: bool) -> tuple[str, str] | None:
-    scheme = codes.VAT_ENDPOINT_SCHEMES.get(buyer.vat_id[:2] if buyer.vat_id[:2] != "EL" else "GR", "")
-    if show_vat and buyer.vat_id and scheme:
-        return scheme, buyer.vat_id
-    if buyer.email:
-        return codes.EMAIL_SCHEME, buyer.email
+    from_vat = _vat_endpoint(buyer.vat_id) if show_vat and buyer.vat_id else None
+    if from_vat is not None:
+        return from_vat
+    if _clean(buyer.email):
+        return codes.EMAIL_SCHEME, _clean(buyer.email)
     return None
 
 
@@ -316,7 +355,7 @@ def _billable(line: OrderLine) -> bool:
 
 
 def _item_code(sku: str, item_codes: Mapping[str, str]) -> str:
-    return item_codes.get(sku, sku) if sku else ""
+    return _clean(item_codes.get(sku, sku)) if sku else ""
 
 
 def _net_price(quantity: Decimal, price: Decimal, allowance: Decimal, net: Decimal) -> Decimal:
@@ -341,7 +380,7 @@ def _order_line(
     allowance = money(line.discount) if line.discount > 0 else ZERO
     rate = _rate(line.tax_rate, line.taxable, line.total, line.tax, f"line {line.line_id}")
     return _Line(
-        name=line.name or line.sku or f"Item {line.line_id}",
+        name=_clean(line.name) or _clean(line.sku) or f"Item {line.line_id}",
         item_code=_item_code(line.sku, item_codes),
         quantity=line.quantity,
         unit_code=codes.UNIT_PIECE,
@@ -399,7 +438,7 @@ def _refund_line(
     quantity = refund_line.quantity if refund_line.quantity > 0 else Decimal(1)
     net = money(refund_line.amount)
     return _Line(
-        name=(original.name if original else "") or sku or f"Refund of line {refund_line.line_id}",
+        name=_clean(original.name if original else "") or _clean(sku) or f"Refund of line {refund_line.line_id}",
         item_code=_item_code(sku, item_codes),
         quantity=quantity,
         unit_code=codes.UNIT_PIECE if refund_line.quantity > 0 else codes.UNIT_ONE,
@@ -515,7 +554,7 @@ def _add(parent: etree._Element, tag: str, text: str | None = None, **attributes
     prefix, name = tag.split(":")
     element = etree.SubElement(parent, (_CAC if prefix == "cac" else _CBC) + name)
     if text is not None:
-        element.text = text
+        element.text = _clean(text)
     for key, value in attributes.items():
         element.set(key, value)
     return element
@@ -523,8 +562,8 @@ def _add(parent: etree._Element, tag: str, text: str | None = None, **attributes
 
 def _add_text(parent: etree._Element, tag: str, text: str) -> None:
     """Add an element only when it has content: Peppol forbids empty elements (PEPPOL-EN16931-R008)."""
-    if text and text.strip():
-        _add(parent, tag, text.strip())
+    if _clean(text):
+        _add(parent, tag, text)
 
 
 def _add_amount(parent: etree._Element, tag: str, value: Decimal, currency: str) -> None:
@@ -604,8 +643,9 @@ def _add_buyer(root: etree._Element, buyer: _Buyer, show_vat: bool) -> None:
 
 def _add_delivery(root: etree._Element, order: Order) -> None:
     shipping = order.customer.shipping
-    if not shipping.country:
-        return  # BR-57: a delivery address needs its country
+    country = _country(shipping.country)
+    if not country:
+        return  # BR-57 / BR-CL-14: a delivery address needs a valid country; the deliver-to group is optional
     delivery = _add(root, "cac:Delivery")
     location = _add(delivery, "cac:DeliveryLocation")
     _add_address(
@@ -616,23 +656,32 @@ def _add_delivery(root: etree._Element, order: Order) -> None:
         shipping.city,
         shipping.postal_code,
         shipping.region,
-        shipping.country.upper(),
+        country,
     )
-    name = shipping.company or shipping.name
-    if name.strip():
+    name = _clean(shipping.company) or _clean(shipping.name)
+    if name:
         _add(_add(_add(delivery, "cac:DeliveryParty"), "cac:PartyName"), "cbc:Name", name)
 
 
 def _add_payment(root: etree._Element, order: Order, seller: Seller, invoice: InvoiceSettings) -> None:
-    code = invoice.payment_means_code
+    code = invoice.payment_means_code.strip()
+    if code not in codes.PAYMENT_MEANS:  # BR-CL-16
+        raise PermanentError(
+            "payment_means_invalid", f"The payment means code '{code}' in the store settings is not a UNCL4461 code."
+        )
+    if code in codes.DIRECT_DEBIT:  # PEPPOL-EN16931-R061
+        raise PermanentError(
+            "payment_mandate_missing",
+            f"Payment means {code} (direct debit) needs a mandate reference, which the order does not carry.",
+        )
     if code in ("30", "58") and not seller.iban:  # BR-61
         raise PermanentError(
             "seller_iban_missing", f"Payment means {code} (credit transfer) needs the seller's IBAN in the settings."
         )
     means = _add(root, "cac:PaymentMeans")
     code_element = _add(means, "cbc:PaymentMeansCode", code)
-    if order.payment_method_title.strip():
-        code_element.set("name", order.payment_method_title.strip())
+    if _clean(order.payment_method_title):
+        code_element.set("name", _clean(order.payment_method_title))
     _add_text(means, "cbc:PaymentID", order.number)
     if seller.iban and code in _CREDIT_TRANSFER:
         _add(_add(means, "cac:PayeeFinancialAccount"), "cbc:ID", re.sub(r"\s", "", seller.iban).upper())
@@ -727,6 +776,8 @@ def _document(
             "seller_identifier_missing", "A seller not subject to VAT needs its legal registration id (BR-CO-26)."
         )
     currency = order.currency
+    if currency not in codes.CURRENCIES:  # BR-CL-04, PEPPOL-EN16931-CL007
+        raise PermanentError("currency_invalid", f"The order currency '{currency}' is not an ISO 4217 code.")
     namespace = codes.NS_INVOICE if kind == "Invoice" else codes.NS_CREDIT_NOTE
     nsmap: dict[str | None, str] = {None: namespace, **_NSMAP_BASE}
     root = etree.Element(f"{{{namespace}}}{kind}", nsmap=nsmap)
