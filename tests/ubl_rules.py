@@ -7,6 +7,7 @@ XSLT 2 processor outside this project. `check_invoice` returns the sorted ids of
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
@@ -86,6 +87,79 @@ ISO3166 = set(
     TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW 1A XI EL"""
     )
 )
+# The CEN EAS list (BR-CL-25) adds e-mail and a few transport schemes to Peppol's.
+CEN_EAS = PEPPOL_EAS | {"EM", "AN", "AQ", "AS", "AU", "9901"}
+# ISO 3166-1 as EN 16931 has it (BR-CL-14): the Peppol list above without EL, which is only a VAT prefix.
+COUNTRIES = ISO3166 - {"EL"}
+ISO4217 = set(
+    _words(
+        """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN BZD CAD
+    CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD
+    GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR
+    LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRO MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP
+    PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY
+    TTD TWD TZS UAH UGX USD USN UYI UYU UZS VEF VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD XDR XOF XPD XPF XPT XSU XTS
+    XUA XXX YER ZAR ZMW ZWL"""
+    )
+)
+UNCL4461 = set(
+    _words(
+        """1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39
+    40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64 65 66 67 68 70 74 75 76 77 78 91 92 93
+    94 95 96 97 ZZZ"""
+    )
+)
+UNCL5305 = set(_words("AE L M E S Z G O K B"))
+# VATEX exemption reason codes (BR-CL-22), written as a pattern: the EU articles with their lettered points.
+VATEX = re.compile(
+    r"VATEX-EU-(79-C|132(-1[A-Q])?|143(-1[A-L])?|148(-[A-G])?|151(-1[A-E])?|309|AE|D|F|G|I|IC|O|J)"
+    r"|VATEX-FR-(FRANCHISE|CNWVAT)"
+)
+# Elements EN 16931 does not use (UBL-CR-*), relative to the root; the ones a mapper could plausibly emit.
+FORBIDDEN = {
+    "UBL-CR-001": "*[local-name()='UBLExtensions']",
+    "UBL-CR-003": "cbc:ProfileExecutionID",
+    "UBL-CR-004": "cbc:CopyIndicator",
+    "UBL-CR-005": "cbc:UUID",
+    "UBL-CR-006": "cbc:IssueTime",
+    "UBL-CR-007": "cbc:PricingCurrencyCode",
+    "UBL-CR-008": "cbc:PaymentCurrencyCode",
+    "UBL-CR-010": "cbc:AccountingCostCode",
+    "UBL-CR-011": "cbc:LineCountNumeric",
+    "UBL-CR-018": "cac:OrderReference/cbc:IssueDate",
+    "UBL-CR-020": "cac:OrderReference/cbc:CustomerReference",
+    "UBL-CR-026": "cac:BillingReference/cac:InvoiceDocumentReference/cbc:DocumentTypeCode",
+    "UBL-CR-137": "cac:Signature",
+    "UBL-CR-193": "cac:AccountingSupplierParty/cac:Party/cac:Person",
+    "UBL-CR-257": "cac:AccountingCustomerParty/cac:Party/cac:Person",
+    "UBL-CR-264": "cac:AccountingCustomerParty/cac:BuyerContact",
+    "UBL-CR-294": "cac:BuyerCustomerParty",
+    "UBL-CR-295": "cac:SellerSupplierParty",
+    "UBL-CR-346": "cac:Delivery/cbc:ActualDeliveryTime",
+    "UBL-CR-357": "cac:Delivery/cac:DeliveryLocation/cbc:Name",
+    "UBL-CR-394": "cac:Delivery/cac:DeliveryParty/cac:PostalAddress",
+    "UBL-CR-410": "cac:DeliveryTerms",
+    "UBL-CR-411": "cac:PaymentMeans/cbc:ID",
+    "UBL-CR-463": "cac:PaymentTerms/cbc:PaymentDueDate",
+    "UBL-CR-470": "cac:PrepaidPayment",
+    "UBL-CR-477": "cac:AllowanceCharge/cac:TaxCategory/cbc:Name",
+    "UBL-CR-480": "cac:AllowanceCharge/cac:TaxCategory/cbc:TaxExemptionReasonCode",
+    "UBL-CR-481": "cac:AllowanceCharge/cac:TaxCategory/cbc:TaxExemptionReason",
+    "UBL-CR-490": "cac:TaxExchangeRate",
+    "UBL-CR-494": "cac:TaxTotal/cbc:RoundingAmount",
+    "UBL-CR-499": "cac:TaxTotal/cac:TaxSubtotal/cbc:Percent",
+    "UBL-CR-504": "cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:Name",
+    "UBL-CR-513": "cac:WithholdingTaxTotal",
+    "UBL-CR-550": "(cac:InvoiceLine|cac:CreditNoteLine)/cac:Delivery",
+    "UBL-CR-558": "(cac:InvoiceLine|cac:CreditNoteLine)/cac:AllowanceCharge/cac:TaxCategory",
+    "UBL-CR-561": "(cac:InvoiceLine|cac:CreditNoteLine)/cac:TaxTotal",
+    "UBL-CR-597": "(cac:InvoiceLine|cac:CreditNoteLine)/cac:Item/cac:ClassifiedTaxCategory/cbc:Name",
+    "UBL-CR-600": "(cac:InvoiceLine|cac:CreditNoteLine)/cac:Item/cac:ClassifiedTaxCategory/cbc:TaxExemptionReasonCode",
+    "UBL-CR-601": "(cac:InvoiceLine|cac:CreditNoteLine)/cac:Item/cac:ClassifiedTaxCategory/cbc:TaxExemptionReason",
+    "UBL-CR-669": "//cac:Price/cac:AllowanceCharge/cbc:AllowanceChargeReasonCode",
+    "UBL-CR-670": "//cac:Price/cac:AllowanceCharge/cbc:AllowanceChargeReason",
+    "UBL-CR-671": "//cac:Price/cac:AllowanceCharge/cbc:MultiplierFactorNumeric",
+}
 # Exemption reason code → the only VAT category it may go with (PEPPOL-EN16931-P0104..P0107).
 EXEMPTION_CATEGORY = {"VATEX-EU-G": "G", "VATEX-EU-O": "O", "VATEX-EU-IC": "K", "VATEX-EU-AE": "AE"}
 
@@ -151,7 +225,7 @@ def check_invoice(xml: bytes, *, ignore: Iterable[str] = ()) -> list[str]:
     doc = _Doc(root)
     broken: set[str] = set()
     checks = (_order, _mandatory, _lines, _allowances_charges, _totals, _vat_breakdown, _categories, _decimals_rules)
-    for check in (*checks, _peppol):
+    for check in (*checks, _code_lists, _syntax, _peppol, _peppol_identifiers):
         broken.update(check(doc))
     return sorted(broken - set(ignore))
 
@@ -558,3 +632,123 @@ def _peppol(doc: _Doc) -> set[str]:
         if len(text) != 10 or text[4] != "-" or text[7] != "-" or not text.replace("-", "").isdigit():
             broken.add("PEPPOL-EN16931-F001")
     return broken
+
+
+def _code_lists(doc: _Doc) -> set[str]:
+    """BR-CL-*: the code lists EN 16931 binds to."""
+    broken = set()
+    if doc.text("cbc:DocumentCurrencyCode") not in ISO4217:
+        broken.add("BR-CL-04")
+    for element in doc.root.iter():
+        currency = element.get("currencyID") if isinstance(element.tag, str) else None
+        if currency is not None and currency not in ISO4217:
+            broken.add("BR-CL-03")
+    for code in doc.all("//cac:Country/cbc:IdentificationCode"):
+        if (code.text or "").strip() not in COUNTRIES:
+            broken.add("BR-CL-14")
+    for code in doc.all("cac:PaymentMeans/cbc:PaymentMeansCode"):
+        if (code.text or "").strip() not in UNCL4461:
+            broken.add("BR-CL-16")
+    for rule, path in (("BR-CL-17", "//cac:TaxCategory/cbc:ID"), ("BR-CL-18", "//cac:ClassifiedTaxCategory/cbc:ID")):
+        if any((code.text or "").strip() not in UNCL5305 for code in doc.all(path)):
+            broken.add(rule)
+    for code in doc.all("//cbc:TaxExemptionReasonCode"):
+        if not VATEX.fullmatch((code.text or "").strip().upper()):
+            broken.add("BR-CL-22")
+    for endpoint in doc.all("//cbc:EndpointID[@schemeID]"):
+        if endpoint.get("schemeID") not in CEN_EAS:
+            broken.add("BR-CL-25")
+    return broken
+
+
+def _syntax(doc: _Doc) -> set[str]:
+    """UBL-CR-* (elements EN 16931 does not use), UBL-SR-* (cardinalities) and UBL-DT-* (data types)."""
+    broken = {rule for rule, path in FORBIDDEN.items() if doc.has(path)}
+    if doc.has("cbc:UBLVersionID") and doc.text("cbc:UBLVersionID") != "2.1":
+        broken.add("UBL-CR-002")
+    if doc.is_invoice and doc.has("cac:PaymentMeans/cbc:PaymentDueDate"):
+        broken.add("UBL-CR-412")
+    for element in doc.root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        name = etree.QName(element).localname
+        parent = element.getparent()
+        in_price = parent is not None and bool(doc.all("ancestor::cac:Price", parent))
+        if name.endswith("Amount") and name != "PriceAmount" and not in_price and _decimals(element.text) > 2:
+            broken.add("UBL-DT-01")
+        if element.get("name") is not None and name != "PaymentMeansCode":
+            broken.add("UBL-DT-18")
+    for line in doc.lines:
+        if len(doc.all("cac:Item/cac:ClassifiedTaxCategory", line)) != 1:
+            broken.add("UBL-SR-48")
+    if len(doc.all("cbc:Note")) > 1:
+        broken.add("UBL-SR-34")
+    if len(doc.all("cac:Delivery")) > 1:
+        broken.add("UBL-SR-24")
+    if len(doc.all("cac:PaymentTerms/cbc:Note")) > 1:
+        broken.add("UBL-SR-05")
+    if len({doc.text(".", code) for code in doc.all("cac:PaymentMeans/cbc:PaymentMeansCode")}) > 1:
+        broken.add("UBL-SR-47")
+    return broken
+
+
+def _peppol_identifiers(doc: _Doc) -> set[str]:
+    """Peppol's further transaction rules: allowances and charges (R040-R046), payment (R061), price base quantity
+    (R130), tax totals (R054, R005) and the form of the identifiers it checks (PEPPOL-COMMON-R041/R042/R049)."""
+    broken = set()
+    for element in doc.all(f"cac:AllowanceCharge | {doc.line_tag}/cac:AllowanceCharge"):
+        has_factor, has_base = doc.has("cbc:MultiplierFactorNumeric", element), doc.has("cbc:BaseAmount", element)
+        if has_factor and not has_base:
+            broken.add("PEPPOL-EN16931-R041")
+        if has_base and not has_factor:
+            broken.add("PEPPOL-EN16931-R042")
+        if has_factor and has_base:
+            expected = doc.amount("cbc:BaseAmount", element) * doc.amount("cbc:MultiplierFactorNumeric", element) / 100
+            if abs(doc.amount("cbc:Amount", element) - expected) > Decimal("0.02"):
+                broken.add("PEPPOL-EN16931-R040")
+        if doc.text("cbc:ChargeIndicator", element) not in ("true", "false"):
+            broken.add("PEPPOL-EN16931-R043")
+    for line in doc.lines:
+        for allowance in doc.all("cac:Price/cac:AllowanceCharge", line):
+            if doc.text("cbc:ChargeIndicator", allowance) != "false":
+                broken.add("PEPPOL-EN16931-R044")
+            if doc.has("cbc:BaseAmount", allowance) and doc.amount("cac:Price/cbc:PriceAmount", line) != (
+                doc.amount("cbc:BaseAmount", allowance) - doc.amount("cbc:Amount", allowance)
+            ):
+                broken.add("PEPPOL-EN16931-R046")
+        base_quantity = doc.all("cac:Price/cbc:BaseQuantity[@unitCode]", line)
+        quantity = doc.all(doc.quantity_tag, line)
+        if base_quantity and quantity and base_quantity[0].get("unitCode") != quantity[0].get("unitCode"):
+            broken.add("PEPPOL-EN16931-R130")
+    for means in doc.all("cac:PaymentMeans"):
+        if doc.text("cbc:PaymentMeansCode", means) in ("49", "59") and not doc.text("cac:PaymentMandate/cbc:ID", means):
+            broken.add("PEPPOL-EN16931-R061")
+    if len(doc.all("cac:TaxTotal[not(cac:TaxSubtotal)]")) != (1 if doc.has("cbc:TaxCurrencyCode") else 0):
+        broken.add("PEPPOL-EN16931-R054")
+    if doc.has("cbc:TaxCurrencyCode") and doc.text("cbc:TaxCurrencyCode") == doc.text("cbc:DocumentCurrencyCode"):
+        broken.add("PEPPOL-EN16931-R005")
+    for identifier in doc.all("//cbc:EndpointID | //cac:PartyIdentification/cbc:ID | //cbc:CompanyID"):
+        scheme, value = identifier.get("schemeID"), (identifier.text or "").strip()
+        if scheme == "0184" and not re.fullmatch(r"DK\d{8}", value):
+            broken.add("PEPPOL-COMMON-R042")
+        if scheme == "0192" and not (re.fullmatch(r"\d{9}", value) and _mod11(value)):
+            broken.add("PEPPOL-COMMON-R041")
+        if scheme == "0007" and not (re.fullmatch(r"\d{10}", value) and _luhn(value)):
+            broken.add("PEPPOL-COMMON-R049")
+    return broken
+
+
+def _mod11(value: str) -> bool:
+    """Norwegian organisation number check digit (weights 2..7 from the right), as PEPPOL-COMMON-R041."""
+    digits = [int(c) for c in reversed(value[:-1])]
+    total = sum(d * (i % 6 + 2) for i, d in enumerate(digits))
+    return int(value) > 0 and (11 - total % 11) % 11 == int(value[-1])
+
+
+def _luhn(value: str) -> bool:
+    """Swedish organisation number check digit over its first nine digits, as PEPPOL-COMMON-R049."""
+    total = 0
+    for position, char in enumerate(reversed(value[:9]), start=1):
+        digit = int(char) * 2 if position % 2 else int(char)
+        total += digit // 10 + digit % 10
+    return (10 - total % 10) % 10 == int(value[9])
