@@ -155,3 +155,99 @@ def test_the_schema_rejects_what_the_sequence_check_rejects():
     valid, _ = xsd.validate_xsd(etree.tostring(root))
     assert not valid
     assert "UBL-SEQUENCE" in check_invoice(etree.tostring(root))
+
+
+def add_child(path: str, tag: str, value: str, position: int | None = None) -> Callable[[Element], None]:
+    def change(root: Element) -> None:
+        parent = first(root, path)
+        add_text(parent, len(parent) if position is None else position, tag, value)
+
+    return change
+
+
+def price_allowance(indicator: str, base: str | None) -> Callable[[Element], None]:
+    def change(root: Element) -> None:
+        price = first(root, "cac:InvoiceLine/cac:Price")
+        allowance = etree.SubElement(price, f"{{{NS['cac']}}}AllowanceCharge")
+        add_text(allowance, 0, "cbc:ChargeIndicator", indicator)
+        add_text(allowance, 1, "cbc:Amount", "1.00")
+        if base is not None:
+            add_text(allowance, 2, "cbc:BaseAmount", base)
+
+    return change
+
+
+def endpoint(scheme: str, value: str) -> Callable[[Element], None]:
+    def change(root: Element) -> None:
+        element = first(root, "cac:AccountingCustomerParty/cac:Party/cbc:EndpointID")
+        element.set("schemeID", scheme)
+        element.text = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "rule"),
+    [
+        (set_text("cbc:DocumentCurrencyCode", "EURO"), "BR-CL-04"),
+        (lambda r: first(r, "cac:LegalMonetaryTotal/cbc:PayableAmount").set("currencyID", "XYZ"), "BR-CL-03"),
+        (set_text("cac:AccountingCustomerParty/cac:Party/cac:PostalAddress/cac:Country/cbc:IdentificationCode", "XK"),
+         "BR-CL-14"),
+        (set_text("cac:PaymentMeans/cbc:PaymentMeansCode", "CARD"), "BR-CL-16"),
+        (set_text("cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:ID", "R"), "BR-CL-17"),
+        (set_text("cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory/cbc:ID", "X"), "BR-CL-18"),
+        (set_text("cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:TaxExemptionReasonCode", "VATEX-EU-XYZ"),
+         "BR-CL-22"),
+        (endpoint("MAIL", "ap@buyer.example"), "BR-CL-25"),
+        (add_child(".", "cbc:UUID", "6e09886b-dc6e-439f-82d1-7ccac7f4e3b1", position=3), "UBL-CR-005"),
+        (add_child(".", "cbc:IssueTime", "10:00:00", position=4), "UBL-CR-006"),
+        (add_child(".", "cbc:UBLVersionID", "2.0", position=0), "UBL-CR-002"),
+        (add_child("cac:TaxTotal/cac:TaxSubtotal", "cbc:Percent", "0"), "UBL-CR-499"),
+        (add_child("cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory", "cbc:TaxExemptionReasonCode", "VATEX-EU-AE",
+                   position=2), "UBL-CR-600"),
+        (add_child("cac:AllowanceCharge/cac:TaxCategory", "cbc:TaxExemptionReason", "Reverse charge", position=2),
+         "UBL-CR-481"),
+        (add_child("cac:PaymentMeans", "cbc:PaymentDueDate", "2025-03-15", position=1), "UBL-CR-412"),
+        (set_text("cac:InvoiceLine/cbc:LineExtensionAmount", "250.800"), "UBL-DT-01"),
+        (lambda r: first(r, "cac:InvoiceLine/cac:Item/cbc:Name").set("name", "mug"), "UBL-DT-18"),
+        (lambda r: first(r, "cac:InvoiceLine/cac:Item").append(
+            etree.fromstring(etree.tostring(first(r, "cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory")))),
+         "UBL-SR-48"),
+        (lambda r: first(r, "cac:PaymentMeans").addnext(etree.fromstring(
+            f'<cac:PaymentTerms xmlns:cac="{NS["cac"]}" xmlns:cbc="{NS["cbc"]}">'
+            "<cbc:Note>Paid at checkout</cbc:Note><cbc:Note>Gracias</cbc:Note></cac:PaymentTerms>")), "UBL-SR-05"),
+        (lambda r: first(r, "cac:AllowanceCharge").insert(4, etree.fromstring(
+            f'<cbc:MultiplierFactorNumeric xmlns:cbc="{NS["cbc"]}">10</cbc:MultiplierFactorNumeric>')),
+         "PEPPOL-EN16931-R041"),
+        (lambda r: first(r, "cac:AllowanceCharge").insert(5, etree.fromstring(
+            f'<cbc:BaseAmount xmlns:cbc="{NS["cbc"]}" currencyID="EUR">99.00</cbc:BaseAmount>')),
+         "PEPPOL-EN16931-R042"),
+        (lambda r: [first(r, "cac:AllowanceCharge").insert(4, etree.fromstring(
+            f'<cbc:MultiplierFactorNumeric xmlns:cbc="{NS["cbc"]}">10</cbc:MultiplierFactorNumeric>')),
+            first(r, "cac:AllowanceCharge").insert(6, etree.fromstring(
+                f'<cbc:BaseAmount xmlns:cbc="{NS["cbc"]}" currencyID="EUR">50.00</cbc:BaseAmount>'))],
+         "PEPPOL-EN16931-R040"),
+        (set_text("cac:AllowanceCharge/cbc:ChargeIndicator", "1"), "PEPPOL-EN16931-R043"),
+        (price_allowance("true", None), "PEPPOL-EN16931-R044"),
+        (price_allowance("false", "20.00"), "PEPPOL-EN16931-R046"),
+        (lambda r: add_child("cac:InvoiceLine/cac:Price", "cbc:BaseQuantity", "1")(r)
+         or first(r, "cac:InvoiceLine/cac:Price/cbc:BaseQuantity").set("unitCode", "C62"), "PEPPOL-EN16931-R130"),
+        (set_text("cac:PaymentMeans/cbc:PaymentMeansCode", "59"), "PEPPOL-EN16931-R061"),
+        (lambda r: r.insert(list(r).index(first(r, "cac:TaxTotal")), etree.fromstring(
+            f'<cac:TaxTotal xmlns:cac="{NS["cac"]}" xmlns:cbc="{NS["cbc"]}">'
+            '<cbc:TaxAmount currencyID="EUR">0.00</cbc:TaxAmount></cac:TaxTotal>')), "PEPPOL-EN16931-R054"),
+        (endpoint("0184", "12345678"), "PEPPOL-COMMON-R042"),
+        (endpoint("0192", "974760672"), "PEPPOL-COMMON-R041"),
+        (endpoint("0007", "5560360794"), "PEPPOL-COMMON-R049"),
+    ],
+)  # fmt: skip
+def test_a_broken_document_fails_the_code_list_syntax_and_peppol_rules(change, rule):
+    assert rule in broken(reverse_charge_invoice(), change)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "value"), [("0184", "DK12345678"), ("0192", "974760673"), ("0007", "5560360793"), ("EM", "a@b.example")]
+)
+def test_well_formed_identifiers_pass_the_identifier_rules(scheme, value):
+    found = broken(reverse_charge_invoice(), endpoint(scheme, value))
+    assert not {r for r in found if r.startswith("PEPPOL-COMMON") or r == "BR-CL-25"}
