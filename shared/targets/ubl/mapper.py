@@ -412,7 +412,7 @@ def _order_charges(order: Order, seller: Seller, buyer: _Buyer, invoice: Invoice
 
 
 def _charge_reason(charge: Charge, fallback: str) -> str:
-    return charge.name or charge.code or fallback
+    return _clean(charge.name) or _clean(charge.code) or fallback
 
 
 def _order_line_by_id(order: Order, line_id: str) -> OrderLine | None:
