@@ -35,9 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 ISSUED = date(2026, 1, 5)
 # A buyer without a Peppol address (a consumer, a company outside the Peppol countries): the document carries the
-# e-mail (EAS "EM", valid for EN 16931) or no address at all: Peppol has no
-# address for consumers (CL008 rejects EM, R010 wants one). Such a document is archived or e-mailed, never sent
-# over the Peppol network; every other rule, Peppol's included, must hold.
+# e-mail (EAS "EM", valid for EN 16931) or no address at all, which Peppol refuses (CL008 rejects EM, R010 wants an
+# address). Such a document is archived or e-mailed, never sent over the Peppol network; every other rule holds.
 CONSUMER = ("PEPPOL-EN16931-CL008", "PEPPOL-EN16931-R010")
 Json = dict[str, Any]
 

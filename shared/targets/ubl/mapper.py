@@ -25,7 +25,12 @@ order does not say what EN 16931 needs:
   but not in Peppol's, so a consumer's document fails PEPPOL-EN16931-CL008: Peppol has no address for consumers,
   and such a document is for the archive / e-mail, not for the Peppol network. Without an e-mail it is omitted.
 - Seller electronic address: Seller.endpoint_id / endpoint_scheme, defaulting to the VAT id under its country's
-  scheme, else the seller's e-mail ("EM"); none of them → PermanentError("seller_endpoint_missing").
+  scheme, else the seller's e-mail ("EM"); none of them → PermanentError("seller_endpoint_missing"). Where Peppol
+  checks an identifier's form the VAT number is cut to it (Sweden 0007, Norway 0192, Denmark 0184).
+- What the validators would refuse and the order cannot fix is a PermanentError, never a written document: a country
+  or currency outside ISO 3166-1 / 4217 (Kosovo's XK becomes EN 16931's 1A), a payment means outside UNCL4461, direct
+  debit (49/59) without the mandate reference Peppol requires (R061). Characters XML cannot carry (control
+  characters) are dropped from names and addresses; a VAT number whose prefix is not an ISO code is left out.
 """
 
 from __future__ import annotations
