@@ -11,6 +11,7 @@ from shared.channels.common import load_json_object
 from shared.domain.rules import validate_order
 from shared.errors import BadRequest, PermanentError
 from shared.targets.ubl.mapper import document_totals, invoice_xml
+from shared.targets.ubl.outbox import invoice_settings_for
 
 PREVIEW_NUMBER = "SIMULATION"
 
@@ -37,7 +38,8 @@ def simulate_order(services: Services, store_id: str, raw_body: bytes) -> dict[s
         "would_hold": bool(problems),
     }
     try:
-        xml = invoice_xml(order, settings.seller, settings.invoice, PREVIEW_NUMBER, services.clock().date(), sku_map)
+        invoice = invoice_settings_for(order, settings)
+        xml = invoice_xml(order, settings.seller, invoice, PREVIEW_NUMBER, services.clock().date(), sku_map)
     except PermanentError as error:
         result["invoice"] = None
         result["invoice_problem"] = {"code": error.code, "message_en": error.message, "message_es": error.message_es}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,19 @@ def test_simulate_refuses_bad_input(services, store_id, body, status):
     with pytest.raises(BadRequest) as refused:
         simulate_order(services, store_id, body)
     assert refused.value.status == status
+
+
+def test_payment_method_transform_sets_the_invoice_payment_means(tmp_path):
+    from tests.support import store_settings
+
+    transforms = {"transforms": {"payment_terms": {"stripe": "48", "*": "58"}}}
+    settings = store_settings("demo-woo", "woocommerce", rules=transforms)  # default means: ZZZ
+    services = make_services(tmp_path, None, woo=settings)
+    order = json.loads(fixture_bytes("woocommerce", "order_created"))
+    order["payment_method"] = "stripe"
+    xml = simulate_order(services, "demo-woo", json.dumps(order).encode())["invoice"]["xml"]
+    assert re.search(r"<cbc:PaymentMeansCode[^>]*>48</cbc:PaymentMeansCode>", xml)
+    # 58 (SEPA credit transfer) needs the seller's IBAN: the dry run says so instead of writing a bad invoice.
+    order["payment_method"] = "bacs"
+    result = simulate_order(services, "demo-woo", json.dumps(order).encode())
+    assert result["invoice"] is None and result["invoice_problem"]["code"] == "seller_iban_missing"

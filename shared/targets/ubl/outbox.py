@@ -19,8 +19,9 @@ from lxml import etree
 
 from shared.domain.order import Order, Refund
 from shared.domain.records import DocumentRef
+from shared.domain.rules.mapping import transform_payment_terms
 from shared.errors import PermanentError, RetryableError
-from shared.stores import StoreSettings
+from shared.stores import InvoiceSettings, StoreSettings
 from shared.targets.ubl import codes
 from shared.targets.ubl.mapper import credit_note_xml, document_totals, invoice_xml
 
@@ -29,6 +30,13 @@ log = logging.getLogger(__name__)
 _SAFE_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _ROOTS = {"invoice": f"{{{codes.NS_INVOICE}}}Invoice", "credit_note": f"{{{codes.NS_CREDIT_NOTE}}}CreditNote"}
 _NS = {"cac": codes.NS_CAC, "cbc": codes.NS_CBC}
+
+
+def invoice_settings_for(order: Order, settings: StoreSettings) -> InvoiceSettings:
+    """The store's invoice settings with the payment means code for this order's payment method, when the
+    store's `rules.transforms.payment_terms` maps it (stripe → 48, bacs → 30, …)."""
+    code = transform_payment_terms(order, settings.rules) if settings.rules else ""
+    return settings.invoice.model_copy(update={"payment_means_code": code}) if code else settings.invoice
 
 
 def _utcnow() -> datetime:
@@ -100,7 +108,12 @@ class UblOutboxTarget:
         if existing is not None:
             return existing
         xml = invoice_xml(
-            order, self.settings.seller, self.settings.invoice, number, self.clock().date(), self.item_codes
+            order,
+            self.settings.seller,
+            invoice_settings_for(order, self.settings),
+            number,
+            self.clock().date(),
+            self.item_codes,
         )
         self._write(number, xml)
         log.info("ubl invoice written store=%s order=%s number=%s", order.store_id, order.order_id, number)
@@ -116,7 +129,7 @@ class UblOutboxTarget:
             refund,
             invoice,
             self.settings.seller,
-            self.settings.invoice,
+            invoice_settings_for(order, self.settings),
             number,
             self.clock().date(),
             self.item_codes,
