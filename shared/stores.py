@@ -56,6 +56,18 @@ class InvoiceSettings(_Settings):
     payment_terms: str = ""  # free text on the invoice (BT-20)
     default_tax_category: Literal["S", "Z", "E", "AE", "K", "G", "O", "L", "M"] = "S"
 
+    @field_validator("payment_means_code")
+    @classmethod
+    def _payment_means(cls, value: str) -> str:
+        from shared.targets.ubl.codes import PAYMENT_MEANS
+
+        value = value.strip()
+        if value not in PAYMENT_MEANS:
+            raise ValueError("must be a UNCL4461 payment means code (e.g. 30, 48, 58, ZZZ)")
+        if value in ("49", "59"):
+            raise ValueError("direct debit (49, 59) needs a mandate reference that store orders do not carry")
+        return value
+
 
 class StoreApi(_Settings):
     """Credentials for re-fetching orders and pushing stock (catch-up poll, stock stage)."""
@@ -132,7 +144,7 @@ def _describe(error: ValidationError, path: Path) -> str:
     parts = []
     for item in error.errors():
         key = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        reason = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        reason = "unknown key" if item["type"] == "extra_forbidden" else item["msg"].removeprefix("Value error, ")
         parts.append(f"{path.name}: {key}: {reason}")
     return "; ".join(parts)
 
