@@ -148,6 +148,9 @@ def credit_lines(
             "refund_unallocated",
             f"Refund {refund.refund_id} has {refund.unallocated} {order.currency} not tied to any line or "
             "shipping; credit it by hand in Tryton or refund by line in the store.",
+            message_es=f"La devolución {refund.refund_id} tiene {refund.unallocated} {order.currency} sin asignar a "
+            "ninguna línea ni al envío; emita la factura rectificativa a mano en Tryton o haga la devolución por "
+            "líneas en la tienda.",
         )
     by_id = {line.line_id: line for line in order.lines}
     lines: list[ErpLine] = []
@@ -155,7 +158,10 @@ def credit_lines(
         original = by_id.get(refunded.line_id)
         if original is None:
             raise PermanentError(
-                "refund_unknown_line", f"Refund {refund.refund_id} names line {refunded.line_id}, not in the order."
+                "refund_unknown_line",
+                f"Refund {refund.refund_id} names line {refunded.line_id}, not in the order.",
+                message_es=f"La devolución {refund.refund_id} menciona la línea {refunded.line_id}, que no está en "
+                "el pedido.",
             )
         rate = tax_rate(original.tax_rate, original.total, original.tax, original.tax_class, original.taxable)
         quantity = refunded.quantity or Decimal("1")

@@ -175,11 +175,22 @@ def refusal_from_error(error: Any) -> PermanentError | _Retry:
         else:
             name = ""
         text = " ".join(str(a) for a in args[:2] if isinstance(a, str) and a).strip()
-        return PermanentError("erp_refused", text or "Tryton refused the request", detail=name)
+        # The English message is the ERP's own text (in the language set for the Tryton user), as Tryton wrote it;
+        # the Spanish one says who refused, since that text may not be in Spanish.
+        return PermanentError(
+            "erp_refused",
+            text or "Tryton refused the request",
+            detail=name,
+            message_es=f"El ERP rechazó la operación: {text}" if text else "Tryton rechazó la solicitud",
+        )
     if isinstance(error, list) and error and error[0] == "ConcurrencyException":
         return _Retry("ERP record changed concurrently")
     if isinstance(error, list) and error and error[0] == "LoginException":
-        return PermanentError("erp_login_refused", "Tryton asks for another login step (e.g. two factors)")
+        return PermanentError(
+            "erp_login_refused",
+            "Tryton asks for another login step (e.g. two factors)",
+            message_es="Tryton pide otro paso de inicio de sesión (por ejemplo, un segundo factor)",
+        )
     # Any other exception is a server fault (a bug, a locked database): Tryton rolled the transaction back.
     first = error[0] if isinstance(error, list) and error else error
     return _Retry(f"ERP server error: {str(first)[:200]}")
@@ -221,7 +232,11 @@ class TrytonRpc:
                 authorised=False,
             )
             if not isinstance(result, list) or len(result) < 2:
-                raise PermanentError("erp_login_refused", "Tryton did not open a session for the configured user")
+                raise PermanentError(
+                    "erp_login_refused",
+                    "Tryton did not open a session for the configured user",
+                    message_es="Tryton no abrió ninguna sesión para el usuario configurado",
+                )
             user_id, token = result[0], result[1]
             credentials = f"{self.settings.user}:{user_id}:{token}".encode()
             self._authorization = "Session " + base64.b64encode(credentials).decode()
@@ -321,7 +336,9 @@ class TrytonRpc:
             except _SessionExpired:
                 if relogged or not authorised:
                     raise PermanentError(
-                        "erp_login_refused", "Tryton refused the configured user and password"
+                        "erp_login_refused",
+                        "Tryton refused the configured user and password",
+                        message_es="Tryton rechazó el usuario y la contraseña configurados",
                     ) from None
                 relogged = True
                 self._authorization = ""
@@ -368,7 +385,11 @@ class TrytonRpc:
         if status == 401:
             raise _SessionExpired()
         if status == 403:
-            raise PermanentError("erp_login_refused", "Tryton refused the configured user and password")
+            raise PermanentError(
+                "erp_login_refused",
+                "Tryton refused the configured user and password",
+                message_es="Tryton rechazó el usuario y la contraseña configurados",
+            )
         if status == 429:
             raise _Retry("429 too many requests", retry_after=_retry_after(response))
         if status == 503:
@@ -376,9 +397,17 @@ class TrytonRpc:
         if status >= 500:
             raise _Retry(f"{status} server error", uncertain=True)
         if status == 404:
-            raise PermanentError("erp_not_found", f"Tryton has no database '{self.settings.database}' at this URL")
+            raise PermanentError(
+                "erp_not_found",
+                f"Tryton has no database '{self.settings.database}' at this URL",
+                message_es=f"Tryton no tiene ninguna base de datos '{self.settings.database}' en esta URL",
+            )
         if status >= 400:
-            raise PermanentError("erp_refused", f"Tryton answered {status}: {response.text[:200]}")
+            raise PermanentError(
+                "erp_refused",
+                f"Tryton answered {status}: {response.text[:200]}",
+                message_es=f"Tryton respondió {status}: {response.text[:200]}",
+            )
         try:
             payload = loads(response.content)
         except ValueError:

@@ -77,7 +77,11 @@ class TrytonTarget:
     def _load_currency(self) -> int:
         found = self.rpc.search_read("currency.currency", [("code", "=", self.store.currency)], ["id"], limit=1)
         if not found:
-            raise PermanentError("erp_refused", f"Tryton has no currency {self.store.currency}")
+            raise PermanentError(
+                "erp_refused",
+                f"Tryton has no currency {self.store.currency}",
+                message_es=f"Tryton no tiene la moneda {self.store.currency}",
+            )
         return int(found[0]["id"])
 
     def _load_payment_term(self) -> int | None:
@@ -89,13 +93,18 @@ class TrytonTarget:
             "stock.location", [("type", "=", "warehouse")], ["id", "storage_location"], order=[("id", "ASC")], limit=1
         )
         if not found:
-            raise PermanentError("erp_refused", "Tryton has no warehouse")
+            raise PermanentError("erp_refused", "Tryton has no warehouse", message_es="Tryton no tiene ningún almacén")
         return found[0]
 
     def _load_payment_method(self) -> int:
         found = self.rpc.search_read("account.invoice.payment.method", [], ["id"], order=[("id", "ASC")], limit=1)
         if not found:
-            raise PermanentError("erp_refused", "Tryton has no invoice payment method (Accounting > Payment Methods)")
+            raise PermanentError(
+                "erp_refused",
+                "Tryton has no invoice payment method (Accounting > Payment Methods)",
+                # The menu path stays in English: it is Tryton's own menu in the language the ERP user has set.
+                message_es="Tryton no tiene ningún método de pago de facturas (Accounting > Payment Methods)",
+            )
         return int(found[0]["id"])
 
     def _products(self, codes: set[str]) -> dict[str, tuple[int, int]]:
@@ -195,13 +204,17 @@ class TrytonTarget:
             raise PermanentError(
                 "erp_unmapped_product",
                 f"Tryton has no product with code {', '.join(missing)}; create it or map the store's SKU.",
+                message_es=f"Tryton no tiene ningún producto con el código {', '.join(missing)}; créelo o asocie el "
+                "SKU de la tienda.",
             )
         taxes = self._cached("taxes")
         missing_rates = mapper.missing_taxes(lines, taxes)
         if missing_rates:
+            rates = ", ".join(f"{r}%" for r in missing_rates)
             raise PermanentError(
                 "erp_tax_unmapped",
-                f"Tryton has no percentage tax at {', '.join(f'{r}%' for r in missing_rates)}.",
+                f"Tryton has no percentage tax at {rates}.",
+                message_es=f"Tryton no tiene ningún impuesto de tipo porcentaje al {rates}.",
             )
         party_id, address_id = self._party(order)
         values = mapper.sale_values(
@@ -234,7 +247,11 @@ class TrytonTarget:
                 raise RetryableError("Tryton sale created but not found yet")
         sale_id = int(sale["id"])
         if sale["state"] == "cancelled":
-            raise PermanentError("erp_refused", f"The Tryton sale {sale['number'] or sale_id} is cancelled")
+            raise PermanentError(
+                "erp_refused",
+                f"The Tryton sale {sale['number'] or sale_id} is cancelled",
+                message_es=f"La venta {sale['number'] or sale_id} de Tryton está cancelada",
+            )
         if sale["state"] == "draft":
             self.rpc.button("sale.sale", "quote", [sale_id])
         if sale["state"] in ("draft", "quotation"):
@@ -269,22 +286,33 @@ class TrytonTarget:
             refund_id=refund_id,
         )
 
-    def _check_and_post(self, order: Order, invoice: dict[str, Any], expected: mapper.Totals, what: str) -> dict:
-        """Post only when Tryton's total and tax equal the store's to the cent; otherwise hold it unposted."""
+    def _check_and_post(
+        self, order: Order, invoice: dict[str, Any], expected: mapper.Totals, what: tuple[str, str]
+    ) -> dict:
+        """Post only when Tryton's total and tax equal the store's to the cent; otherwise hold it unposted.
+        `what` names the document in English and Spanish for the refusal."""
+        what_en, what_es = what
         invoice_id = int(invoice["id"])
         if invoice["state"] in OPEN_INVOICE_STATES:
             total, tax = Decimal(invoice["total_amount"]), Decimal(invoice["tax_amount"])
             if total != expected.total or tax != expected.tax:
                 raise PermanentError(
                     "erp_totals_mismatch",
-                    f"Tryton computes {what} total {total} and tax {tax} {order.currency}; the store has "
+                    f"Tryton computes {what_en} total {total} and tax {tax} {order.currency}; the store has "
                     f"{expected.total} and {expected.tax}. The draft stays unposted in Tryton.",
+                    message_es=f"Tryton calcula para {what_es} un total de {total} y un impuesto de {tax} "
+                    f"{order.currency}; la tienda indica {expected.total} y {expected.tax}. El borrador queda sin "
+                    "contabilizar en Tryton.",
                     detail=f"invoice {invoice_id}",
                 )
             self.rpc.button("account.invoice", "post", [invoice_id])
             invoice = self._read_invoice(invoice_id)
         if invoice["state"] not in DONE_INVOICE_STATES:
-            raise PermanentError("erp_refused", f"Tryton left {what} {invoice_id} in state {invoice['state']}")
+            raise PermanentError(
+                "erp_refused",
+                f"Tryton left {what_en} {invoice_id} in state {invoice['state']}",
+                message_es=f"Tryton dejó {what_es} {invoice_id} en estado {invoice['state']}",
+            )
         return invoice
 
     def _sale_invoice(self, sale: dict[str, Any]) -> dict[str, Any] | None:
@@ -319,7 +347,7 @@ class TrytonTarget:
                 [int(invoice["id"])],
                 {"reference": mapper.external_reference(order), "description": order.number},
             )
-        invoice = self._check_and_post(order, invoice, mapper.order_totals(order), "the invoice")
+        invoice = self._check_and_post(order, invoice, mapper.order_totals(order), ("the invoice", "la factura"))
         log.info("tryton: invoice %s posted for order %s (store %s)", invoice["number"], order.order_id, order.store_id)
         return self._document(order, invoice, "invoice")
 
@@ -356,7 +384,10 @@ class TrytonTarget:
             original = by_key.get(line.key)
             if original is None:
                 raise PermanentError(
-                    "erp_refused", f"Invoice {invoice_id} has no line for {line.key}; credit it by hand"
+                    "erp_refused",
+                    f"Invoice {invoice_id} has no line for {line.key}; credit it by hand",
+                    message_es=f"La factura {invoice_id} no tiene ninguna línea para {line.key}; emita la factura "
+                    "rectificativa a mano",
                 )
             created.append(
                 {
@@ -408,7 +439,7 @@ class TrytonTarget:
 
             (credit_id,) = self._create_once("account.invoice", values, lookup)
             existing = self._read_invoice(credit_id)
-        return self._check_and_post(order, existing, expected, "the credit note")
+        return self._check_and_post(order, existing, expected, ("the credit note", "la factura rectificativa"))
 
     def issue_credit_note(self, order: Order, refund: Refund, invoice: DocumentRef, number: str) -> DocumentRef:
         """A posted credit note for exactly the refunded lines and amounts; returned items go back into stock.
@@ -520,7 +551,11 @@ class TrytonTarget:
         if state["state"] == "paid" or already():
             return
         if state["state"] != "posted":
-            raise PermanentError("erp_refused", f"Tryton invoice {invoice.number} is {state['state']}, not posted")
+            raise PermanentError(
+                "erp_refused",
+                f"Tryton invoice {invoice.number} is {state['state']}, not posted",
+                message_es=f"La factura {invoice.number} de Tryton está en estado {state['state']}, no contabilizada",
+            )
         start = {
             "payee": state["party"],
             "amount": amount,
@@ -560,7 +595,11 @@ class TrytonTarget:
         """Take the sale's customer shipments to done so stock moves out of the warehouse. Idempotent."""
         sale = self._find_sale(order)
         if sale is None:
-            raise PermanentError("erp_refused", f"No Tryton sale for order {order.number}; issue the invoice first")
+            raise PermanentError(
+                "erp_refused",
+                f"No Tryton sale for order {order.number}; issue the invoice first",
+                message_es=f"No hay ninguna venta en Tryton para el pedido {order.number}; emita primero la factura",
+            )
         for shipment_id in sale["shipments"]:
             (shipment,) = self.rpc.read("stock.shipment.out", [int(shipment_id)], ["state"])
             if shipment["state"] in ("done", "cancelled"):
@@ -570,7 +609,11 @@ class TrytonTarget:
                 self.rpc.button("stock.shipment.out", "assign_try", [int(shipment_id)])
                 (shipment,) = self.rpc.read("stock.shipment.out", [int(shipment_id)], ["state"])
                 if shipment["state"] == "waiting":
-                    raise PermanentError("erp_stock_short", f"Tryton has not enough stock for order {order.number}")
+                    raise PermanentError(
+                        "erp_stock_short",
+                        f"Tryton has not enough stock for order {order.number}",
+                        message_es=f"Tryton no tiene existencias suficientes para el pedido {order.number}",
+                    )
             for button in ("pick", "pack", "do"):
                 self.rpc.button("stock.shipment.out", button, [int(shipment_id)])
 

@@ -225,10 +225,17 @@ def document_totals(xml: bytes) -> tuple[Decimal, Decimal]:
 
 def _require_seller(seller: Seller | None) -> Seller:
     if seller is None:
-        raise PermanentError("seller_missing", "The store settings have no seller details, so no invoice can be made.")
+        raise PermanentError(
+            "seller_missing",
+            "The store settings have no seller details, so no invoice can be made.",
+            message_es="Los ajustes de la tienda no tienen los datos del vendedor, así que no se puede emitir "
+            "la factura.",
+        )
     if _country(seller.country) != seller.country:
         raise PermanentError(
-            "seller_country_invalid", f"The seller country '{seller.country}' is not an ISO 3166-1 code (BR-CL-14)."
+            "seller_country_invalid",
+            f"The seller country '{seller.country}' is not an ISO 3166-1 code (BR-CL-14).",
+            message_es=f"El país del vendedor '{seller.country}' no es un código ISO 3166-1 (BR-CL-14).",
         )
     return seller
 
@@ -248,18 +255,28 @@ def _buyer(order: Order) -> _Buyer:
     customer = order.customer
     address = customer.billing if customer.billing.country else customer.shipping
     if not address.country:
-        raise PermanentError("buyer_country_missing", "The order has no billing or shipping country for the buyer.")
+        raise PermanentError(
+            "buyer_country_missing",
+            "The order has no billing or shipping country for the buyer.",
+            message_es="El pedido no indica el país de facturación ni el de envío del comprador.",
+        )
     country = _country(address.country)
     if not country:
         raise PermanentError(
-            "buyer_country_invalid", f"The buyer country '{address.country}' is not an ISO 3166-1 code (BR-CL-14)."
+            "buyer_country_invalid",
+            f"The buyer country '{address.country}' is not an ISO 3166-1 code (BR-CL-14).",
+            message_es=f"El país del comprador '{address.country}' no es un código ISO 3166-1 (BR-CL-14).",
         )
     name = next(
         (_clean(n) for n in (address.company, address.name, customer.name, customer.shipping.name) if _clean(n)),
         "",
     )
     if not name:
-        raise PermanentError("buyer_name_missing", "The order has no buyer name or company for the invoice.")
+        raise PermanentError(
+            "buyer_name_missing",
+            "The order has no buyer name or company for the invoice.",
+            message_es="El pedido no trae el nombre ni la razón social del comprador para la factura.",
+        )
     email = customer.email or address.email
     return _Buyer(name=name, address=address, country=country, vat_id=_vat_id(customer.tax_id, country), email=email)
 
@@ -303,6 +320,7 @@ def _seller_endpoint(seller: Seller) -> tuple[str, str]:
     raise PermanentError(
         "seller_endpoint_missing",
         "The seller has no electronic address (endpoint_id and endpoint_scheme) for the invoice.",
+        message_es="El vendedor no tiene dirección electrónica (endpoint_id y endpoint_scheme) para la factura.",
     )
 
 
@@ -324,6 +342,8 @@ def _category(rate: Decimal, seller: Seller, buyer: _Buyer, invoice: InvoiceSett
             raise PermanentError(
                 "tax_category_conflict",
                 f"The store is set as not subject to VAT but the order charges {_number_text(rate)}% tax.",
+                message_es=f"La tienda está configurada como no sujeta a IVA, pero el pedido cobra un "
+                f"{_number_text(rate)}% de impuesto.",
             )
         return TaxCategory("S", rate)
     if seller.country in codes.EU_MEMBER_STATES:
@@ -338,8 +358,9 @@ def _category(rate: Decimal, seller: Seller, buyer: _Buyer, invoice: InvoiceSett
     return TaxCategory("Z", ZERO)
 
 
-def _rate(stated: Decimal | None, taxable: bool, net: Decimal, tax: Decimal, where: str) -> Decimal:
-    """The percentage the store applied; derived from the amounts when the store did not state it."""
+def _rate(stated: Decimal | None, taxable: bool, net: Decimal, tax: Decimal, where: tuple[str, str]) -> Decimal:
+    """The percentage the store applied; derived from the amounts when the store did not state it. `where` names
+    the line or charge in English and Spanish for the refusal."""
     if stated is not None:
         return stated
     if not taxable or tax == 0:
@@ -348,7 +369,22 @@ def _rate(stated: Decimal | None, taxable: bool, net: Decimal, tax: Decimal, whe
         derived = (tax / net * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
         if abs(money(net * derived / 100) - tax) <= CENT:
             return derived.normalize()
-    raise PermanentError("tax_rate_unknown", f"The tax rate of {where} is not known and cannot be derived.")
+    where_en, where_es = where
+    raise PermanentError(
+        "tax_rate_unknown",
+        f"The tax rate of {where_en} is not known and cannot be derived.",
+        message_es=f"El tipo de impuesto de {where_es} no se conoce y no puede calcularse a partir de los importes.",
+    )
+
+
+def _line_where(line_id: str) -> tuple[str, str]:
+    return f"line {line_id}", f"la línea {line_id}"
+
+
+def _charge_where(charge: Charge) -> tuple[str, str]:
+    if charge.kind == "shipping":
+        return f"shipping '{charge.name}'", f"el envío '{charge.name}'"
+    return f"fee '{charge.name}'", f"el cargo '{charge.name}'"
 
 
 # --------------------------------------------------------------------------- lines and charges
@@ -380,10 +416,14 @@ def _order_line(
     item_codes: Mapping[str, str],
 ) -> _Line:
     if line.quantity <= 0 or line.unit_price < 0:
-        raise PermanentError("line_not_invoiceable", f"Order line {line.line_id} has a quantity or price below zero.")
+        raise PermanentError(
+            "line_not_invoiceable",
+            f"Order line {line.line_id} has a quantity or price below zero.",
+            message_es=f"La línea {line.line_id} del pedido tiene una cantidad o un precio menor que cero.",
+        )
     net = money(line.total)
     allowance = money(line.discount) if line.discount > 0 else ZERO
-    rate = _rate(line.tax_rate, line.taxable, line.total, line.tax, f"line {line.line_id}")
+    rate = _rate(line.tax_rate, line.taxable, line.total, line.tax, _line_where(line.line_id))
     return _Line(
         name=_clean(line.name) or _clean(line.sku) or f"Item {line.line_id}",
         item_code=_item_code(line.sku, item_codes),
@@ -402,7 +442,7 @@ def _order_charges(order: Order, seller: Seller, buyer: _Buyer, invoice: Invoice
         amount = money(charge.amount)
         if amount == 0:
             continue
-        rate = _rate(charge.tax_rate, charge.taxable, charge.amount, charge.tax, f"{charge.kind} '{charge.name}'")
+        rate = _rate(charge.tax_rate, charge.taxable, charge.amount, charge.tax, _charge_where(charge))
         category = _category(rate, seller, buyer, invoice)
         if amount < 0:
             reason = _charge_reason(charge, "Discount")
@@ -437,8 +477,9 @@ def _refund_line(
     stated = original.tax_rate if original else None
     taxable = original.taxable if original else True
     if original is not None and stated is None:
-        stated = _rate(None, taxable, original.total, original.tax, f"line {original.line_id}")
-    rate = _rate(stated, taxable, refund_line.amount, refund_line.tax, f"refunded line {refund_line.line_id}")
+        stated = _rate(None, taxable, original.total, original.tax, _line_where(original.line_id))
+    where = (f"refunded line {refund_line.line_id}", f"la línea devuelta {refund_line.line_id}")
+    rate = _rate(stated, taxable, refund_line.amount, refund_line.tax, where)
     # An amount-only refund of a line (quantity 0) is credited as one unit of that amount.
     quantity = refund_line.quantity if refund_line.quantity > 0 else Decimal(1)
     net = money(refund_line.amount)
@@ -457,17 +498,17 @@ def _shipping_rate(order: Order, refund: Refund) -> Decimal:
     rates = {rate for c in order.shipping if c.amount and (rate := c.tax_rate) is not None}
     if len(rates) == 1:
         return rates.pop()
-    return _rate(None, True, refund.shipping, refund.shipping_tax, "refunded shipping")
+    return _rate(None, True, refund.shipping, refund.shipping_tax, ("refunded shipping", "el envío reembolsado"))
 
 
 def _order_rates(order: Order) -> set[Decimal]:
     rates: set[Decimal] = set()
     for line in order.lines:
         if line.total:
-            rates.add(_rate(line.tax_rate, line.taxable, line.total, line.tax, f"line {line.line_id}"))
+            rates.add(_rate(line.tax_rate, line.taxable, line.total, line.tax, _line_where(line.line_id)))
     for charge in [*order.shipping, *order.fees]:
         if charge.amount:
-            rates.add(_rate(charge.tax_rate, charge.taxable, charge.amount, charge.tax, f"{charge.kind} {charge.name}"))
+            rates.add(_rate(charge.tax_rate, charge.taxable, charge.amount, charge.tax, _charge_where(charge)))
     return rates
 
 
@@ -481,6 +522,8 @@ def _unallocated_line(
         raise PermanentError(
             "refund_inconsistent",
             f"Refund {refund.refund_id} gives back less than its refunded lines and shipping add up to.",
+            message_es=f"La devolución {refund.refund_id} reembolsa menos de lo que suman sus líneas y su envío "
+            "devueltos.",
         )
     rates = _order_rates(order)
     if len(rates) != 1:
@@ -488,6 +531,8 @@ def _unallocated_line(
             "refund_needs_lines",
             f"Refund {refund.refund_id} is an amount only and the order has several tax rates; "
             "refund it per line in the store.",
+            message_es=f"La devolución {refund.refund_id} es solo un importe y el pedido tiene varios tipos de "
+            "impuesto; haga la devolución por líneas en la tienda.",
         )
     rate = rates.pop()
     net = money(remainder / (1 + rate / 100))
@@ -507,11 +552,15 @@ def _unallocated_line(
 
 def _totals(lines: list[_Line], charges: list[_DocumentCharge], expected: Decimal, prepaid: Decimal) -> _Totals:
     if not lines:
-        raise PermanentError("no_lines", "The document would have no lines.")
+        raise PermanentError(
+            "no_lines", "The document would have no lines.", message_es="El documento no tendría ninguna línea."
+        )
     categories = {line.category for line in lines} | {c.category for c in charges}
     if any(c.code == "O" for c in categories) and len(categories) > 1:
         raise PermanentError(
-            "tax_category_conflict", "An order not subject to VAT cannot also have lines with VAT categories."
+            "tax_category_conflict",
+            "An order not subject to VAT cannot also have lines with VAT categories.",
+            message_es="Un pedido no sujeto a IVA no puede tener a la vez líneas con categorías de IVA.",
         )
     bases: dict[TaxCategory, Decimal] = {}
     for line in lines:
@@ -535,6 +584,8 @@ def _totals(lines: list[_Line], charges: list[_DocumentCharge], expected: Decima
         raise PermanentError(
             "totals_mismatch",
             f"The order total {expected} does not match its lines, charges and tax ({tax_inclusive}).",
+            message_es=f"El total del pedido {expected} no cuadra con sus líneas, cargos e impuestos "
+            f"({tax_inclusive}).",
             detail=f"difference {rounding}, tolerance {tolerance}",
         )
     prepaid = money(prepaid)
@@ -672,16 +723,23 @@ def _add_payment(root: etree._Element, order: Order, seller: Seller, invoice: In
     code = invoice.payment_means_code.strip()
     if code not in codes.PAYMENT_MEANS:  # BR-CL-16
         raise PermanentError(
-            "payment_means_invalid", f"The payment means code '{code}' in the store settings is not a UNCL4461 code."
+            "payment_means_invalid",
+            f"The payment means code '{code}' in the store settings is not a UNCL4461 code.",
+            message_es=f"El código de medio de pago '{code}' de los ajustes de la tienda no es un código UNCL4461.",
         )
     if code in codes.DIRECT_DEBIT:  # PEPPOL-EN16931-R061
         raise PermanentError(
             "payment_mandate_missing",
             f"Payment means {code} (direct debit) needs a mandate reference, which the order does not carry.",
+            message_es=f"El medio de pago {code} (domiciliación bancaria) necesita la referencia del mandato, que el "
+            "pedido no trae.",
         )
     if code in ("30", "58") and not seller.iban:  # BR-61
         raise PermanentError(
-            "seller_iban_missing", f"Payment means {code} (credit transfer) needs the seller's IBAN in the settings."
+            "seller_iban_missing",
+            f"Payment means {code} (credit transfer) needs the seller's IBAN in the settings.",
+            message_es=f"El medio de pago {code} (transferencia bancaria) necesita el IBAN del vendedor en los ajustes "
+            "de la tienda.",
         )
     means = _add(root, "cac:PaymentMeans")
     code_element = _add(means, "cbc:PaymentMeansCode", code)
@@ -774,15 +832,24 @@ def _document(
     show_vat = "O" not in categories
     if show_vat and not seller.vat_id:
         raise PermanentError(
-            "seller_vat_missing", "The seller's VAT number is missing in the store settings (BR-S-02 and others)."
+            "seller_vat_missing",
+            "The seller's VAT number is missing in the store settings (BR-S-02 and others).",
+            message_es="Falta el número de IVA (NIF-IVA) del vendedor en los ajustes de la tienda (BR-S-02 y otras "
+            "reglas).",
         )
     if not show_vat and not seller.legal_id:
         raise PermanentError(
-            "seller_identifier_missing", "A seller not subject to VAT needs its legal registration id (BR-CO-26)."
+            "seller_identifier_missing",
+            "A seller not subject to VAT needs its legal registration id (BR-CO-26).",
+            message_es="Un vendedor no sujeto a IVA necesita su número de registro mercantil o legal (BR-CO-26).",
         )
     currency = order.currency
     if currency not in codes.CURRENCIES:  # BR-CL-04, PEPPOL-EN16931-CL007
-        raise PermanentError("currency_invalid", f"The order currency '{currency}' is not an ISO 4217 code.")
+        raise PermanentError(
+            "currency_invalid",
+            f"The order currency '{currency}' is not an ISO 4217 code.",
+            message_es=f"La moneda del pedido '{currency}' no es un código ISO 4217.",
+        )
     namespace = codes.NS_INVOICE if kind == "Invoice" else codes.NS_CREDIT_NOTE
     nsmap: dict[str | None, str] = {None: namespace, **_NSMAP_BASE}
     root = etree.Element(f"{{{namespace}}}{kind}", nsmap=nsmap)

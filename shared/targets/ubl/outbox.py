@@ -28,6 +28,7 @@ from shared.targets.ubl.mapper import credit_note_xml, document_totals, invoice_
 log = logging.getLogger(__name__)
 
 _SAFE_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_KIND_ES = {"invoice": "factura", "credit_note": "factura rectificativa"}
 _ROOTS = {"invoice": f"{{{codes.NS_INVOICE}}}Invoice", "credit_note": f"{{{codes.NS_CREDIT_NOTE}}}CreditNote"}
 _NS = {"cac": codes.NS_CAC, "cbc": codes.NS_CBC}
 
@@ -63,7 +64,11 @@ class UblOutboxTarget:
     def path_for(self, number: str) -> Path:
         # The number becomes a file name: refuse anything that could leave the folder or hide the file.
         if not _SAFE_NUMBER.fullmatch(number):
-            raise PermanentError("document_number_invalid", f"'{number}' cannot be used as a document file name.")
+            raise PermanentError(
+                "document_number_invalid",
+                f"'{number}' cannot be used as a document file name.",
+                message_es=f"'{number}' no puede usarse como nombre de archivo de un documento.",
+            )
         return self.outbox_dir / f"{number}.xml"
 
     def find_document(self, order: Order, kind: str, number: str, refund_id: str = "") -> DocumentRef | None:
@@ -83,6 +88,8 @@ class UblOutboxTarget:
             raise PermanentError(
                 "document_number_conflict",
                 f"Document {number} already exists in the outbox for another {kind.replace('_', ' ')} or order.",
+                message_es=f"El documento {number} ya existe en la bandeja de salida para otra "
+                f"{_KIND_ES.get(kind, kind)} u otro pedido.",
             )
         total, tax = document_totals(xml)
         issue_date = date.fromisoformat(root.findtext("cbc:IssueDate", namespaces=_NS) or modified.date().isoformat())
