@@ -102,7 +102,7 @@ class TrytonTarget:
             raise PermanentError(
                 "erp_refused",
                 "Tryton has no invoice payment method (Accounting > Payment Methods)",
-                # The menu path stays in English: it is Tryton's own menu in the language the ERP user has set.
+                # Tryton's menu path as its English client labels it; a Spanish client shows it translated.
                 message_es="Tryton no tiene ningún método de pago de facturas (Accounting > Payment Methods)",
             )
         return int(found[0]["id"])

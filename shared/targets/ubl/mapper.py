@@ -731,8 +731,8 @@ def _add_payment(root: etree._Element, order: Order, seller: Seller, invoice: In
         raise PermanentError(
             "payment_mandate_missing",
             f"Payment means {code} (direct debit) needs a mandate reference, which the order does not carry.",
-            message_es=f"El medio de pago {code} (domiciliación bancaria) necesita la referencia del mandato, que el "
-            "pedido no trae.",
+            message_es=f"El medio de pago {code} (domiciliación o débito directo) necesita la referencia del mandato, "
+            "que el pedido no trae.",
         )
     if code in ("30", "58") and not seller.iban:  # BR-61
         raise PermanentError(
