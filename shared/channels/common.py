@@ -25,6 +25,12 @@ CENT = Decimal("0.01")
 # Unit prices derived by division (subtotal / quantity) keep up to 4 decimals, like most ERPs' price precision.
 UNIT_PRICE_PLACES = Decimal("0.0001")
 MAX_KEY_LENGTH = 128  # Service Bus message ids are at most 128 characters
+# Numbers a store may send: below 10^12 and, unless zero, not below 10^-12. Decimal works to 28 significant
+# digits, so quantity x price and cent rounding stay exact inside this range; "1E+308" or "1e-999999999" would
+# make quantize/divide raise InvalidOperation or Overflow deep in the rules instead of holding the order.
+MAX_ADJUSTED_EXPONENT = 11
+MIN_ADJUSTED_EXPONENT = -12
+SHOWN_LENGTH = 60  # how much of a bad value an error message repeats
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9:._-]")
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -84,7 +90,7 @@ def to_decimal(value: Any, field: str = "amount") -> Decimal:
     """Money or a quantity from whatever the store sent: "10.50", 10.5, 10, "", null (→ 0)."""
     if value is None or isinstance(value, bool):
         if isinstance(value, bool):
-            raise BadRequest(400, "Malformed order", f"{field}: expected a number, got {value!r}.")
+            raise BadRequest(400, "Malformed order", f"{field}: expected a number, got {shown(value)}.")
         return ZERO
     if isinstance(value, Decimal):
         result = value
@@ -100,12 +106,20 @@ def to_decimal(value: Any, field: str = "amount") -> Decimal:
         try:
             result = Decimal(text)
         except InvalidOperation as exc:
-            raise BadRequest(400, "Malformed order", f"{field}: {value!r} is not a number.") from exc
+            raise BadRequest(400, "Malformed order", f"{field}: {shown(value)} is not a number.") from exc
     else:
         raise BadRequest(400, "Malformed order", f"{field}: expected a number, got {type(value).__name__}.")
     if not result.is_finite():
-        raise BadRequest(400, "Malformed order", f"{field}: {value!r} is not a finite number.")
+        raise BadRequest(400, "Malformed order", f"{field}: {shown(value)} is not a finite number.")
+    if result and not MIN_ADJUSTED_EXPONENT <= result.adjusted() <= MAX_ADJUSTED_EXPONENT:
+        raise BadRequest(400, "Malformed order", f"{field}: {shown(value)} is out of range.")
     return result
+
+
+def shown(value: Any) -> str:
+    """A bad value as an error message repeats it: repr, cut short (a store may send megabytes of it)."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_LENGTH else f"{text[: SHOWN_LENGTH - 1]}…"
 
 
 def to_money(value: Any, field: str = "amount") -> Decimal:
@@ -122,8 +136,9 @@ def to_id(value: Any) -> str:
     if value is None or isinstance(value, bool):
         return ""
     if isinstance(value, Decimal):
-        if value == value.to_integral_value():
-            return str(value.quantize(Decimal(1)))
+        # int() rather than quantize: an id sent as 1e308 has more digits than Decimal's 28-digit context.
+        if value.is_finite() and value == value.to_integral_value() and value.adjusted() < MAX_KEY_LENGTH:
+            return str(int(value))
         return str(value)
     if isinstance(value, int):
         return str(value)
@@ -154,14 +169,16 @@ def to_time(value: Any, field: str = "date") -> datetime | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise BadRequest(400, "Malformed order", f"{field}: expected an ISO 8601 date, got {value!r}.")
+        raise BadRequest(400, "Malformed order", f"{field}: expected an ISO 8601 date, got {shown(value)}.")
     try:
         parsed = datetime.fromisoformat(value.strip())
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
     except ValueError as exc:
-        raise BadRequest(400, "Malformed order", f"{field}: {value!r} is not an ISO 8601 date.") from exc
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        raise BadRequest(400, "Malformed order", f"{field}: {shown(value)} is not an ISO 8601 date.") from exc
+    except OverflowError as exc:  # "9999-12-31T23:59:59-01:00" is a valid ISO date past year 9999 in UTC
+        raise BadRequest(400, "Malformed order", f"{field}: {shown(value)} is out of range.") from exc
 
 
 def percent(fraction: Decimal) -> Decimal:
