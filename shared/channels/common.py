@@ -31,6 +31,10 @@ MAX_KEY_LENGTH = 128  # Service Bus message ids are at most 128 characters
 MAX_ADJUSTED_EXPONENT = 11
 MIN_ADJUSTED_EXPONENT = -12
 SHOWN_LENGTH = 60  # how much of a bad value an error message repeats
+# What text may hold: XML 1.0's characters without DEL and the C1 controls. Stores pass control characters through
+# from pasted names, and a JSON "\ud800" escape gives a lone surrogate that UTF-8, pydantic and lxml all refuse;
+# none of them means anything to a person.
+_NOT_TEXT = re.compile("[^\u0009\u000a\u000d\u0020-\u007e\u00a0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9:._-]")
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -142,7 +146,7 @@ def to_id(value: Any) -> str:
         return str(value)
     if isinstance(value, int):
         return str(value)
-    return str(value).strip()
+    return _NOT_TEXT.sub("", str(value)).strip()
 
 
 def to_text(value: Any) -> str:
@@ -151,7 +155,7 @@ def to_text(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return html.unescape(str(value)).strip()
+    return _NOT_TEXT.sub("", html.unescape(str(value))).strip()
 
 
 def to_bool(value: Any, default: bool = False) -> bool:
@@ -242,7 +246,7 @@ def scalar_meta(entries: Iterable[Mapping[str, Any]], key_field: str, value_fiel
         if isinstance(value, bool):
             meta[key.strip()] = "true" if value else "false"
         else:
-            meta[key.strip()] = str(value).strip()
+            meta[key.strip()] = to_text(value) if isinstance(value, str) else str(value).strip()
     return meta
 
 
