@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from shared.adapters.sqlite_state import SqliteStateStore
 from shared.bootstrap import Services
@@ -113,12 +113,12 @@ class FakeTarget:
     def find_document(self, order: Order, kind: str, number: str, refund_id: str = "") -> DocumentRef | None:
         return self.documents.get(f"{kind}:{order.order_id}:{refund_id}")
 
-    def _issue(self, kind: str, order: Order, number: str, total: Decimal, tax: Decimal, refund_id: str) -> DocumentRef:
+    def _issue(self, kind: Literal["invoice", "credit_note"], order: Order, number: str, total: Decimal, tax: Decimal, refund_id: str) -> DocumentRef:
         self.calls += 1
         if self.fail_with is not None:
             raise self.fail_with()
         doc = DocumentRef(
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             number=number,
             target=self.name,
             external_id=number,

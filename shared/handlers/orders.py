@@ -115,6 +115,8 @@ def apply_order_event(services: Services, message: ApplyOrderEvent) -> OrderReco
     """Apply one store notification. Raises RetryableError for a refund whose order is not known yet."""
     settings = _settings(services, message.store_id)
     event = message.event
+    if event.kind == EventKind.ORDER_DELETED and services.state.get_order(message.store_id, message.order_id) is None:
+        raise NothingToDo("deletion of an order we never saw")
     sku_map = services.sku_map(message.store_id)
 
     def mutate(record: OrderRecord) -> list[TimelineEntry]:

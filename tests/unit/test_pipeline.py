@@ -213,3 +213,10 @@ def test_text_where_a_number_belongs_is_held_with_the_field_and_a_corrected_copy
     services.bus.drain(services)
     assert services.state.get_order("demo-woo", str(order["id"])).state == OrderState.INVOICED
     assert target.calls == 1
+
+
+def test_deleting_an_order_we_never_saw_leaves_no_record(services):
+    body = b'{"id": 777}'
+    assert deliver(services, "woocommerce", "demo-woo", "order.deleted", body).status == 202
+    services.bus.drain(services)
+    assert services.state.get_order("demo-woo", "777") is None

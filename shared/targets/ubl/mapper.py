@@ -240,7 +240,8 @@ def _require_seller(seller: Seller | None) -> Seller:
     return seller
 
 
-def _clean(text: str) -> str:
+def clean_text(text: str) -> str:
+    """The text without characters XML 1.0 cannot carry, trimmed: what the document holds."""
     return _NOT_XML.sub("", text).strip()
 
 
@@ -268,7 +269,11 @@ def _buyer(order: Order) -> _Buyer:
             message_es=f"El país del comprador '{address.country}' no es un código ISO 3166-1 (BR-CL-14).",
         )
     name = next(
-        (_clean(n) for n in (address.company, address.name, customer.name, customer.shipping.name) if _clean(n)),
+        (
+            clean_text(n)
+            for n in (address.company, address.name, customer.name, customer.shipping.name)
+            if clean_text(n)
+        ),
         "",
     )
     if not name:
@@ -283,7 +288,7 @@ def _buyer(order: Order) -> _Buyer:
 
 def _vat_id(raw: str, country: str) -> str:
     """Compact a VAT id and give it the country prefix BR-CO-09 asks for when the buyer typed it without one."""
-    compact = _clean(re.sub(r"[\s.\-/]", "", raw).upper())
+    compact = clean_text(re.sub(r"[\s.\-/]", "", raw).upper())
     if not compact:
         return ""
     prefixes = codes.EU_MEMBER_STATES | {"EL", "XI", country, codes.vat_prefix(country)}
@@ -328,8 +333,8 @@ def _buyer_endpoint(buyer: _Buyer, show_vat: bool) -> tuple[str, str] | None:
     from_vat = _vat_endpoint(buyer.vat_id) if show_vat and buyer.vat_id else None
     if from_vat is not None:
         return from_vat
-    if _clean(buyer.email):
-        return codes.EMAIL_SCHEME, _clean(buyer.email)
+    if clean_text(buyer.email):
+        return codes.EMAIL_SCHEME, clean_text(buyer.email)
     return None
 
 
@@ -396,7 +401,7 @@ def _billable(line: OrderLine) -> bool:
 
 
 def _item_code(sku: str, item_codes: Mapping[str, str]) -> str:
-    return _clean(item_codes.get(sku, sku)) if sku else ""
+    return clean_text(item_codes.get(sku, sku)) if sku else ""
 
 
 def _net_price(quantity: Decimal, price: Decimal, allowance: Decimal, net: Decimal) -> Decimal:
@@ -425,7 +430,7 @@ def _order_line(
     allowance = money(line.discount) if line.discount > 0 else ZERO
     rate = _rate(line.tax_rate, line.taxable, line.total, line.tax, _line_where(line.line_id))
     return _Line(
-        name=_clean(line.name) or _clean(line.sku) or f"Item {line.line_id}",
+        name=clean_text(line.name) or clean_text(line.sku) or f"Item {line.line_id}",
         item_code=_item_code(line.sku, item_codes),
         quantity=line.quantity,
         unit_code=codes.UNIT_PIECE,
@@ -457,7 +462,7 @@ def _order_charges(order: Order, seller: Seller, buyer: _Buyer, invoice: Invoice
 
 
 def _charge_reason(charge: Charge, fallback: str) -> str:
-    return _clean(charge.name) or _clean(charge.code) or fallback
+    return clean_text(charge.name) or clean_text(charge.code) or fallback
 
 
 def _order_line_by_id(order: Order, line_id: str) -> OrderLine | None:
@@ -484,7 +489,9 @@ def _refund_line(
     quantity = refund_line.quantity if refund_line.quantity > 0 else Decimal(1)
     net = money(refund_line.amount)
     return _Line(
-        name=_clean(original.name if original else "") or _clean(sku) or f"Refund of line {refund_line.line_id}",
+        name=clean_text(original.name if original else "")
+        or clean_text(sku)
+        or f"Refund of line {refund_line.line_id}",
         item_code=_item_code(sku, item_codes),
         quantity=quantity,
         unit_code=codes.UNIT_PIECE if refund_line.quantity > 0 else codes.UNIT_ONE,
@@ -610,7 +617,7 @@ def _add(parent: etree._Element, tag: str, text: str | None = None, **attributes
     prefix, name = tag.split(":")
     element = etree.SubElement(parent, (_CAC if prefix == "cac" else _CBC) + name)
     if text is not None:
-        element.text = _clean(text)
+        element.text = clean_text(text)
     for key, value in attributes.items():
         element.set(key, value)
     return element
@@ -618,7 +625,7 @@ def _add(parent: etree._Element, tag: str, text: str | None = None, **attributes
 
 def _add_text(parent: etree._Element, tag: str, text: str) -> None:
     """Add an element only when it has content: Peppol forbids empty elements (PEPPOL-EN16931-R008)."""
-    if _clean(text):
+    if clean_text(text):
         _add(parent, tag, text)
 
 
@@ -714,7 +721,7 @@ def _add_delivery(root: etree._Element, order: Order) -> None:
         shipping.region,
         country,
     )
-    name = _clean(shipping.company) or _clean(shipping.name)
+    name = clean_text(shipping.company) or clean_text(shipping.name)
     if name:
         _add(_add(_add(delivery, "cac:DeliveryParty"), "cac:PartyName"), "cbc:Name", name)
 
@@ -743,8 +750,8 @@ def _add_payment(root: etree._Element, order: Order, seller: Seller, invoice: In
         )
     means = _add(root, "cac:PaymentMeans")
     code_element = _add(means, "cbc:PaymentMeansCode", code)
-    if _clean(order.payment_method_title):
-        code_element.set("name", _clean(order.payment_method_title))
+    if clean_text(order.payment_method_title):
+        code_element.set("name", clean_text(order.payment_method_title))
     _add_text(means, "cbc:PaymentID", order.number)
     if seller.iban and code in _CREDIT_TRANSFER:
         _add(_add(means, "cac:PayeeFinancialAccount"), "cbc:ID", re.sub(r"\s", "", seller.iban).upper())

@@ -23,7 +23,7 @@ from shared.domain.rules.mapping import transform_payment_terms
 from shared.errors import PermanentError, RetryableError
 from shared.stores import InvoiceSettings, StoreSettings
 from shared.targets.ubl import codes
-from shared.targets.ubl.mapper import credit_note_xml, document_totals, invoice_xml
+from shared.targets.ubl.mapper import clean_text, credit_note_xml, document_totals, invoice_xml
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class UblOutboxTarget:
             raise RetryableError(f"cannot read {path.name}: {exc.strerror}") from exc
         root = etree.fromstring(xml)
         order_number = root.findtext("cac:OrderReference/cbc:ID", namespaces=_NS)
-        if root.tag != _ROOTS.get(kind) or order_number != order.number:
+        if root.tag != _ROOTS.get(kind) or order_number != clean_text(order.number):
             raise PermanentError(
                 "document_number_conflict",
                 f"Document {number} already exists in the outbox for another {kind.replace('_', ' ')} or order.",
