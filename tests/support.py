@@ -113,7 +113,15 @@ class FakeTarget:
     def find_document(self, order: Order, kind: str, number: str, refund_id: str = "") -> DocumentRef | None:
         return self.documents.get(f"{kind}:{order.order_id}:{refund_id}")
 
-    def _issue(self, kind: Literal["invoice", "credit_note"], order: Order, number: str, total: Decimal, tax: Decimal, refund_id: str) -> DocumentRef:
+    def _issue(
+        self,
+        kind: Literal["invoice", "credit_note"],
+        order: Order,
+        number: str,
+        total: Decimal,
+        tax: Decimal,
+        refund_id: str,
+    ) -> DocumentRef:
         self.calls += 1
         if self.fail_with is not None:
             raise self.fail_with()
