@@ -36,6 +36,9 @@ class StateStore(Protocol):
     def list_orders(self, store_id: str | None = None, state: str | None = None, limit: int = 100) -> list[OrderRecord]:
         """Newest change first."""
 
+    def count_orders(self, store_id: str | None = None) -> dict[str, int]:
+        """How many orders are in each state (states with none are left out), for one store or all."""
+
     def append_timeline(self, store_id: str, order_id: str, entry: TimelineEntry) -> None: ...
 
     def get_timeline(self, store_id: str, order_id: str) -> list[TimelineEntry]:

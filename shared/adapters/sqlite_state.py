@@ -197,6 +197,11 @@ class SqliteStateStore:
             records.append(record)
         return records
 
+    def count_orders(self, store_id: str | None = None) -> dict[str, int]:
+        where, args = ("WHERE store_id = ?", (store_id,)) if store_id else ("", ())
+        rows = self._connection().execute(f"SELECT state, COUNT(*) FROM orders {where} GROUP BY state", args)  # noqa: S608
+        return {str(state): int(count) for state, count in rows.fetchall()}
+
     def append_timeline(self, store_id: str, order_id: str, entry: TimelineEntry) -> None:
         with self._write() as db:
             db.execute(

@@ -325,6 +325,21 @@ class TableStateStore:
                     break
         return found
 
+    def count_orders(self, store_id: str | None = None) -> dict[str, int]:
+        """Reads the State of every order row (one small property each), optionally for one store: the
+        orders table holds one row per order, unlike the index, which may hold a stale row for a while."""
+        orders = self._table("orders")
+        if store_id:
+            rows: Iterable[Any] = orders.query_entities(
+                "StoreId eq @store", parameters={"store": store_id}, select=["State"]
+            )
+        else:
+            rows = orders.list_entities(select=["State"])
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[str(row["State"])] = counts.get(str(row["State"]), 0) + 1
+        return counts
+
     def _current(self, row: Mapping[str, Any]) -> OrderRecord | None:
         """The order an index row points at, or None when the row is stale (a later save moved it)."""
         store_id = unquote(str(row["PartitionKey"]))

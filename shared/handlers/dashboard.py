@@ -25,7 +25,6 @@ from shared.i18n import choose_language, translate
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-COUNT_LIMIT = 1000  # counts above this show as "1000+": the state port has no count query
 ATTENTION_STATES = (OrderState.HELD, OrderState.FAILED)
 RETRYABLE = {OrderState.HELD.value, OrderState.FAILED.value}
 # Strings the page script needs (retry, upload, polling); the rest is rendered here.
@@ -157,12 +156,11 @@ class _Page:
 
     def counts(self) -> str:
         cards = []
-        total, capped = 0, False
+        counts = self.services.state.count_orders(self.store or None)
+        total = sum(counts.values())
         for state in OrderState:
-            count = len(self.services.state.list_orders(self.store or None, state.value, COUNT_LIMIT))
-            total += count
-            capped = capped or count >= COUNT_LIMIT
-            shown = f"{COUNT_LIMIT}+" if count >= COUNT_LIMIT else str(count)
+            count = counts.get(state.value, 0)
+            shown = str(count)
             classes = ["count", f"state-{state.value}"]
             if state.value == self.state:
                 classes.append("active")
@@ -175,7 +173,7 @@ class _Page:
             )
         everything = (
             f'<a class="count all{" active" if not self.state else ""}" href="{e(self.link(state=""))}">'
-            f'<span class="number">{total}{"+" if capped else ""}</span>'
+            f'<span class="number">{total}</span>'
             f'<span class="label">{self.t("all_states")}</span></a>'
         )
         cards.insert(0, everything)

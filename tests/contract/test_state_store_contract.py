@@ -205,6 +205,18 @@ def test_list_orders_newest_change_first_filtered_by_store_and_state(store: Stat
     assert all(r.version for r in store.list_orders())
 
 
+def test_count_orders_by_state_per_store_and_overall(store: StateStore) -> None:
+    assert store.count_orders() == {}
+    saved = {order_id: store.save_order(make_record(order_id)) for order_id in ("1001", "1002", "1003")}
+    store.save_order(make_record("2001", store_id="demo-shopify"))
+    held = saved["1002"]
+    held.state = OrderState.HELD
+    store.save_order(held)
+    assert store.count_orders("demo-woo") == {"received": 2, "held": 1}
+    assert store.count_orders() == {"received": 3, "held": 1}
+    assert store.count_orders("nowhere") == {}
+
+
 def test_timeline_is_oldest_first_and_per_order(store: StateStore) -> None:
     for action in ("received", "validated", "invoiced"):
         store.append_timeline("demo-woo", "4711", TimelineEntry(actor="test", action=action, at=NOW))
