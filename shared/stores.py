@@ -55,6 +55,9 @@ class InvoiceSettings(_Settings):
     payment_means_code: str = "ZZZ"  # UNCL4461; 30 credit transfer, 48 card, 58 SEPA, ZZZ mutually defined
     payment_terms: str = ""  # free text on the invoice (BT-20)
     default_tax_category: Literal["S", "Z", "E", "AE", "K", "G", "O", "L", "M"] = "S"
+    # A zero-rated sale to a buyer with a VAT id in another EU member state: K, intra-community supply of goods
+    # (an online shop shipping goods); AE, reverse charge (a seller of services, where the buyer accounts for VAT).
+    intra_eu_b2b: Literal["K", "AE"] = "K"
 
     @field_validator("payment_means_code")
     @classmethod

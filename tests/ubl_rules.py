@@ -52,6 +52,14 @@ CREDIT_NOTE_SEQUENCE = _words(
     AllowanceCharge TaxTotal LegalMonetaryTotal CreditNoteLine"""
 )
 
+# The children of cac:Delivery in the order UBL 2.1 DeliveryType declares them.
+DELIVERY_SEQUENCE = _words(
+    """ID Quantity MinimumQuantity MaximumQuantity ActualDeliveryDate ActualDeliveryTime LatestDeliveryDate
+    LatestDeliveryTime ReleaseID TrackingID DeliveryAddress DeliveryLocation AlternativeDeliveryLocation
+    RequestedDeliveryPeriod PromisedDeliveryPeriod EstimatedDeliveryPeriod CarrierParty DeliveryParty NotifyParty
+    Despatch DeliveryTerms MinimumDeliveryUnit MaximumDeliveryUnit Shipment"""
+)
+
 CUSTOMIZATION_ID = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
 # Peppol's Electronic Address Scheme list (PEPPOL-EN16931-CL008): note that it has no "EM" (e-mail).
 PEPPOL_EAS = set(
@@ -224,7 +232,17 @@ def check_invoice(xml: bytes, *, ignore: Iterable[str] = ()) -> list[str]:
     root = etree.fromstring(xml)
     doc = _Doc(root)
     broken: set[str] = set()
-    checks = (_order, _mandatory, _lines, _allowances_charges, _totals, _vat_breakdown, _categories, _decimals_rules)
+    checks = (
+        _order,
+        _mandatory,
+        _lines,
+        _allowances_charges,
+        _totals,
+        _vat_breakdown,
+        _categories,
+        _intra_community_delivery,
+        _decimals_rules,
+    )
     for check in (*checks, _code_lists, _syntax, _peppol, _peppol_identifiers):
         broken.update(check(doc))
     return sorted(broken - set(ignore))
@@ -234,16 +252,21 @@ check_document = check_invoice
 
 
 def _order(doc: _Doc) -> set[str]:
-    sequence = INVOICE_SEQUENCE if doc.is_invoice else CREDIT_NOTE_SEQUENCE
+    parents = [(doc.root, INVOICE_SEQUENCE if doc.is_invoice else CREDIT_NOTE_SEQUENCE)]
+    parents += [(delivery, DELIVERY_SEQUENCE) for delivery in doc.all("cac:Delivery")]
+    return {"UBL-SEQUENCE"} if any(not _in_sequence(parent, sequence) for parent, sequence in parents) else set()
+
+
+def _in_sequence(parent: etree._Element, sequence: list[str]) -> bool:
     position = -1
-    for child in doc.root:
+    for child in parent:
         if not isinstance(child.tag, str):
             continue  # comments
         name = etree.QName(child).localname
         if name not in sequence or sequence.index(name) < position:
-            return {"UBL-SEQUENCE"}
+            return False
         position = sequence.index(name)
-    return set()
+    return True
 
 
 def _mandatory(doc: _Doc) -> set[str]:
@@ -422,7 +445,7 @@ def _category_parts(doc: _Doc, code: str) -> tuple[list[etree._Element], list[et
 
 
 def _categories(doc: _Doc) -> set[str]:
-    """BR-S-*, BR-Z-*, BR-E-*, BR-AE-*, BR-G-*, BR-O-* (the -01..-10 family and BR-O-11..14)."""
+    """BR-S-*, BR-Z-*, BR-E-*, BR-AE-*, BR-IC-* (K), BR-G-*, BR-O-* (the -01..-10 family and BR-O-11..14)."""
     broken = set()
     seller_vat = doc.text(
         "cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme/cbc:ID='VAT']/cbc:CompanyID"
@@ -434,9 +457,9 @@ def _categories(doc: _Doc) -> set[str]:
         "cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme/cbc:ID='VAT']/cbc:CompanyID"
     )
     buyer_legal = doc.text("cac:AccountingCustomerParty/cac:Party/cac:PartyLegalEntity/cbc:CompanyID")
-    zero_rated = {"Z", "E", "AE", "G"}
-    for code in ("S", "Z", "E", "AE", "G", "O"):
-        prefix = f"BR-{code}-"
+    zero_rated = {"Z", "E", "AE", "K", "G"}
+    for code in ("S", "Z", "E", "AE", "K", "G", "O"):
+        prefix = "BR-IC-" if code == "K" else f"BR-{code}-"
         lines, allowances, charges = _category_parts(doc, code)
         subtotals = [
             s for s in doc.all("cac:TaxTotal/cac:TaxSubtotal") if doc.text("cac:TaxCategory/cbc:ID", s) == code
@@ -451,6 +474,11 @@ def _categories(doc: _Doc) -> set[str]:
                 continue
             if code == "O":
                 if seller_vat or buyer_vat:
+                    broken.add(prefix + rule)
+            elif code == "K":
+                # BR-IC-02..04: the seller's VAT id (a tax registration id is not enough) and the buyer's VAT id (a
+                # legal registration id is not enough, unlike AE).
+                if not (seller_vat and buyer_vat):
                     broken.add(prefix + rule)
             elif not (seller_vat or seller_tax_registration) or (code == "AE" and not (buyer_vat or buyer_legal)):
                 broken.add(prefix + rule)
@@ -498,7 +526,9 @@ def _categories(doc: _Doc) -> set[str]:
             reason = doc.text("cac:TaxCategory/cbc:TaxExemptionReason", subtotal)
             if code in ("S", "Z") and (reason_code or reason):
                 broken.add(prefix + "10")
-            if code in ("E", "O", "G", "AE") and not (reason_code or reason):
+            if code in ("E", "O", "G", "AE", "K") and not (reason_code or reason):
+                broken.add(prefix + "10")
+            if code == "K" and reason_code and reason_code.upper() != "VATEX-EU-IC":
                 broken.add(prefix + "10")
             if code == "AE" and reason_code and reason_code.upper() != "VATEX-EU-AE":
                 broken.add(prefix + "10")
@@ -515,6 +545,18 @@ def _categories(doc: _Doc) -> set[str]:
             broken.add("BR-O-13")
         if any(doc.text("cac:TaxCategory/cbc:ID", c) != "O" for c in doc.document_charges(True)):
             broken.add("BR-O-14")
+    return broken
+
+
+def _intra_community_delivery(doc: _Doc) -> set[str]:
+    """BR-IC-11 (actual delivery date or invoicing period) and BR-IC-12 (deliver-to country) for a K breakdown."""
+    if not any(doc.text("cac:TaxCategory/cbc:ID", s) == "K" for s in doc.all("cac:TaxTotal/cac:TaxSubtotal")):
+        return set()
+    broken = set()
+    if len(doc.text("cac:Delivery/cbc:ActualDeliveryDate")) <= 1 and not doc.has("cac:InvoicePeriod/*"):
+        broken.add("BR-IC-11")
+    if len(doc.text("cac:Delivery/cac:DeliveryLocation/cac:Address/cac:Country/cbc:IdentificationCode")) <= 1:
+        broken.add("BR-IC-12")
     return broken
 
 

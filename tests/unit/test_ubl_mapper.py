@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from lxml import etree
+from pydantic import ValidationError
 
-from shared.domain.order import Refund, RefundLine
+from shared.domain.order import Address, Customer, Order, Refund, RefundLine
 from shared.domain.records import DocumentRef
 from shared.errors import PermanentError
+from shared.stores import InvoiceSettings
 from shared.targets.ubl.mapper import credit_note_xml, document_totals, invoice_xml
 from tests.fixtures.ubl.orders import (
     CREATED,
@@ -112,16 +114,124 @@ def test_zero_rated_export_to_mexico_is_category_g_with_its_exemption_reason():
     assert text(xml, "cac:TaxTotal/cbc:TaxAmount/text()") == ["0.00"]
 
 
-def test_intra_eu_company_with_vat_id_gets_reverse_charge_and_a_peppol_address():
-    buyer = company("FR", "40 303 265 045", "Café Lumière SARL", "Paris")  # typed without its FR prefix
-    lines = [line("401", "BLUE-MUG-350ML", "Blue mug 350 ml", "24", "11.00", rate="0")]
-    xml = issue(order(lines, customer=buyer, shipping_charges=[shipping("9.90", rate="0")]))
+def french_cafe(**changes: object) -> Customer:
+    """A French company with a VAT number typed without its FR prefix."""
+    buyer = company("FR", "40 303 265 045", "Café Lumière SARL", "Paris")
+    return buyer.model_copy(update=changes)
 
-    assert_valid(xml)  # a company with a VAT number passes every rule, Peppol's included
+
+def mugs_to_france(customer: Customer | None = None, paid: bool = True) -> Order:
+    lines = [line("401", "BLUE-MUG-350ML", "Blue mug 350 ml", "24", "11.00", rate="0")]
+    return order(lines, customer=customer or french_cafe(), shipping_charges=[shipping("9.90", rate="0")], paid=paid)
+
+
+LYON = Address(name="Réception", company="Café Lumière Lyon", line1="3 Quai Saint-Antoine", city="Lyon",
+               postal_code="69002", country="FR")  # fmt: skip
+DELIVERY_COUNTRY = "cac:Delivery/cac:DeliveryLocation/cac:Address/cac:Country/cbc:IdentificationCode/text()"
+BREAKDOWN = "cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory"
+
+
+def test_spanish_seller_selling_goods_to_a_french_company_is_an_intra_community_supply():
+    xml = issue(mugs_to_france(french_cafe(shipping=LYON)))
+
+    assert_valid(xml)  # UBL 2.1 schema, EN 16931 (BR-IC-01..12 included) and Peppol, with nothing ignored
+    assert text(xml, f"{BREAKDOWN}/cbc:ID/text()") == ["K"]
+    assert text(xml, f"{BREAKDOWN}/cbc:TaxExemptionReasonCode/text()") == ["VATEX-EU-IC"]
+    assert text(xml, f"{BREAKDOWN}/cbc:TaxExemptionReason/text()") == ["Intra-community supply"]
+    assert text(xml, "cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory/cbc:ID/text()") == ["K"]
+    assert text(xml, "cac:AllowanceCharge/cac:TaxCategory/cbc:ID/text()") == ["K"]  # the shipping charge too
+    assert text(xml, "cac:TaxTotal/cbc:TaxAmount/text()") == ["0.00"]
+    assert text(xml, "cac:AccountingSupplierParty//cac:PartyTaxScheme/cbc:CompanyID/text()") == ["ESB12345674"]
     assert text(xml, "cac:AccountingCustomerParty//cac:PartyTaxScheme/cbc:CompanyID/text()") == ["FR40303265045"]
     assert text(xml, "cac:AccountingCustomerParty/cac:Party/cbc:EndpointID/@schemeID") == ["9957"]
-    assert text(xml, "cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:ID/text()") == ["AE"]
-    assert text(xml, "cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:TaxExemptionReason/text()") == ["Reverse charge"]
+    # Delivered where the goods went (the Lyon shop), on the day the order was paid: the order has no shipping date.
+    assert text(xml, "cac:Delivery/cbc:ActualDeliveryDate/text()") == ["2025-03-14"]
+    assert text(xml, "cac:Delivery/cac:DeliveryLocation/cac:Address/cbc:CityName/text()") == ["Lyon"]
+    assert text(xml, DELIVERY_COUNTRY) == ["FR"]
+    assert text(xml, "cac:Delivery/cac:DeliveryParty/cac:PartyName/cbc:Name/text()") == ["Café Lumière Lyon"]
+
+
+def test_the_same_sale_under_reverse_charge_settings_is_category_ae():
+    xml = issue(mugs_to_france(), intra_eu_b2b="AE")
+
+    assert_valid(xml)
+    assert text(xml, f"{BREAKDOWN}/cbc:ID/text()") == ["AE"]
+    assert text(xml, f"{BREAKDOWN}/cbc:TaxExemptionReasonCode/text()") == ["VATEX-EU-AE"]
+    assert text(xml, f"{BREAKDOWN}/cbc:TaxExemptionReason/text()") == ["Reverse charge"]
+    assert text(xml, "cac:AccountingCustomerParty//cac:PartyTaxScheme/cbc:CompanyID/text()") == ["FR40303265045"]
+    assert text(xml, "cac:Delivery/cbc:ActualDeliveryDate") == []  # BT-72 is K's rule, not AE's
+
+
+def test_intra_community_supply_is_the_default_and_the_setting_takes_only_k_or_ae():
+    assert InvoiceSettings().intra_eu_b2b == "K"
+    with pytest.raises(ValidationError):
+        InvoiceSettings(intra_eu_b2b="S")  # type: ignore[arg-type]
+
+
+def test_unpaid_intra_community_supply_is_delivered_on_the_order_date():
+    o = mugs_to_france(paid=False).model_copy(update={"created_at": datetime(2025, 3, 9, 23, 50, tzinfo=UTC)})
+    xml = issue(o)
+
+    assert_valid(xml)
+    assert text(xml, "cac:Delivery/cbc:ActualDeliveryDate/text()") == ["2025-03-09"]
+    assert text(xml, "cbc:DueDate/text()") == ["2025-03-15"]
+
+
+def test_intra_community_supply_without_a_shipping_address_is_delivered_to_the_billing_address():
+    xml = issue(mugs_to_france(french_cafe(shipping=Address())))
+
+    assert_valid(xml)
+    assert text(xml, DELIVERY_COUNTRY) == ["FR"]
+    assert text(xml, "cac:Delivery/cac:DeliveryLocation/cac:Address/cbc:CityName/text()") == ["Paris"]
+
+
+def test_goods_shipped_to_a_third_member_state_are_delivered_there():
+    berlin = Address(company="Café Lumière GmbH", line1="Friedrichstraße 10", city="Berlin", postal_code="10117",
+                     country="DE")  # fmt: skip
+    xml = issue(mugs_to_france(french_cafe(shipping=berlin)))
+
+    assert_valid(xml)
+    assert text(xml, f"{BREAKDOWN}/cbc:ID/text()") == ["K"]
+    assert text(xml, DELIVERY_COUNTRY) == ["DE"]
+
+
+@pytest.mark.parametrize(
+    ("country", "code"),
+    [
+        ("ES", "intra_community_not_dispatched"),  # the goods stay in the seller's country
+        ("CH", "intra_community_not_dispatched"),  # the goods leave the EU: an export, not K
+        ("ZZ", "delivery_country_invalid"),
+    ],
+)
+def test_zero_rated_goods_that_do_not_go_to_another_member_state_are_not_invoiced_as_k(country, code):
+    elsewhere = Address(company="Café Lumière", line1="Calle Sierpes 3", city="Sevilla", country=country)
+    with pytest.raises(PermanentError) as raised:
+        issue(mugs_to_france(french_cafe(shipping=elsewhere)))
+
+    assert raised.value.code == code
+    assert raised.value.message_es != raised.value.message
+
+
+def test_refund_of_an_intra_community_supply_credits_it_under_the_same_rules():
+    o = mugs_to_france(french_cafe(shipping=LYON))
+    refund = Refund(
+        refund_id="7010",
+        created_at=CREATED,
+        reason="Three mugs arrived broken",
+        lines=[RefundLine(line_id="401", sku="BLUE-MUG-350ML", quantity=D(3), amount=D("33.00"))],
+        amount=D("33.00"),
+    )
+    xml = credit(o, refund)
+
+    assert_valid(xml)  # BR-IC-01..12 hold for the credit note too
+    assert etree.QName(etree.fromstring(xml)).localname == "CreditNote"
+    assert text(xml, f"{BREAKDOWN}/cbc:ID/text()") == ["K"]
+    assert text(xml, f"{BREAKDOWN}/cbc:TaxExemptionReasonCode/text()") == ["VATEX-EU-IC"]
+    assert text(xml, "cac:TaxTotal/cac:TaxSubtotal/cbc:TaxableAmount/text()") == ["33.00"]
+    assert text(xml, "cac:Delivery/cbc:ActualDeliveryDate/text()") == ["2025-03-14"]
+    assert text(xml, DELIVERY_COUNTRY) == ["FR"]
+    assert text(xml, "cac:AccountingCustomerParty//cac:PartyTaxScheme/cbc:CompanyID/text()") == ["FR40303265045"]
+    assert document_totals(xml) == (D("33.00"), D("0.00"))
 
 
 def test_zero_rate_to_a_domestic_consumer_is_zero_rated_without_exemption_reason():

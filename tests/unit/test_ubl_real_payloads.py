@@ -191,12 +191,30 @@ def test_export_to_a_us_consumer_at_zero_rate_is_accepted(stores):
     assert text(xml, "cac:AccountingCustomerParty/cac:Party/cbc:EndpointID/@schemeID") == ["EM"]
 
 
-def test_intra_eu_company_with_vat_id_passes_every_rule_peppol_included(stores):
-    xml = issue(stores, "woocommerce", woo(both(buyer("FR", "40303265045", "Café Lumière SARL"), untaxed)))
+def test_intra_eu_company_with_vat_id_is_an_intra_community_supply_passing_every_rule_peppol_included(stores):
+    data = woo(both(buyer("FR", "40303265045", "Café Lumière SARL"), untaxed))
+    xml = issue(stores, "woocommerce", data)
 
     assert_accepted(xml)
     assert text(xml, "cac:AccountingCustomerParty/cac:Party/cbc:EndpointID/text()") == ["FR40303265045"]
+    assert text(xml, "cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:ID/text()") == ["K"]
+    paid = parse("woocommerce", data).paid_at
+    assert paid is not None
+    assert text(xml, "cac:Delivery/cbc:ActualDeliveryDate/text()") == [paid.date().isoformat()]
+    assert text(xml, "cac:Delivery/cac:DeliveryLocation/cac:Address/cac:Country/cbc:IdentificationCode/text()") == [
+        "FR"
+    ]
+
+
+def test_intra_eu_company_under_reverse_charge_settings_passes_every_rule(stores):
+    store = stores["demo-woo"]
+    order = parse("woocommerce", woo(both(buyer("FR", "40303265045", "Café Lumière SARL"), untaxed)))
+    services = store.invoice.model_copy(update={"intra_eu_b2b": "AE"})
+    xml = invoice_xml(order, store.seller, services, "CA-2026-000001", ISSUED, store.sku_map)
+
+    assert_accepted(xml)
     assert text(xml, "cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:ID/text()") == ["AE"]
+    assert text(xml, "cac:Delivery/cbc:ActualDeliveryDate") == []
 
 
 def test_swedish_company_is_addressed_by_its_organisation_number(stores):

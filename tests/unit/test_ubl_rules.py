@@ -9,22 +9,53 @@ from datetime import date
 import pytest
 from lxml import etree
 
-from shared.targets.ubl.mapper import invoice_xml
-from tests.fixtures.ubl.orders import company, invoice_settings, line, order, seller, shipping
-from tests.ubl_rules import CREDIT_NOTE_SEQUENCE, INVOICE_SEQUENCE, NS, check_invoice
+from shared.domain.order import Order, Refund, RefundLine
+from shared.domain.records import DocumentRef
+from shared.targets.ubl.mapper import credit_note_xml, invoice_xml
+from tests.fixtures.ubl.orders import CREATED, D, company, fee, invoice_settings, line, order, seller, shipping
+from tests.ubl_rules import CREDIT_NOTE_SEQUENCE, DELIVERY_SEQUENCE, INVOICE_SEQUENCE, NS, check_invoice
 
 Element = etree._Element
 
 
 def reverse_charge_invoice() -> bytes:
-    """A document that passes every rule, Peppol's included (a French company with a VAT number)."""
+    """A document that passes every rule, Peppol's included (a French company with a VAT number, reverse charge)."""
     buyer = company("FR", "FR40303265045", "Café Lumière SARL", "Paris")
     lines = [
         line("401", "BLUE-MUG-350ML", "Blue mug 350 ml", "24", "11.00", rate="0", discount="13.20"),
         line("402", "TEAPOT-1L-WHITE", "White teapot 1 l", "2", "34.90", rate="0"),
     ]
     o = order(lines, customer=buyer, shipping_charges=[shipping("9.90", rate="0")])
-    return invoice_xml(o, seller(), invoice_settings(), "INV-000100", date(2025, 3, 15), {})
+    return invoice_xml(o, seller(), invoice_settings(intra_eu_b2b="AE"), "INV-000100", date(2025, 3, 15), {})
+
+
+def intra_community_order() -> Order:
+    """Mugs shipped from Spain to a French café: K on the lines, on the shipping charge and on a loyalty discount."""
+    buyer = company("FR", "FR40303265045", "Café Lumière SARL", "Paris")
+    lines = [
+        line("901", "BLUE-MUG-350ML", "Blue mug 350 ml", "24", "11.00", rate="0", discount="13.20"),
+        line("902", "TEAPOT-1L-WHITE", "White teapot 1 l", "2", "34.90", rate="0"),
+    ]
+    charges = [shipping("9.90", rate="0")]
+    return order(lines, customer=buyer, shipping_charges=charges, fees=[fee("-5.00", "Loyalty discount", rate="0")])
+
+
+def intra_community_invoice() -> bytes:
+    """A K document that passes every rule, Peppol's included."""
+    return invoice_xml(intra_community_order(), seller(), invoice_settings(), "INV-000102", date(2025, 3, 15), {})
+
+
+def intra_community_credit_note() -> bytes:
+    refund = Refund(
+        refund_id="7101",
+        created_at=CREATED,
+        reason="Two mugs arrived broken",
+        lines=[RefundLine(line_id="901", sku="BLUE-MUG-350ML", quantity=D(2), amount=D("19.80"))],
+        amount=D("19.80"),
+    )
+    invoice = DocumentRef(kind="invoice", number="INV-000102", target="ubl", issued_at=CREATED)
+    o = intra_community_order()
+    return credit_note_xml(o, refund, invoice, seller(), invoice_settings(), "CN-000010", date(2025, 3, 20), {})
 
 
 def standard_rated_invoice() -> bytes:
@@ -68,6 +99,8 @@ def add_text(parent: Element, position: int, tag: str, value: str) -> None:
 def test_valid_documents_break_no_rule():
     assert check_invoice(reverse_charge_invoice()) == []
     assert check_invoice(standard_rated_invoice()) == []
+    assert check_invoice(intra_community_invoice()) == []
+    assert check_invoice(intra_community_credit_note()) == []
 
 
 @pytest.mark.parametrize(
@@ -251,3 +284,98 @@ def test_a_broken_document_fails_the_code_list_syntax_and_peppol_rules(change, r
 def test_well_formed_identifiers_pass_the_identifier_rules(scheme, value):
     found = broken(reverse_charge_invoice(), endpoint(scheme, value))
     assert not {r for r in found if r.startswith("PEPPOL-COMMON") or r == "BR-CL-25"}
+
+
+K_SUBTOTAL = "cac:TaxTotal/cac:TaxSubtotal[cac:TaxCategory/cbc:ID='K']"
+
+
+def duplicate(path: str) -> Callable[[Element], None]:
+    def change(root: Element) -> None:
+        element = first(root, path)
+        element.addnext(etree.fromstring(etree.tostring(element)))
+
+    return change
+
+
+def buyer_legal_id_instead_of_vat_id(root: Element) -> None:
+    party = first(root, "cac:AccountingCustomerParty/cac:Party")
+    add_text(first(party, "cac:PartyLegalEntity"), 1, "cbc:CompanyID", "403032650")
+    party.remove(first(party, "cac:PartyTaxScheme"))
+
+
+@pytest.mark.parametrize(
+    ("change", "rule"),
+    [
+        (duplicate(K_SUBTOTAL), "BR-IC-01"),
+        (set_text(K_SUBTOTAL + "/cac:TaxCategory/cbc:ID", "Z"), "BR-IC-01"),
+        (remove("cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme"), "BR-IC-02"),
+        (remove("cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme"), "BR-IC-02"),
+        (buyer_legal_id_instead_of_vat_id, "BR-IC-02"),  # enough for AE (BR-AE-02), not for K
+        (remove("cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme"), "BR-IC-03"),
+        (remove("cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme"), "BR-IC-04"),
+        (set_text("cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory/cbc:Percent", "21"), "BR-IC-05"),
+        (set_text("cac:AllowanceCharge[cbc:ChargeIndicator='false']/cac:TaxCategory/cbc:Percent", "21"), "BR-IC-06"),
+        (set_text("cac:AllowanceCharge[cbc:ChargeIndicator='true']/cac:TaxCategory/cbc:Percent", "21"), "BR-IC-07"),
+        (set_text(K_SUBTOTAL + "/cbc:TaxableAmount", "268.90"), "BR-IC-08"),
+        (set_text(K_SUBTOTAL + "/cbc:TaxAmount", "56.47"), "BR-IC-09"),
+        (remove(K_SUBTOTAL + "/cac:TaxCategory/cbc:TaxExemptionReasonCode"
+                " | " + K_SUBTOTAL + "/cac:TaxCategory/cbc:TaxExemptionReason"), "BR-IC-10"),
+        (set_text(K_SUBTOTAL + "/cac:TaxCategory/cbc:TaxExemptionReasonCode", "VATEX-EU-AE"), "BR-IC-10"),
+        (remove("cac:Delivery/cbc:ActualDeliveryDate"), "BR-IC-11"),
+        (set_text("cac:Delivery/cbc:ActualDeliveryDate", ""), "BR-IC-11"),
+        (remove("cac:Delivery/cac:DeliveryLocation"), "BR-IC-12"),
+        (remove("cac:Delivery"), "BR-IC-12"),
+        (lambda r: first(r, "cac:Delivery").append(first(r, "cac:Delivery/cbc:ActualDeliveryDate")), "UBL-SEQUENCE"),
+    ],
+)  # fmt: skip
+def test_a_broken_intra_community_invoice_fails_the_right_rule(change, rule):
+    assert rule in broken(intra_community_invoice(), change)
+
+
+def test_a_missing_delivery_date_breaks_br_ic_11_and_nothing_else():
+    assert broken(intra_community_invoice(), remove("cac:Delivery/cbc:ActualDeliveryDate")) == ["BR-IC-11"]
+
+
+def test_an_invoicing_period_satisfies_br_ic_11_instead_of_the_delivery_date():
+    def period_instead_of_date(root: Element) -> None:
+        remove("cac:Delivery/cbc:ActualDeliveryDate")(root)
+        period = etree.fromstring(
+            f'<cac:InvoicePeriod xmlns:cac="{NS["cac"]}" xmlns:cbc="{NS["cbc"]}">'
+            "<cbc:StartDate>2025-03-01</cbc:StartDate><cbc:EndDate>2025-03-31</cbc:EndDate></cac:InvoicePeriod>"
+        )
+        first(root, "cac:OrderReference").addprevious(period)
+
+    assert broken(intra_community_invoice(), period_instead_of_date) == []
+
+
+def test_the_intra_community_exemption_code_on_a_reverse_charge_breakdown_fails_peppol_p0106():
+    change = set_text("cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:TaxExemptionReasonCode", "VATEX-EU-IC")
+    assert "PEPPOL-EN16931-P0106" in broken(reverse_charge_invoice(), change)
+
+
+@pytest.mark.parametrize(
+    ("change", "rule"),
+    [
+        (remove("cac:Delivery/cbc:ActualDeliveryDate"), "BR-IC-11"),
+        (remove("cac:Delivery/cac:DeliveryLocation"), "BR-IC-12"),
+        (remove("cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme"), "BR-IC-02"),
+        (set_text("cac:CreditNoteLine/cac:Item/cac:ClassifiedTaxCategory/cbc:Percent", "21"), "BR-IC-05"),
+        (set_text(K_SUBTOTAL + "/cbc:TaxableAmount", "29.70"), "BR-IC-08"),
+    ],
+)
+def test_a_broken_intra_community_credit_note_fails_the_same_rules(change, rule):
+    assert rule in broken(intra_community_credit_note(), change)
+
+
+def test_the_delivery_order_matches_the_ubl_21_schema():
+    xsd = pytest.importorskip("peppol.xsd")
+    schema = etree.parse(os.path.join(xsd.SCHEMA_DIR, "common", "UBL-CommonAggregateComponents-2.1.xsd"))
+    refs = schema.xpath(
+        "//xsd:complexType[@name='DeliveryType']/xsd:sequence/xsd:element/@ref",
+        namespaces={"xsd": "http://www.w3.org/2001/XMLSchema"},
+    )
+    assert [str(ref).split(":")[1] for ref in refs] == DELIVERY_SEQUENCE
+    root = etree.fromstring(intra_community_invoice())
+    first(root, "cac:Delivery").append(first(root, "cac:Delivery/cbc:ActualDeliveryDate"))
+    valid, _ = xsd.validate_xsd(etree.tostring(root))
+    assert not valid

@@ -40,6 +40,8 @@ EXEMPTION_REASONS: Final[dict[str, tuple[str, str]]] = {
     "S": ("", ""),
     "Z": ("", ""),
     "AE": ("VATEX-EU-AE", "Reverse charge"),
+    # Goods sent to a VAT-registered buyer in another member state: exempt under Art. 138 of Directive 2006/112/EC.
+    "K": ("VATEX-EU-IC", "Intra-community supply"),
     "G": ("VATEX-EU-G", "Export outside the EU"),
     "O": ("VATEX-EU-O", "Not subject to VAT"),
     # E has many legal bases (VATEX-EU-132-…); the store settings do not say which, so a text only.

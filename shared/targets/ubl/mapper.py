@@ -8,10 +8,16 @@ order does not say what EN 16931 needs:
   OrderLine.total rounded to cents. Order.coupons / discount_total are not booked again.
 - Shipping becomes a document-level charge (UNCL7161 "FC"), a positive fee a charge ("ABK", its name as reason),
   a negative fee a document allowance ("95"); each with its own VAT category and rate. Free shipping is left out.
-- VAT category per line/charge: rate > 0 → S; rate 0 with a buyer in another EU state who has a VAT id → AE
-  (VATEX-EU-AE "Reverse charge"); rate 0 with a buyer outside the EU → G (VATEX-EU-G); other rate 0 → the store's
-  default_tax_category when it is E or O, else Z. O cannot be mixed with other categories (BR-O-11..14) and then
-  no VAT ids are shown (BR-O-02). Intra-community supply of goods (K) is not chosen automatically.
+- VAT category per line/charge: rate > 0 → S; rate 0 with a buyer in another EU state who has a VAT id → the
+  store's invoice.intra_eu_b2b: K (default; intra-community supply of goods, VATEX-EU-IC) or AE (reverse charge,
+  for sellers of services, VATEX-EU-AE); rate 0 with a buyer outside the EU → G (VATEX-EU-G); other rate 0 → the
+  store's default_tax_category when it is E or O, else Z. O cannot be mixed with other categories (BR-O-11..14) and
+  then no VAT ids are shown (BR-O-02).
+- K (invoice and credit note alike) shows both VAT ids (BR-IC-02..04) and the Delivery group: ActualDeliveryDate
+  (BT-72, BR-IC-11) and the deliver-to address with its country (BT-80, BR-IC-12). Store orders carry no shipping
+  date, so the delivery date is the day the order was paid (Order.paid_at, UTC), else the day it was created; the
+  deliver-to address is the shipping address, else the billing address. Goods that do not leave the seller's
+  country for another member state are no intra-community supply: PermanentError("intra_community_not_dispatched").
 - VAT per category follows BR-CO-17: taxable amount x rate / 100, rounded half up to cents, whatever the store
   summed per line. The difference between the store's figures and the EN 16931 total (at most a cent per line or
   charge, from per-line rounding and net prices with more than two decimals) goes into PayableRoundingAmount
@@ -88,12 +94,12 @@ def _number_text(value: Decimal) -> str:
 
 @dataclass(frozen=True)
 class TaxCategory:
-    code: str  # UNCL5305: S, Z, E, AE, G, O
+    code: str  # UNCL5305: S, Z, E, AE, K, G, O
     rate: Decimal | None  # None for O (BR-O-05: no rate)
 
     @property
     def sort_key(self) -> tuple[int, Decimal]:
-        order = ["S", "Z", "AE", "G", "E", "O"]
+        order = ["S", "Z", "AE", "K", "G", "E", "O"]
         return (order.index(self.code) if self.code in order else 99, -(self.rate or ZERO))
 
 
@@ -353,7 +359,7 @@ def _category(rate: Decimal, seller: Seller, buyer: _Buyer, invoice: InvoiceSett
         return TaxCategory("S", rate)
     if seller.country in codes.EU_MEMBER_STATES:
         if buyer.country in codes.EU_MEMBER_STATES and buyer.country != seller.country and buyer.vat_id:
-            return TaxCategory("AE", ZERO)
+            return TaxCategory(invoice.intra_eu_b2b, ZERO)
         if buyer.country not in codes.EU_MEMBER_STATES:
             return TaxCategory("G", ZERO)
     if invoice.default_tax_category == "O":
@@ -704,24 +710,65 @@ def _add_buyer(root: etree._Element, buyer: _Buyer, show_vat: bool) -> None:
     _add(_add(party, "cac:PartyLegalEntity"), "cbc:RegistrationName", buyer.name)
 
 
-def _add_delivery(root: etree._Element, order: Order) -> None:
+def delivery_date(order: Order) -> date:
+    """The actual delivery date (BT-72) shown for an intra-community supply. Store orders carry no shipping date;
+    the day the order was paid (else created), in UTC, is the nearest fact the order has."""
+    return (order.paid_at or order.created_at).date()
+
+
+def _deliver_to(order: Order, intra_community: bool) -> Address:
+    """The deliver-to address: the shipping address; for an intra-community supply, which must name the country
+    the goods went to (BR-IC-12), the billing address when the store sent no shipping country."""
     shipping = order.customer.shipping
-    country = _country(shipping.country)
+    if intra_community and not shipping.country.strip():
+        return order.customer.billing
+    return shipping
+
+
+def _check_dispatch(address: Address, country: str, seller: Seller) -> None:
+    """An intra-community supply exempts goods sent to another member state (Art. 138 Directive 2006/112/EC); an
+    invoice that says K for goods staying in the seller's country or leaving the EU would be wrong in law."""
     if not country:
+        raise PermanentError(
+            "delivery_country_invalid",
+            f"The delivery country '{address.country}' is not an ISO 3166-1 code, and an intra-community supply "
+            "must name the country the goods went to (BR-IC-12).",
+            message_es=f"El país de entrega '{address.country}' no es un código ISO 3166-1, y una entrega "
+            "intracomunitaria debe indicar el país al que se enviaron los bienes (BR-IC-12).",
+        )
+    if country == seller.country or country not in codes.EU_MEMBER_STATES:
+        raise PermanentError(
+            "intra_community_not_dispatched",
+            f"The order charges no VAT as an intra-community supply, but the goods go to {country}, which is not "
+            f"an EU member state other than the seller's ({seller.country}).",
+            message_es=f"El pedido no cobra IVA por ser una entrega intracomunitaria, pero los bienes van a "
+            f"{country}, que no es un Estado miembro de la UE distinto del del vendedor ({seller.country}).",
+        )
+
+
+def _add_delivery(root: etree._Element, order: Order, seller: Seller, intra_community: bool) -> None:
+    address = _deliver_to(order, intra_community)
+    country = _country(address.country)
+    if intra_community:
+        _check_dispatch(address, country, seller)
+    elif not country:
         return  # BR-57 / BR-CL-14: a delivery address needs a valid country; the deliver-to group is optional
     delivery = _add(root, "cac:Delivery")
+    # UBL 2.1 DeliveryType order: ActualDeliveryDate, then DeliveryLocation, then DeliveryParty.
+    if intra_community:
+        _add(delivery, "cbc:ActualDeliveryDate", delivery_date(order).isoformat())
     location = _add(delivery, "cac:DeliveryLocation")
     _add_address(
         location,
         "cac:Address",
-        shipping.line1,
-        shipping.line2,
-        shipping.city,
-        shipping.postal_code,
-        shipping.region,
+        address.line1,
+        address.line2,
+        address.city,
+        address.postal_code,
+        address.region,
         country,
     )
-    name = clean_text(shipping.company) or clean_text(shipping.name)
+    name = clean_text(address.company) or clean_text(address.name)
     if name:
         _add(_add(_add(delivery, "cac:DeliveryParty"), "cac:PartyName"), "cbc:Name", name)
 
@@ -882,7 +929,7 @@ def _document(
         _add(reference, "cbc:IssueDate", billing_reference.issued_at.date().isoformat())
     _add_seller(root, seller, show_vat)
     _add_buyer(root, buyer, show_vat)
-    _add_delivery(root, order)
+    _add_delivery(root, order, seller, intra_community="K" in categories)
     _add_payment(root, order, seller, invoice)
     _add_document_charges(root, charges, currency)
     _add_tax_total(root, totals, currency)
