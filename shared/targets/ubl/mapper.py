@@ -161,7 +161,7 @@ def invoice_xml(
     """The Peppol BIS 3.0 invoice (type 380) for the order. Raises PermanentError when the order or the store
     settings cannot make a valid invoice (codes: seller_missing, seller_vat_missing, seller_endpoint_missing,
     seller_iban_missing, buyer_name_missing, buyer_country_missing, tax_rate_unknown, tax_category_conflict,
-    totals_mismatch, no_lines)."""
+    totals_mismatch, no_lines, and for K: intra_community_not_dispatched, delivery_country_invalid)."""
     seller = _require_seller(seller)
     buyer = _buyer(order)
     lines = [_order_line(order, line, seller, buyer, invoice, item_codes) for line in order.lines if _billable(line)]
