@@ -82,11 +82,20 @@ class InMemoryBus:
         sent.properties = dict(properties or {})
         self.messages.append(sent)
 
-    def drain(self, services: Services, max_delivery: int = 10, limit: int = 500) -> int:
-        """Deliver until empty; a failing message is retried up to max_delivery, then dead-lettered."""
+    def drain(self, services: Services, max_delivery: int = 10, limit: int = 500, queue: str | None = None) -> int:
+        """Deliver until empty; a failing message is retried up to max_delivery, then dead-lettered.
+
+        With `queue`, only that queue's messages are delivered (queues run independently; sessions only
+        order one queue). A BaseException that is not an Exception (a simulated crash) puts the message
+        back at the head, as an expired peek-lock would, and propagates.
+        """
         handled = 0
-        while self.messages and handled < limit:
-            message = self.messages.pop(0)
+        while handled < limit:
+            waiting = [m for m in self.messages if queue is None or m.queue == queue]
+            if not waiting:
+                break
+            message = waiting[0]
+            self.messages.remove(message)
             message.delivery_count += 1
             handled += 1
             try:
@@ -98,7 +107,14 @@ class InMemoryBus:
                     self.dead_letters.append(message)
                 else:
                     self.messages.append(message)
+            except BaseException:
+                self.messages.insert(0, message)
+                raise
         return handled
+
+    def queued(self, queue: str | None = None) -> list[dict[str, Any]]:
+        """The waiting messages' bodies, as JSON objects, in send order."""
+        return [json.loads(m.body) for m in self.messages if queue is None or m.queue == queue]
 
 
 @dataclass
@@ -143,6 +159,47 @@ class FakeTarget:
 
     def issue_credit_note(self, order: Order, refund: Refund, invoice: DocumentRef, number: str) -> DocumentRef:
         return self._issue("credit_note", order, number, refund.amount, refund.tax_total, refund.refund_id)
+
+
+@dataclass
+class FakeErpTarget(FakeTarget):
+    """A FakeTarget that also ships orders and records payments, like an ERP (Tryton)."""
+
+    name: str = "fake-erp"
+    shipped: list[str] = field(default_factory=list)
+    payments: list[tuple[str, Decimal]] = field(default_factory=list)
+    fail_payment_with: Callable[[], Exception] | None = None
+
+    def ship_order(self, order: Order) -> None:
+        self.shipped.append(order.order_id)
+
+    def record_payment(self, order: Order, invoice: DocumentRef, amount: Decimal, paid_at: datetime) -> None:
+        if self.fail_payment_with is not None:
+            raise self.fail_payment_with()
+        self.payments.append((invoice.number, amount))
+
+
+class Crash(BaseException):
+    """A simulated process death (SIGKILL): no handler catches it, so nothing after it runs."""
+
+
+def crash_after(owner: Any, name: str, monkeypatch: Any, when: Callable[..., bool] | None = None) -> list[int]:
+    """Make `owner.name` do its work and then crash the process, once (optionally only when `when(*args)`).
+
+    Returns a list that gets one element when the crash has happened.
+    """
+    original = getattr(owner, name)
+    crashed: list[int] = []
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        if not crashed and (when is None or when(*args, **kwargs)):
+            crashed.append(1)
+            raise Crash(f"killed after {name}")
+        return result
+
+    monkeypatch.setattr(owner, name, wrapper)
+    return crashed
 
 
 def store_settings(store_id: str, channel: str, **overrides: Any) -> StoreSettings:

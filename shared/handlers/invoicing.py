@@ -13,12 +13,12 @@ from decimal import Decimal
 from shared.bootstrap import Services
 from shared.channels.store_api import can_fetch_refunds, fetch_woocommerce_refund
 from shared.domain.order import ZERO, Order, OrderState, Refund, RefundLine
-from shared.domain.records import DocumentRef, OrderRecord, TimelineEntry
+from shared.domain.records import DocumentRef, OrderRecord, Problem, TimelineEntry
 from shared.domain.rules import validate_refund
 from shared.errors import NothingToDo, PermanentError, RetryableError
 from shared.handlers.common import entry, format_number, hold, log, problem_from_error, update_order
-from shared.handlers.messages import CancelOrder, IssueCreditNote, IssueInvoice, RecordPayment, SyncStock, send
-from shared.handlers.orders import follow_up
+from shared.handlers.messages import CancelOrder, IssueCreditNote, IssueInvoice
+from shared.handlers.orders import changed_after_invoicing, follow_up, invoiced_content
 from shared.ports import Target
 from shared.stores import StoreSettings
 from shared.telemetry import count_order, record_target_call
@@ -115,9 +115,8 @@ def issue_invoice(services: Services, message: IssueInvoice) -> OrderRecord | No
         def mutate(current: OrderRecord) -> list[TimelineEntry]:
             if not _add_document(current, document):
                 return []
-            current.state = OrderState.INVOICED
             count_order("invoiced", current.store_id)
-            return [
+            entries = [
                 entry(
                     ACTOR,
                     OrderState.INVOICED.value,
@@ -125,13 +124,18 @@ def issue_invoice(services: Services, message: IssueInvoice) -> OrderRecord | No
                     number=document.number,
                 )
             ]
+            # order-events runs beside this stage (sessions order one queue only): the store may have cancelled,
+            # deleted or changed the order while the target was writing the invoice.
+            if current.state == OrderState.CANCELLED and current.order is not None:
+                current.state = OrderState.INVOICED
+                current.order.cancelled = True  # follow_up credits the invoice just issued
+            elif current.order is not None and invoiced_content(current.order) != invoiced_content(order):
+                entries += hold(current, [changed_after_invoicing(order, current.order)], ACTOR)
+            elif current.state != OrderState.HELD:  # held by a later update: its problems stand
+                current.state = OrderState.INVOICED
+            return entries
 
         record = update_order(services, record.store_id, record.order_id, mutate)
-    target = services.target(settings)
-    if hasattr(target, "ship_order"):
-        send(services, SyncStock(store_id=record.store_id, order_id=record.order_id, attempt=record.attempt))
-    elif hasattr(target, "record_payment") and order.paid_at is not None:
-        send(services, RecordPayment(store_id=record.store_id, order_id=record.order_id, attempt=record.attempt))
     follow_up(services, record)
     return record
 
@@ -167,7 +171,9 @@ def cancellation_refund(order: Order, already: list[Refund]) -> Refund:
     shipping = sum((c.amount for c in order.shipping), ZERO) - shipping_refunded
     shipping_tax = sum((c.tax for c in order.shipping), ZERO) - shipping_tax_refunded
     amount = sum((line.amount + line.tax for line in lines), ZERO) + shipping + shipping_tax
-    amount += sum((f.amount + f.tax for f in order.fees), ZERO) if not already else ZERO
+    # Refunds carry no fee lines, so fees are credited in full here; a refund that gave fee money back shows
+    # as unallocated, and issue_credit_note caps the cancellation at what is left of the invoice.
+    amount += sum((f.amount + f.tax for f in order.fees), ZERO)
     return Refund(
         refund_id=CANCEL_REFUND_ID,
         created_at=order.updated_at,
@@ -193,14 +199,49 @@ def _refund_detail(services: Services, settings: StoreSettings, record: OrderRec
     return detailed
 
 
+CREDIT_TOLERANCE = Decimal("0.01")
+
+
+def _credit_exceeds_invoice(refund: Refund, left: Decimal, invoice: DocumentRef) -> Problem:
+    """Credit notes never add up to more than the invoice (e.g. Shopify's refunds/create for a cancellation
+    that was credited in full already)."""
+    return Problem(
+        code="credit_exceeds_invoice",
+        field=f"refunds[{refund.refund_id}].amount",
+        expected=str(left),
+        found=str(refund.amount),
+        message_en=f"Refund {refund.refund_id} of {refund.amount} {invoice.currency} is more than what is left "
+        f"of invoice {invoice.number} after earlier credit notes ({left} {invoice.currency}); nothing was credited.",
+        message_es=f"El reembolso {refund.refund_id} de {refund.amount} {invoice.currency} supera lo que queda "
+        f"de la factura {invoice.number} tras los abonos anteriores ({left} {invoice.currency}); "
+        "no se ha abonado nada.",
+    )
+
+
+def _cancelled_with_nothing_left(current: OrderRecord) -> list[TimelineEntry]:
+    if current.state == OrderState.CANCELLED:
+        return []
+    current.state = OrderState.CANCELLED
+    detail = "Cancelled in the store; earlier credit notes already cover the whole invoice."
+    return [entry(ACTOR, OrderState.CANCELLED.value, detail)]
+
+
 def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder) -> OrderRecord | None:
     """Credit one refund (or, for CancelOrder, whatever is left of the invoice) exactly once."""
     settings, record, order = _load(services, message.store_id, message.order_id)
     invoice = record.document("invoice")
     if invoice is None:
         raise NothingToDo("no invoice yet: the credit note follows the invoice")
+    left = invoice.total - sum((d.total for d in record.documents if d.kind == "credit_note"), ZERO)
     if isinstance(message, CancelOrder):
+        if record.document("credit_note", CANCEL_REFUND_ID) is not None:
+            return record
+        if left <= CREDIT_TOLERANCE:
+            return update_order(services, record.store_id, record.order_id, _cancelled_with_nothing_left)
         refund = cancellation_refund(order, order.refunds)
+        if refund.amount > left:
+            # Earlier refunds without line detail (amount only) credited part of the lines already.
+            refund = Refund(refund_id=CANCEL_REFUND_ID, created_at=refund.created_at, reason=refund.reason, amount=left)
     else:
         found = [r for r in order.refunds if r.refund_id == message.refund_id]
         if not found:
@@ -216,6 +257,8 @@ def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder
             update_order(services, record.store_id, record.order_id, lambda r: hold(r, problems, ACTOR))
             return None
     problems = validate_refund(order, refund) if refund.refund_id != CANCEL_REFUND_ID else []
+    if not problems and refund.amount > left + CREDIT_TOLERANCE:
+        problems = [_credit_exceeds_invoice(refund, left, invoice)]
     if problems:
         update_order(services, record.store_id, record.order_id, lambda r: hold(r, problems, ACTOR))
         return None

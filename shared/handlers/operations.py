@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from shared.bootstrap import Services
-from shared.domain.order import OrderState
+from shared.domain.order import ZERO, OrderState
 from shared.domain.records import OrderRecord, Problem, TimelineEntry
 from shared.errors import BadRequest
 from shared.handlers.common import entry, update_order
+from shared.handlers.invoicing import CANCEL_REFUND_ID
 from shared.handlers.messages import RevalidateOrder, send
 from shared.handlers.orders import follow_up
 
@@ -22,6 +23,8 @@ def retry_order(services: Services, store_id: str, order_id: str, actor: str = "
     if services.state.get_order(store_id, order_id) is None:
         raise BadRequest(404, "Unknown order", f"Order '{order_id}' of store '{store_id}' is not known.")
 
+    done = {t.action for t in services.state.get_timeline(store_id, order_id)}
+
     def mutate(record: OrderRecord) -> list[TimelineEntry]:
         if record.state not in RETRYABLE_STATES:
             raise BadRequest(
@@ -29,7 +32,7 @@ def retry_order(services: Services, store_id: str, order_id: str, actor: str = "
             )
         record.attempt += 1
         record.problems = []
-        record.state = OrderState.INVOICED if record.document("invoice") else OrderState.RECEIVED
+        record.state = resumed_state(record, done)
         return [entry(actor, "retry.requested", "Released for another try.", attempt=record.attempt)]
 
     record = update_order(services, store_id, order_id, mutate)
@@ -40,6 +43,26 @@ def retry_order(services: Services, store_id: str, order_id: str, actor: str = "
     else:
         follow_up(services, record)
     return record
+
+
+def resumed_state(record: OrderRecord, done: set[str]) -> OrderState:
+    """Where a released order starts again: checked anew before its invoice, else where it stopped, so that a
+    retry after a refused payment neither ships again nor forgets that stock already moved.
+
+    `done` is the set of timeline actions; the documents decide where they can.
+    """
+    invoice = record.document("invoice")
+    if invoice is None:
+        return OrderState.RECEIVED
+    if record.document("credit_note", CANCEL_REFUND_ID) is not None:
+        return OrderState.CANCELLED
+    credited = sum((d.total for d in record.documents if d.kind == "credit_note"), ZERO)
+    if credited >= invoice.total:
+        return OrderState.CREDITED
+    for state in (OrderState.PAID, OrderState.STOCK_SYNCED):
+        if state.value in done:
+            return state
+    return OrderState.INVOICED
 
 
 def mark_failed(services: Services, store_id: str, order_id: str, stage: str, reason: str) -> None:

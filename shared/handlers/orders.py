@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from shared.bootstrap import Services
 from shared.domain.order import EventKind, Order, OrderEvent, OrderState, Refund
-from shared.domain.records import OrderRecord, TimelineEntry
+from shared.domain.records import OrderRecord, Problem, TimelineEntry
 from shared.domain.rules import validate_order
 from shared.domain.rules.messages import problem
 from shared.errors import NothingToDo, RetryableError
@@ -18,7 +18,9 @@ from shared.handlers.messages import (
     CancelOrder,
     IssueCreditNote,
     IssueInvoice,
+    RecordPayment,
     RevalidateOrder,
+    SyncStock,
     send,
 )
 from shared.stores import StoreSettings
@@ -48,6 +50,51 @@ def check(record: OrderRecord, settings: StoreSettings, sku_map: dict[str, str])
     record.state = OrderState.VALIDATED
     record.problems = []
     return [entry(ACTOR, OrderState.VALIDATED.value, "All checks passed; the invoice is next.")]
+
+
+def _recheck(record: OrderRecord, settings: StoreSettings, sku_map: dict[str, str]) -> list[TimelineEntry]:
+    """A validated order not invoiced yet: the invoice will be built from the new snapshot, so check it too."""
+    assert record.order is not None
+    problems = validate_order(record.order, settings, sku_map)
+    if not problems:
+        return []
+    count_order("held", record.store_id, record.order.channel.value)
+    return hold(record, problems, ACTOR)
+
+
+def invoiced_content(order: Order) -> tuple[object, ...]:
+    """What an invoice states about the order. Refunds are not in it: they are credited on their own."""
+    lines = tuple((line.line_id, line.sku, line.quantity, line.total) for line in order.lines)
+    return (order.currency, order.total, lines)
+
+
+def changed_after_invoicing(invoiced: Order, current: Order) -> Problem:
+    """The store changed what the invoice states. An issued invoice is never changed or issued again on its own:
+    a person credits it and invoices again by hand, or accepts the difference (retry)."""
+    before, after = invoiced.total, current.total
+    return Problem(
+        code="changed_after_invoicing",
+        field="total",
+        expected=str(before),
+        found=str(after),
+        message_en=f"The store changed the order after it was invoiced (total {before} -> {after} "
+        f"{current.currency}, or its lines); the invoice was not changed. Credit it and invoice again by hand, "
+        "or retry to keep the invoice as it is.",
+        message_es=f"La tienda cambió el pedido después de facturarlo (total {before} -> {after} "
+        f"{current.currency}, o sus líneas); la factura no se ha modificado. Abónela y vuelva a facturar a mano, "
+        "o reintente para mantener la factura tal como está.",
+    )
+
+
+def _restored_after_credit() -> Problem:
+    return Problem(
+        code="restored_after_cancellation",
+        field="status",
+        message_en="The store restored an order whose invoice was already credited for its cancellation; "
+        "invoice it again by hand if it is to be delivered.",
+        message_es="La tienda restauró un pedido cuya factura ya se abonó por la cancelación; "
+        "vuelva a facturarlo a mano si se va a entregar.",
+    )
 
 
 def _merge_refunds(known: list[Refund], incoming: list[Refund]) -> list[Refund]:
@@ -99,6 +146,32 @@ def _cancel(record: OrderRecord, reason: str) -> list[TimelineEntry]:
     return []
 
 
+def _reopen(
+    record: OrderRecord, event: OrderEvent, cancelled_in_store: bool, settings: StoreSettings, sku_map: dict[str, str]
+) -> list[TimelineEntry]:
+    """A cancelled order the store restored (WooCommerce order.restored) or un-cancelled (status changed back).
+
+    Any other snapshot of a deleted order is one the store sent before the deletion (WooCommerce sends webhooks
+    from a background queue, so order is not guaranteed): the deletion stands.
+    """
+    if event.kind != EventKind.ORDER_RESTORED and not cancelled_in_store:
+        return []
+    if record.document("invoice") is not None:
+        return hold(record, [_restored_after_credit()], ACTOR)
+    record.state = OrderState.RECEIVED
+    record.attempt += 1  # a new generation: the invoice request of the first one was used up (and deduplicated)
+    reopened = entry(ACTOR, "order.reopened", f"The store restored the order ({event.topic}); it is checked again.")
+    return [reopened, *check(record, settings, sku_map)]
+
+
+def _same_snapshot(record: OrderRecord, event: OrderEvent) -> bool:
+    """This snapshot is already applied: a redelivery after a crash, or one more topic for the same change."""
+    if record.order is None or event.order is None or record.source_updated_at != event.occurred_at:
+        return False
+    incoming = event.order.model_copy(update={"refunds": _merge_refunds(record.order.refunds, event.order.refunds)})
+    return incoming == record.order
+
+
 def _only_unreadable(record: OrderRecord) -> bool:
     """Held only because an earlier copy could not be read: a readable one is checked at once."""
     return record.state == OrderState.HELD and all(p.code == "unreadable_order" for p in record.problems)
@@ -139,11 +212,27 @@ def apply_order_event(services: Services, message: ApplyOrderEvent) -> OrderReco
             if not record.version:
                 return entries
             return [entry("intake", "event.stale", f"Ignored {event.topic}: older than what we have.")]
+        reopening = record.state == OrderState.CANCELLED and event.kind == EventKind.ORDER_RESTORED
+        if record.state != OrderState.RECEIVED and not reopening and _same_snapshot(record, event):
+            return []  # nothing new: no second timeline entry, and follow_up below re-sends what is due
+        previous = record.order
         entries += _apply_snapshot(record, event, event.order)
         if event.kind == EventKind.ORDER_CANCELLED or event.order.cancelled:
             return entries + _cancel(record, "The order was cancelled in the store")
+        if record.state == OrderState.CANCELLED:
+            cancelled_in_store = previous is not None and previous.cancelled
+            return entries + _reopen(record, event, cancelled_in_store, settings, sku_map)
         if record.state == OrderState.RECEIVED or _only_unreadable(record):
             entries += check(record, settings, sku_map)
+        elif record.state == OrderState.VALIDATED:
+            entries += _recheck(record, settings, sku_map)
+        elif (
+            previous is not None
+            and record.document("invoice") is not None
+            and record.state != OrderState.CREDITED
+            and invoiced_content(previous) != invoiced_content(event.order)
+        ):
+            entries += hold(record, [changed_after_invoicing(previous, event.order)], ACTOR)
         elif record.state == OrderState.HELD:
             entries.append(entry(ACTOR, "held.updated", "The store changed the order; retry to check it again."))
         return entries
@@ -182,4 +271,13 @@ def follow_up(services: Services, record: OrderRecord) -> None:
     for refund in record.order.refunds:
         if record.document("credit_note", refund.refund_id) is None:
             send(services, IssueCreditNote(**key, refund_id=refund.refund_id))
+    settings = services.store(record.store_id)
+    if not cancelled and settings is not None and record.state in (OrderState.INVOICED, OrderState.STOCK_SYNCED):
+        # An ERP target ships and collects after the invoice: a payment that comes later (orders/paid, a bank
+        # transfer) and a retry after a refused shipment or payment both resume here.
+        target = services.target(settings)
+        if record.state == OrderState.INVOICED and hasattr(target, "ship_order"):
+            send(services, SyncStock(**key))
+        elif hasattr(target, "record_payment") and record.order.paid_at is not None:
+            send(services, RecordPayment(**key))
     log.debug("follow-up sent store=%s order=%s state=%s", record.store_id, record.order_id, record.state)
