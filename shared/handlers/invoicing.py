@@ -226,6 +226,19 @@ def _cancelled_with_nothing_left(current: OrderRecord) -> list[TimelineEntry]:
     return [entry(ACTOR, OrderState.CANCELLED.value, detail)]
 
 
+def _covered_by_cancellation(
+    services: Services, record: OrderRecord, refund: Refund, cancelled: DocumentRef
+) -> OrderRecord:
+    timeline = services.state.get_timeline(record.store_id, record.order_id)
+    if any(t.action == "refund.covered" and t.data.get("refund") == refund.refund_id for t in timeline):
+        return record
+    detail = (
+        f"Refund {refund.refund_id} of {refund.amount} is covered by the cancellation's credit note {cancelled.number}."
+    )
+    covered = entry(ACTOR, "refund.covered", detail, refund=refund.refund_id, number=cancelled.number)
+    return update_order(services, record.store_id, record.order_id, lambda r: [covered])
+
+
 def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder) -> OrderRecord | None:
     """Credit one refund (or, for CancelOrder, whatever is left of the invoice) exactly once."""
     settings, record, order = _load(services, message.store_id, message.order_id)
@@ -256,6 +269,11 @@ def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder
             problems = [problem_from_error(error)]
             update_order(services, record.store_id, record.order_id, lambda r: hold(r, problems, ACTOR))
             return None
+    cancelled = record.document("credit_note", CANCEL_REFUND_ID)
+    if refund.refund_id != CANCEL_REFUND_ID and refund.amount > left + CREDIT_TOLERANCE and cancelled is not None:
+        # Shopify sends a cancellation's refund as refunds/create too, and it may come after orders/cancelled:
+        # the cancellation's credit note already credited everything that was left.
+        return _covered_by_cancellation(services, record, refund, cancelled)
     problems = validate_refund(order, refund) if refund.refund_id != CANCEL_REFUND_ID else []
     if not problems and refund.amount > left + CREDIT_TOLERANCE:
         problems = [_credit_exceeds_invoice(refund, left, invoice)]
@@ -292,7 +310,7 @@ def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder
         if not _add_document(current, document):
             return []
         credited = sum((d.total for d in current.documents if d.kind == "credit_note"), ZERO)
-        if isinstance(message, CancelOrder):
+        if isinstance(message, CancelOrder) or current.document("credit_note", CANCEL_REFUND_ID) is not None:
             current.state = OrderState.CANCELLED
         elif credited >= invoice.total:
             current.state = OrderState.CREDITED

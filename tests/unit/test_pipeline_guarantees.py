@@ -351,11 +351,55 @@ def test_shopify_refund_arriving_after_the_cancellation_does_not_credit_twice(se
     # Shopify sends the cancellation's refund as its own refunds/create, possibly after orders/cancelled.
     deliver(services, "shopify", "refunds/create", fixture_json("shopify", "refunds_create"))
     services.bus.drain(services)
-    credited = sum(total for kind, _, total in documents(services, SHOP, SHOP_ORDER) if kind == "credit_note")
-    assert credited == Decimal("53.97")
-    held = record(services, SHOP, SHOP_ORDER)
+    credited = [(d.refund_id, d.total) for d in record(services, SHOP, SHOP_ORDER).documents if d.kind == "credit_note"]
+    assert credited == [("cancel", Decimal("53.97"))]
+    assert record(services, SHOP, SHOP_ORDER).state == OrderState.CANCELLED
+    assert actions(services, SHOP, SHOP_ORDER).count("refund.covered") == 1
+
+
+def test_shopify_cancellation_that_carries_its_refund_credits_the_invoice_exactly_once(services, target):
+    deliver(services, "shopify", "orders/create", fixture_json("shopify", "orders_create"))
+    services.bus.drain(services)
+    cancelled = fixture_json("shopify", "orders_cancelled")
+    cancelled["refunds"] = [fixture_json("shopify", "refunds_create")]
+    deliver(services, "shopify", "orders/cancelled", cancelled)
+    services.bus.drain(services)
+    final = record(services, SHOP, SHOP_ORDER)
+    assert final.state == OrderState.CANCELLED
+    notes = {d.refund_id: d.total for d in final.documents if d.kind == "credit_note"}
+    assert set(notes) == {"cancel", "1003942314261"}
+    assert sum(notes.values()) == Decimal("53.97")
+
+
+def test_amount_only_refunds_beyond_the_order_total_are_held_not_credited(services, target):
+    deliver(services, "woocommerce", "order.created", woo_order())
+    refunded = woo_order(
+        "2024-03-18T11:02:03",
+        refunds=[{"id": 5140, "reason": "", "total": "-40.00"}, {"id": 5141, "reason": "", "total": "-20.00"}],
+    )
+    deliver(services, "woocommerce", "order.updated", refunded)
+    services.bus.drain(services)
+    held = record(services)
+    assert [d.kind for d in held.documents] == ["invoice"]
     assert held.state == OrderState.HELD
-    assert [p.code for p in held.problems] == ["credit_exceeds_invoice"]
+    assert [p.code for p in held.problems] == ["refund_amount_exceeded"]
+
+
+def test_refund_of_a_total_raised_after_invoicing_never_credits_more_than_the_invoice(services, target):
+    deliver(services, "woocommerce", "order.created", woo_order())
+    services.bus.drain(services)
+    deliver(services, "woocommerce", "order.updated", woo_with_three_mugs("2024-03-16T08:00:00"))
+    services.bus.drain(services)
+    retry_order(services, WOO, WOO_ORDER)  # a person accepted the changed order as invoiced
+    services.bus.drain(services)
+    refunded = woo_with_three_mugs("2024-03-18T11:02:03") | {"refunds": [{"id": 5140, "reason": "", "total": "-60.00"}]}
+    deliver(services, "woocommerce", "order.updated", refunded)
+    services.bus.drain(services)
+    held = record(services)
+    assert [d.kind for d in held.documents] == ["invoice"]  # 60.00 fits the new total, not the 53.97 invoice
+    assert held.state == OrderState.HELD
+    assert [(p.code, p.expected, p.found) for p in held.problems] == [("credit_exceeds_invoice", "53.97", "60.00")]
+    assert held.problems[0].message_es
 
 
 def test_shopify_cancellation_of_a_partly_refunded_order_credits_the_rest(services, target):
