@@ -75,8 +75,8 @@ def sweep_stuck_orders(services: Services, older_than: timedelta = timedelta(min
                     services,
                     RevalidateOrder(store_id=record.store_id, order_id=record.order_id, attempt=record.attempt),
                 )
-            else:
-                follow_up(services, record)
+            elif not follow_up(services, record):
+                continue  # e.g. invoiced in the UBL outbox: finished, not stuck
             stuck.append({"store_id": record.store_id, "order_id": record.order_id, "state": state.value})
     if stuck:
         log.warning("sweep: %d orders without progress for %s", len(stuck), older_than)

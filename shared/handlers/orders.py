@@ -257,27 +257,39 @@ def revalidate_order(services: Services, message: RevalidateOrder) -> OrderRecor
     return record
 
 
-def follow_up(services: Services, record: OrderRecord) -> None:
-    """Send the commands the order's state calls for. Safe to repeat: message ids are deterministic."""
+Command = IssueInvoice | CancelOrder | IssueCreditNote | SyncStock | RecordPayment
+
+
+def next_commands(services: Services, record: OrderRecord) -> list[Command]:
+    """The commands the order's state calls for; empty when nothing is left to do (or a person must act)."""
     key = {"store_id": record.store_id, "order_id": record.order_id, "attempt": record.attempt}
     if record.state == OrderState.VALIDATED:
-        send(services, IssueInvoice(**key))
-        return
+        return [IssueInvoice(**key)]
     if record.order is None or record.document("invoice") is None:
-        return
+        return []
+    commands: list[Command] = []
     cancelled = record.order.cancelled or record.state == OrderState.CANCELLED
     if cancelled and record.document("credit_note", "cancel") is None:
-        send(services, CancelOrder(**key))
+        commands.append(CancelOrder(**key))
     for refund in record.order.refunds:
         if record.document("credit_note", refund.refund_id) is None:
-            send(services, IssueCreditNote(**key, refund_id=refund.refund_id))
+            commands.append(IssueCreditNote(**key, refund_id=refund.refund_id))
     settings = services.store(record.store_id)
     if not cancelled and settings is not None and record.state in (OrderState.INVOICED, OrderState.STOCK_SYNCED):
         # An ERP target ships and collects after the invoice: a payment that comes later (orders/paid, a bank
         # transfer) and a retry after a refused shipment or payment both resume here.
         target = services.target(settings)
         if record.state == OrderState.INVOICED and hasattr(target, "ship_order"):
-            send(services, SyncStock(**key))
+            commands.append(SyncStock(**key))
         elif hasattr(target, "record_payment") and record.order.paid_at is not None:
-            send(services, RecordPayment(**key))
+            commands.append(RecordPayment(**key))
+    return commands
+
+
+def follow_up(services: Services, record: OrderRecord) -> list[Command]:
+    """Send the commands the order's state calls for. Safe to repeat: message ids are deterministic."""
+    commands = next_commands(services, record)
+    for command in commands:
+        send(services, command)
     log.debug("follow-up sent store=%s order=%s state=%s", record.store_id, record.order_id, record.state)
+    return commands

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from shared.adapters.sqlite_state import SqliteStateStore
 from shared.domain.order import OrderState
 from shared.errors import BadRequest, PermanentError, RetryableError
 from shared.handlers import orders
+from shared.handlers.housekeeping import sweep_stuck_orders
 from shared.handlers.intake import receive_webhook
 from shared.handlers.operations import retry_order
 from tests.support import (
@@ -517,3 +519,23 @@ def test_retry_of_a_failed_credit_note_keeps_a_paid_order_paid(erp):
     assert final.state == OrderState.PAID
     assert [d.kind for d in final.documents] == ["invoice", "credit_note"]
     assert target.payments == [("INV-000001", Decimal("53.97"))]
+
+
+# -- the stuck-order sweep -----------------------------------------------------------------------------
+
+
+def test_sweep_leaves_finished_outbox_orders_alone_and_nudges_a_lost_credit_note(services, target):
+    deliver(services, "shopify", "orders/create", fixture_json("shopify", "orders_create"))
+    services.bus.drain(services)
+    later = datetime.now(UTC) + timedelta(days=1)  # records carry real change times
+    services.clock = lambda: later
+    # Invoiced in the UBL-like outbox with nothing left to do: finished, not stuck.
+    assert sweep_stuck_orders(services) == []
+    deliver(services, "shopify", "refunds/create", fixture_json("shopify", "refunds_create"))
+    services.bus.drain(services, queue="order-events")
+    services.bus.messages.clear()  # the credit note command is lost
+    services.bus.seen.clear()  # and the duplicate-detection window has passed
+    stuck = sweep_stuck_orders(services, older_than=timedelta(0))
+    assert stuck == [{"store_id": SHOP, "order_id": SHOP_ORDER, "state": "invoiced"}]
+    services.bus.drain(services)
+    assert [kind for kind, _, _ in documents(services, SHOP, SHOP_ORDER)] == ["invoice", "credit_note"]
