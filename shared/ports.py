@@ -6,7 +6,7 @@ otherwise. Adapters raise shared.errors.RetryableError for passing faults.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -26,8 +26,9 @@ class StateStore(Protocol):
 
     def get_order(self, store_id: str, order_id: str) -> OrderRecord | None: ...
 
-    def save_order(self, record: OrderRecord) -> OrderRecord:
-        """Create (record.version == "") or update when the stored version still equals record.version.
+    def save_order(self, record: OrderRecord, timeline: Sequence[TimelineEntry] = ()) -> OrderRecord:
+        """Create (record.version == "") or update when the stored version still equals record.version,
+        and append the timeline entries, all in one atomic step: a crash keeps both or neither.
 
         Returns the record with its new version. Raises ConcurrencyError when someone saved in between
         or, on create, when the order already exists.

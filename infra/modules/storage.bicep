@@ -10,7 +10,6 @@ param claimCheckContainerName string
 param tableNames array = [
   'orders'
   'orderindex'
-  'timeline'
   'events'
   'claims'
   'skumaps'

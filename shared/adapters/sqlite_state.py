@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,7 +139,7 @@ class SqliteStateStore:
         record.version = str(row[1])
         return record
 
-    def save_order(self, record: OrderRecord) -> OrderRecord:
+    def save_order(self, record: OrderRecord, timeline: Sequence[TimelineEntry] = ()) -> OrderRecord:
         saved = record.model_copy(deep=True)
         saved.changed_at = utcnow()
         body = saved.model_dump_json(exclude={"version"})
@@ -152,6 +152,7 @@ class SqliteStateStore:
                     )
                 except sqlite3.IntegrityError as exc:
                     raise ConcurrencyError(f"order {saved.store_id}/{saved.order_id} already exists") from exc
+                self._insert_timeline(db, saved.store_id, saved.order_id, timeline)
                 saved.version = "1"
                 return saved
             cursor = db.execute(
@@ -170,6 +171,7 @@ class SqliteStateStore:
                 raise ConcurrencyError(
                     f"order {saved.store_id}/{saved.order_id} changed since version {record.version}"
                 )
+            self._insert_timeline(db, saved.store_id, saved.order_id, timeline)
         saved.version = str(int(record.version) + 1)
         return saved
 
@@ -204,10 +206,16 @@ class SqliteStateStore:
 
     def append_timeline(self, store_id: str, order_id: str, entry: TimelineEntry) -> None:
         with self._write() as db:
-            db.execute(
-                "INSERT INTO timeline (store_id, order_id, entry) VALUES (?, ?, ?)",
-                (store_id, order_id, entry.model_dump_json()),
-            )
+            self._insert_timeline(db, store_id, order_id, [entry])
+
+    @staticmethod
+    def _insert_timeline(
+        db: sqlite3.Connection, store_id: str, order_id: str, entries: Sequence[TimelineEntry]
+    ) -> None:
+        db.executemany(
+            "INSERT INTO timeline (store_id, order_id, entry) VALUES (?, ?, ?)",
+            [(store_id, order_id, entry.model_dump_json()) for entry in entries],
+        )
 
     def get_timeline(self, store_id: str, order_id: str) -> list[TimelineEntry]:
         rows = (

@@ -4,15 +4,17 @@ Layout, one table per concern, partition keys spread by store and order so no pa
 
 | table      | PartitionKey            | RowKey                          | why                                 |
 |------------|-------------------------|---------------------------------|-------------------------------------|
-| orders     | store|order             | "order"                         | point reads, ETag per order         |
+| orders     | store|order             | "order"; timeline|time (ns)|rnd | point reads, ETag per order; the    |
+|            |                         |                                 | timeline in the order's partition   |
 | orderindex | store                   | inverted changed time|order     | list newest first without a scan    |
-| timeline   | store|order             | insertion time (ns)|random      | oldest first in one partition query |
 | events     | store|event key         | "event"                         | insert-if-absent on the event key   |
 | claims     | store                   | claim|key, series|name          | counter + claim in one transaction  |
 | skumaps    | store                   | store SKU                       | batched writes within the store     |
 | watermarks | name                    | "watermark"                     |                                     |
 
-Claims live in the store's partition because an entity group transaction only spans one partition, and
+Timeline entries share the order's partition so that a state change and its timeline entries are saved
+in one entity group transaction: a crash cannot keep one and lose the other. Claims live in the store's
+partition because an entity group transaction only spans one partition, and
 the gap-free number needs the counter and the claim written together.
 """
 
@@ -25,7 +27,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import quote, unquote
@@ -49,7 +51,9 @@ from shared.ports import ConcurrencyError
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
-TABLES = ("orders", "orderindex", "timeline", "events", "claims", "skumaps", "watermarks")
+TABLES = ("orders", "orderindex", "events", "claims", "skumaps", "watermarks")
+ORDER_ROW = "order"
+TIMELINE_PREFIX = "timeline|"
 
 # Table Storage limits: a string or binary property holds at most 64 KiB (strings are UTF-16, so 32 K
 # characters), an entity at most 1 MiB, a transaction 100 operations in one partition.
@@ -246,7 +250,7 @@ class TableStateStore:
         return self._record_from(entity)
 
     @_passing_faults
-    def save_order(self, record: OrderRecord) -> OrderRecord:
+    def save_order(self, record: OrderRecord, timeline: Sequence[TimelineEntry] = ()) -> OrderRecord:
         saved = record.model_copy(deep=True)
         saved.changed_at = utcnow()
         index_key = _index_key(saved.changed_at, saved.order_id)
@@ -271,17 +275,27 @@ class TableStateStore:
         }
         index.upsert_entity(index_row, mode=UpdateMode.REPLACE)
         entity = self._order_entity(saved, index_key)
+        # The order and its new timeline entries in one transaction (same partition): both or neither.
+        operation: tuple[Any, ...] = ("create", entity)
+        if record.version:
+            condition = {
+                "mode": UpdateMode.REPLACE,
+                "etag": record.version,
+                "match_condition": MatchConditions.IfNotModified,
+            }
+            operation = ("update", entity, condition)
+        entries = [("create", self._timeline_entity(pk, entry)) for entry in timeline]
         try:
-            if record.version:
-                meta = orders.update_entity(
-                    entity, mode=UpdateMode.REPLACE, etag=record.version, match_condition=MatchConditions.IfNotModified
-                )
-            else:
-                meta = orders.create_entity(entity)
-        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError) as exc:
+            results = orders.submit_transaction([operation, *entries])
+        except TableTransactionError as exc:
             self._delete_quietly(index, index_row["PartitionKey"], index_key)
-            what = "already exists" if isinstance(exc, ResourceExistsError) else "changed since it was read"
+            what = (
+                "already exists"
+                if getattr(exc, "error_code", "") == "EntityAlreadyExists"
+                else "changed since it was read"
+            )
             raise ConcurrencyError(f"order {saved.store_id}/{saved.order_id} {what}") from exc
+        meta = results[0]
         if previous_index_key and previous_index_key != index_key:
             self._delete_quietly(index, index_row["PartitionKey"], previous_index_key)
         saved.version = str(meta["etag"])
@@ -331,10 +345,12 @@ class TableStateStore:
         orders = self._table("orders")
         if store_id:
             rows: Iterable[Any] = orders.query_entities(
-                "StoreId eq @store", parameters={"store": store_id}, select=["State"]
+                "RowKey eq @row and StoreId eq @store",
+                parameters={"row": ORDER_ROW, "store": store_id},
+                select=["State"],
             )
         else:
-            rows = orders.list_entities(select=["State"])
+            rows = orders.query_entities("RowKey eq @row", parameters={"row": ORDER_ROW}, select=["State"])
         counts: dict[str, int] = {}
         for row in rows:
             counts[str(row["State"])] = counts.get(str(row["State"]), 0) + 1
@@ -357,17 +373,21 @@ class TableStateStore:
 
     @_passing_faults
     def append_timeline(self, store_id: str, order_id: str, entry: TimelineEntry) -> None:
+        self._table("orders").create_entity(self._timeline_entity(_pair(store_id, order_id), entry))
+
+    @staticmethod
+    def _timeline_entity(partition_key: str, entry: TimelineEntry) -> dict[str, Any]:
         # Insertion order, like the SQLite sequence; the random tail keeps two writers in the same
         # nanosecond apart.
-        row_key = f"{time.time_ns():020d}|{uuid.uuid4().hex[:8]}"
-        self._table("timeline").create_entity(
-            {"PartitionKey": _pair(store_id, order_id), "RowKey": row_key, "Entry": entry.model_dump_json()}
-        )
+        row_key = f"{TIMELINE_PREFIX}{time.time_ns():020d}|{uuid.uuid4().hex[:8]}"
+        return {"PartitionKey": partition_key, "RowKey": row_key, "Entry": entry.model_dump_json()}
 
     @_passing_faults
     def get_timeline(self, store_id: str, order_id: str) -> list[TimelineEntry]:
-        rows = self._table("timeline").query_entities(
-            "PartitionKey eq @pk", parameters={"pk": _pair(store_id, order_id)}, select=["RowKey", "Entry"]
+        rows = self._table("orders").query_entities(
+            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+            parameters={"pk": _pair(store_id, order_id), "low": TIMELINE_PREFIX, "high": "timeline}"},
+            select=["RowKey", "Entry"],
         )
         ordered = sorted(rows, key=lambda row: str(row["RowKey"]))
         return [TimelineEntry.model_validate_json(row["Entry"]) for row in ordered]

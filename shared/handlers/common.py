@@ -20,7 +20,7 @@ Mutation = Callable[[OrderRecord], list[TimelineEntry]]
 def update_order(
     services: Services, store_id: str, order_id: str, mutate: Mutation, *, create: bool = False, attempts: int = 8
 ) -> OrderRecord:
-    """Load, mutate and save the order with optimistic concurrency, then append the timeline entries.
+    """Load, mutate and save the order with optimistic concurrency, its timeline entries in the same step.
 
     `mutate` may run more than once (after a lost race) and must only change the record it is given.
     Raises RetryableError if the race is lost `attempts` times in a row, KeyError if the order is
@@ -36,12 +36,9 @@ def update_order(
         if not entries and record.version:
             return record  # nothing changed
         try:
-            saved = services.state.save_order(record)
+            return services.state.save_order(record, entries)
         except ConcurrencyError:
             continue
-        for entry in entries:
-            services.state.append_timeline(store_id, order_id, entry)
-        return saved
     raise RetryableError(f"order {store_id}/{order_id} kept changing; will retry")
 
 

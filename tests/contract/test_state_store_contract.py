@@ -217,6 +217,18 @@ def test_count_orders_by_state_per_store_and_overall(store: StateStore) -> None:
     assert store.count_orders("nowhere") == {}
 
 
+def test_save_with_timeline_is_all_or_nothing(store: StateStore) -> None:
+    first = store.save_order(make_record(), [TimelineEntry(actor="intake", action="order.received")])
+    stale = first.model_copy(deep=True)
+    first.state = OrderState.VALIDATED
+    store.save_order(first, [TimelineEntry(actor="validation", action="validated")])
+    stale.state = OrderState.HELD
+    with pytest.raises(ConcurrencyError):
+        store.save_order(stale, [TimelineEntry(actor="validation", action="held")])
+    assert [t.action for t in store.get_timeline("demo-woo", "4711")] == ["order.received", "validated"]
+    assert store.get_order("demo-woo", "4711").state == OrderState.VALIDATED
+
+
 def test_timeline_is_oldest_first_and_per_order(store: StateStore) -> None:
     for action in ("received", "validated", "invoiced"):
         store.append_timeline("demo-woo", "4711", TimelineEntry(actor="test", action=action, at=NOW))
