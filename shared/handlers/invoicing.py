@@ -8,7 +8,9 @@ for the document by our number before it is created again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from shared.bootstrap import Services
 from shared.channels.store_api import can_fetch_refunds, fetch_woocommerce_refund
@@ -60,18 +62,24 @@ def _issue(
     claim_key: str,
     series: str,
     prefix: str,
-    create: object,
+    create: Callable[[Target, str], DocumentRef],
+    preflight: Callable[[Any], None] | None = None,
 ) -> DocumentRef | None:
-    """Claim, look up, create, complete. Returns None when the target refused (order held)."""
+    """Check, claim, look up, create, complete. Returns None when the target refused (order held).
+
+    A target that can tell in advance whether it will refuse (`preflight_*`, e.g. the UBL mapper) is asked
+    before the claim takes a number, so a refused document leaves no gap in the series.
+    """
     target = services.target(settings)
     numbered = _numbered(target)
-    claim, _ = services.state.claim(settings.store_id, claim_key, series if numbered else None)
-    if claim.status == "done":
-        return DocumentRef.model_validate(claim.data["document"])
-    number = format_number(prefix, claim.number, settings.invoice.number_digits) if numbered else ""
-    assert callable(create)
     try:
-        document: DocumentRef = create(target, number)
+        if preflight is not None:
+            preflight(target)
+        claim, _ = services.state.claim(settings.store_id, claim_key, series if numbered else None)
+        if claim.status == "done":
+            return DocumentRef.model_validate(claim.data["document"])
+        number = format_number(prefix, claim.number, settings.invoice.number_digits) if numbered else ""
+        document = create(target, number)
     except RetryableError:
         record_target_call(target.name, "retryable", settings.store_id)
         raise
@@ -106,8 +114,19 @@ def issue_invoice(services: Services, message: IssueInvoice) -> OrderRecord | No
         def create(target: Target, number: str) -> DocumentRef:
             return target.find_document(order, "invoice", number) or target.issue_invoice(order, number)
 
+        def preflight(target: Any) -> None:
+            if hasattr(target, "preflight_invoice"):
+                target.preflight_invoice(order)
+
         document = _issue(
-            services, settings, record, f"invoice:{order.order_id}", "invoice", settings.invoice.invoice_prefix, create
+            services,
+            settings,
+            record,
+            f"invoice:{order.order_id}",
+            "invoice",
+            settings.invoice.invoice_prefix,
+            create,
+            preflight,
         )
         if document is None:
             return None
@@ -294,6 +313,12 @@ def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder
         existing = target.find_document(order, "credit_note", number, refund.refund_id)
         return existing or target.issue_credit_note(order, refund, invoice, number)
 
+    def preflight(target: Any) -> None:
+        if hasattr(target, "preflight_credit_note") and not (
+            isinstance(message, CancelOrder) and hasattr(target, "cancel_order")
+        ):
+            target.preflight_credit_note(order, refund, invoice)
+
     document = _issue(
         services,
         settings,
@@ -302,6 +327,7 @@ def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder
         "credit_note",
         settings.invoice.credit_note_prefix,
         create,
+        preflight,
     )
     if document is None:
         return None

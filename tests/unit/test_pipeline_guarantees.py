@@ -31,6 +31,7 @@ from tests.support import (
     crash_after,
     fixture_json,
     make_services,
+    store_settings,
     webhook_headers,
 )
 
@@ -301,22 +302,20 @@ def test_concurrent_claims_number_gap_free_and_each_document_once(tmp_path):
     assert sorted(int(next(iter(found))) for found in per_key.values()) == list(range(1, 26))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="The claim takes the number before the target is called; an order refused by the target and then "
-    "cancelled never uses it. Needs a port change (read a claim without taking it, or release its number) "
-    "or a product rule (issue and credit the refused invoice).",
-)
-def test_refused_order_cancelled_in_the_store_leaves_no_gap_in_the_invoice_series(services, target):
-    target.fail_with = lambda: PermanentError("erp_refused", "The fiscal period is closed.")
+def test_refused_order_cancelled_in_the_store_leaves_no_gap_in_the_invoice_series(tmp_path):
+    # The real UBL outbox: it refuses before a number is taken (credit transfer without the seller's IBAN).
+    refusing = store_settings("demo-woo", "woocommerce", invoice={"payment_means_code": "30"})
+    services = make_services(tmp_path, None, woo=refusing)
     deliver(services, "woocommerce", "order.created", woo_order())
     services.bus.drain(services)
     assert record(services).state == OrderState.HELD
+    assert record(services).problems[0].code == "seller_iban_missing"
     deliver(services, "woocommerce", "order.updated", woo_order("2024-03-16T08:00:00", status="cancelled"))
-    target.fail_with = None
-    deliver(services, "woocommerce", "order.created", woo_order(id=5124))
     services.bus.drain(services)
     assert record(services).state == OrderState.CANCELLED
+    services.stores["demo-woo"] = store_settings("demo-woo", "woocommerce")
+    deliver(services, "woocommerce", "order.created", woo_order(id=5124))
+    services.bus.drain(services)
     assert documents(services, order_id="5124") == [("invoice", "INV-000001", Decimal("53.97"))]
 
 

@@ -33,6 +33,9 @@ _ROOTS = {"invoice": f"{{{codes.NS_INVOICE}}}Invoice", "credit_note": f"{{{codes
 _NS = {"cac": codes.NS_CAC, "cbc": codes.NS_CBC}
 
 
+PREFLIGHT_NUMBER = "PREFLIGHT"
+
+
 def invoice_settings_for(order: Order, settings: StoreSettings) -> InvoiceSettings:
     """The store's invoice settings with the payment means code for this order's payment method, when the
     store's `rules.transforms.payment_terms` maps it (stripe → 48, bacs → 30, …)."""
@@ -108,21 +111,31 @@ class UblOutboxTarget:
             refund_id=refund_id,
         )
 
+    def preflight_invoice(self, order: Order) -> None:
+        """Can this order be invoiced? Builds the document without a number and writes nothing; raises the
+        PermanentError issue_invoice would. Called before a number is taken, so a refusal leaves no gap."""
+        self._invoice_xml(order, PREFLIGHT_NUMBER)
+
+    def preflight_credit_note(self, order: Order, refund: Refund, invoice: DocumentRef) -> None:
+        """The same check for a credit note."""
+        self._credit_note_xml(order, refund, invoice, PREFLIGHT_NUMBER)
+
+    def _invoice_xml(self, order: Order, number: str) -> bytes:
+        invoice = invoice_settings_for(order, self.settings)
+        return invoice_xml(order, self.settings.seller, invoice, number, self.clock().date(), self.item_codes)
+
+    def _credit_note_xml(self, order: Order, refund: Refund, invoice: DocumentRef, number: str) -> bytes:
+        settings = invoice_settings_for(order, self.settings)
+        seller = self.settings.seller
+        return credit_note_xml(order, refund, invoice, seller, settings, number, self.clock().date(), self.item_codes)
+
     def issue_invoice(self, order: Order, number: str) -> DocumentRef:
         """Write the invoice for the order unless `<number>.xml` exists. Raises PermanentError when the order or
         the settings cannot make a valid invoice, RetryableError when the folder cannot be written."""
         existing = self.find_document(order, "invoice", number)
         if existing is not None:
             return existing
-        xml = invoice_xml(
-            order,
-            self.settings.seller,
-            invoice_settings_for(order, self.settings),
-            number,
-            self.clock().date(),
-            self.item_codes,
-        )
-        self._write(number, xml)
+        self._write(number, self._invoice_xml(order, number))
         log.info("ubl invoice written store=%s order=%s number=%s", order.store_id, order.order_id, number)
         return self._ref_after_write(order, "invoice", number)
 
@@ -131,16 +144,7 @@ class UblOutboxTarget:
         existing = self.find_document(order, "credit_note", number, refund.refund_id)
         if existing is not None:
             return existing
-        xml = credit_note_xml(
-            order,
-            refund,
-            invoice,
-            self.settings.seller,
-            invoice_settings_for(order, self.settings),
-            number,
-            self.clock().date(),
-            self.item_codes,
-        )
+        xml = self._credit_note_xml(order, refund, invoice, number)
         self._write(number, xml)
         log.info(
             "ubl credit note written store=%s order=%s refund=%s number=%s",
