@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         one = commands.add_parser(name)
         one.add_argument("store")
         one.add_argument("order")
+    commands.add_parser("dead-letters").add_argument("queue", nargs="?")
+    resubmit = commands.add_parser("resubmit")
+    resubmit.add_argument("queue")
+    resubmit.add_argument("sequence", type=int)
     args = parser.parse_args(argv)
 
     load_local_settings(ROOT)
@@ -75,9 +79,43 @@ def main(argv: list[str] | None = None) -> int:
             _print(operations.order_detail(found, args.store, args.order))
         elif args.command == "retry":
             _print(operations.order_summary(operations.retry_order(found, args.store, args.order, "operator:cli")))
+        elif args.command in ("dead-letters", "resubmit"):
+            return _dead_letters(found.bus, args)
     except BadRequest as error:
         print(f"{error.title}: {error.detail}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _dead_letters(bus: Any, args: argparse.Namespace) -> int:
+    """Dead letters of the local bus (on Azure: Service Bus Explorer in the portal)."""
+    if not hasattr(bus, "list_dead_letters"):
+        print("Dead letters are listed for the local bus only; on Azure use Service Bus Explorer.", file=sys.stderr)
+        return 2
+    if args.command == "resubmit":
+        try:
+            _print({"resubmitted_as": bus.resubmit_dead_letter(args.queue, args.sequence)})
+        except KeyError:
+            print(f"No dead letter {args.sequence} in {args.queue}.", file=sys.stderr)
+            return 2
+        return 0
+    queues = [args.queue] if args.queue else bus.queues()
+    _print(
+        [
+            {
+                "queue": letter.queue,
+                "sequence": letter.sequence_number,
+                "message_id": letter.message_id,
+                "session": letter.session_id,
+                "deliveries": letter.delivery_count,
+                "reason": letter.reason,
+                "description": letter.description,
+                "dead_lettered_at": letter.dead_lettered_at.isoformat(),
+            }
+            for queue in queues
+            for letter in bus.list_dead_letters(queue)
+        ]
+    )
     return 0
 
 
