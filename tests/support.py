@@ -4,13 +4,17 @@ real dispatch, a recording fake target, and signed webhook requests built from t
 from __future__ import annotations
 
 import json
+import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
+
+import pytest
 
 from shared.adapters.sqlite_state import SqliteStateStore
 from shared.bootstrap import Services
@@ -261,3 +265,62 @@ def webhook_headers(channel: str, topic: str, body: bytes, secret: str | None = 
         }
     headers.update({k.lower().replace("_", "-"): v for k, v in extra.items()})
     return headers
+
+
+DEFAULT_SELLER = {
+    "name": "Cerámica Azul S.L.",
+    "vat_id": "ESB12345674",
+    "street": "Calle Mayor 12",
+    "city": "Valencia",
+    "postal_code": "46001",
+    "country": "ES",
+}
+
+
+def write_store_file(folder: Path, store_id: str, channel: str, **settings: Any) -> None:
+    """A store settings file with the test secrets; JSON is valid YAML (no quoting surprises)."""
+    data = {
+        "store_id": store_id,
+        "channel": channel,
+        "webhook_secret": SECRETS[channel],
+        "currency": "EUR",
+        "target": "ubl",
+        "seller": DEFAULT_SELLER,
+        **settings,
+    }
+    (folder / f"{store_id}.yaml").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+@contextmanager
+def in_process_host(base: Path, stores: Path, **env: str) -> Iterator[Any]:
+    """The real local host in this process on a free loopback port, with state under `base`.
+
+    The app settings the triggers name (%OrderEventsQueue%, %CatchUpSchedule%, …) come from
+    local.settings.example.json, as with `make run`; root=base keeps the repository's own
+    local.settings.json and host.json out.
+    """
+    from local.host import start_host
+    from shared.bootstrap import override_services
+
+    root = Path(__file__).resolve().parents[1]
+    with pytest.MonkeyPatch.context() as patch:
+        example = json.loads((root / "local.settings.example.json").read_text(encoding="utf-8"))
+        for name, value in example["Values"].items():
+            if name not in os.environ:
+                patch.setenv(name, str(value))
+        settings = {
+            "LOCAL_STATE_DIR": str(base / "state"),
+            "STORES_DIR": str(stores),
+            "LOCAL_TIMERS": "off",
+            "LOCAL_BUS_POLL_SECONDS": "0.05",
+            **env,
+        }
+        for name, value in settings.items():
+            patch.setenv(name, value)
+        override_services(None)  # the functions build their services from the variables above
+        running = start_host(0, root=base)
+        try:
+            yield running
+        finally:
+            running.stop(timeout=10)
+            override_services(None)

@@ -4,8 +4,6 @@ detail with its timeline, and a screenshot. State is made by signed webhooks thr
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -15,13 +13,11 @@ from typing import Any
 import pytest
 import requests
 
-from local.host import RunningHost, start_host
-from shared.bootstrap import override_services
-from tests.support import SECRETS, fixture_bytes, webhook_headers
+from local.host import RunningHost
+from tests.support import fixture_bytes, in_process_host, webhook_headers, write_store_file
 
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright is not installed in the venv")
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Debian's chromium, never a downloaded browser; no network beyond 127.0.0.1.
 CHROMIUM_ARGS = [
@@ -35,14 +31,6 @@ CHROMIUM_ARGS = [
 ]
 WOO_ORDER = "5123"
 SHOPIFY_ORDER = "9007199254740993"
-SELLER = {
-    "name": "Té y Tetera S.L.",
-    "vat_id": "ESB87654323",
-    "street": "Carrer de Balmes 200",
-    "city": "Barcelona",
-    "postal_code": "08006",
-    "country": "ES",
-}
 SKU_MAP_CSV = b"sku,item_code\nBLUE-MUG-350ML,MUG-BLUE-350\nTEE-ORG-M,TEE-ORGANIC-M\n"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="no Chromium: apt-get install chromium")
@@ -58,27 +46,13 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
     raise AssertionError(f"condition not met within {timeout}s")
 
 
-def write_store(folder: Path, store_id: str, channel: str, **settings: Any) -> None:
-    data = {
-        "store_id": store_id,
-        "channel": channel,
-        "webhook_secret": SECRETS[channel],
-        "currency": "EUR",
-        "target": "ubl",
-        "seller": SELLER,
-        **settings,
-    }
-    # JSON is valid YAML: no quoting surprises for the postal code.
-    (folder / f"{store_id}.yaml").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-
-
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHost]:
     """demo-woo maps every SKU (its order is invoiced); demo-shopify maps none yet (its order is held)."""
     base = tmp_path_factory.mktemp("dashboard-host")
     stores = base / "stores"
     stores.mkdir()
-    write_store(
+    write_store_file(
         stores,
         "demo-woo",
         "woocommerce",
@@ -86,28 +60,9 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHost]:
         sku_map=dict(csv_rows(SKU_MAP_CSV)),
         invoice={"invoice_prefix": "CA-2026-"},
     )
-    write_store(stores, "demo-shopify", "shopify", name="Té y Tetera", invoice={"invoice_prefix": "TT-"})
-    with pytest.MonkeyPatch.context() as env:
-        # The app settings the triggers name (%OrderEventsQueue%, %CatchUpSchedule%, …), as `make run` has them.
-        example = json.loads((ROOT / "local.settings.example.json").read_text(encoding="utf-8"))
-        for name, value in example["Values"].items():
-            if name not in os.environ:
-                env.setenv(name, str(value))
-        for name, value in {
-            "LOCAL_STATE_DIR": str(base / "state"),
-            "STORES_DIR": str(stores),
-            "LOCAL_TIMERS": "off",
-            "LOCAL_BUS_POLL_SECONDS": "0.05",
-        }.items():
-            env.setenv(name, value)
-        override_services(None)  # the functions build their services from the variables above
-        # root=base: no local.settings.json or host.json of the repository leaks in.
-        running = start_host(0, root=base)
-        try:
-            yield running
-        finally:
-            running.stop(timeout=10)
-            override_services(None)
+    write_store_file(stores, "demo-shopify", "shopify", name="Té y Tetera", invoice={"invoice_prefix": "TT-"})
+    with in_process_host(base, stores) as running:
+        yield running
 
 
 def csv_rows(body: bytes) -> list[tuple[str, str]]:

@@ -12,7 +12,6 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -20,14 +19,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from local.host import RunningHost, start_host
+from local.host import RunningHost
 from shared.adapters.sqlite_bus import bus_path
 from shared.adapters.sqlite_state import SqliteStateStore, state_path
-from shared.bootstrap import override_services
 from shared.channels.common import sign
-from tests.support import SECRETS, fixture_bytes, fixture_json, webhook_headers
+from tests.support import SECRETS, fixture_bytes, fixture_json, in_process_host, webhook_headers, write_store_file
 
-ROOT = Path(__file__).resolve().parents[2]
 DEEP = int(os.environ.get("FUZZ_EXAMPLES", "0"))  # FUZZ_EXAMPLES=2000 explores deeper with fresh examples
 FUZZ = settings(
     max_examples=DEEP or 120,
@@ -38,29 +35,8 @@ FUZZ = settings(
 STORES = {"demo-woo": "woocommerce", "demo-shopify": "shopify"}
 WOO_ORDER = "5123"
 SHOPIFY_ORDER = "9007199254740993"
-SELLER = {
-    "name": "Cerámica Azul S.L.",
-    "vat_id": "ESB12345674",
-    "street": "Calle Mayor 12",
-    "city": "Valencia",
-    "postal_code": "46001",
-    "country": "ES",
-}
 # Routes that may change state when they succeed; a refusal on any route, or any read, must not.
 WRITES = ("webhooks/", "/retry", "/sku-map")
-
-
-def write_store(folder: Path, store_id: str, channel: str, **extra: Any) -> None:
-    data = {
-        "store_id": store_id,
-        "channel": channel,
-        "webhook_secret": SECRETS[channel],
-        "currency": "EUR",
-        "target": "ubl",
-        "seller": SELLER,
-        **extra,
-    }
-    (folder / f"{store_id}.yaml").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -69,39 +45,19 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHost]:
     base = tmp_path_factory.mktemp("fuzz-host")
     stores = base / "stores"
     stores.mkdir()
-    write_store(stores, "demo-woo", "woocommerce", sku_map={"BLUE-MUG-350ML": "MUG-BLUE-350"})
-    write_store(stores, "demo-shopify", "shopify")
-    with pytest.MonkeyPatch.context() as env:
-        example = json.loads((ROOT / "local.settings.example.json").read_text(encoding="utf-8"))
-        for name, value in example["Values"].items():
-            if name not in os.environ:
-                env.setenv(name, str(value))
-        for name, value in {
-            "LOCAL_STATE_DIR": str(base / "state"),
-            "STORES_DIR": str(stores),
-            "LOCAL_TIMERS": "off",
-            "LOCAL_BUS_POLL_SECONDS": "0.05",
-            "LOCAL_BUS_BACKOFF_BASE": "0.2",
-        }.items():
-            env.setenv(name, value)
-        override_services(None)
-        running = start_host(0, root=base)
-        try:
-            for channel, topic, fixture in (
-                ("woocommerce", "order.created", "order_created"),
-                ("shopify", "orders/create", "orders_create"),
-            ):
-                body = fixture_bytes(channel, fixture)
-                store_id = "demo-woo" if channel == "woocommerce" else "demo-shopify"
-                status, _, answer = call(
-                    running, "POST", f"/api/webhooks/{channel}/{store_id}", body, signed(body, topic)
-                )
-                assert status == 202, answer
-            wait_until_idle(running)
-            yield running
-        finally:
-            running.stop(timeout=10)
-            override_services(None)
+    write_store_file(stores, "demo-woo", "woocommerce", sku_map={"BLUE-MUG-350ML": "MUG-BLUE-350"})
+    write_store_file(stores, "demo-shopify", "shopify")
+    with in_process_host(base, stores, LOCAL_BUS_BACKOFF_BASE="0.2") as running:
+        for channel, topic, fixture in (
+            ("woocommerce", "order.created", "order_created"),
+            ("shopify", "orders/create", "orders_create"),
+        ):
+            body = fixture_bytes(channel, fixture)
+            store_id = "demo-woo" if channel == "woocommerce" else "demo-shopify"
+            status, _, answer = call(running, "POST", f"/api/webhooks/{channel}/{store_id}", body, signed(body, topic))
+            assert status == 202, answer
+        wait_until_idle(running)
+        yield running
 
 
 def signed(body: bytes, topic: str) -> dict[str, str]:
