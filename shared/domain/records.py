@@ -50,6 +50,7 @@ class TimelineEntry(_Record):
     actor: str  # "intake", "validation", "invoicing", "operator:<name>", …
     action: str  # a state name or an event ("event.duplicate", "retry.requested")
     detail: str = ""  # one sentence for people; never personal data
+    detail_es: str = ""  # the same sentence in Spanish; "" on entries stored before it existed
     data: dict[str, Any] = Field(default_factory=dict)
 
 

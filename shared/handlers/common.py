@@ -42,8 +42,9 @@ def update_order(
     raise RetryableError(f"order {store_id}/{order_id} kept changing; will retry")
 
 
-def entry(actor: str, action: str, detail: str = "", **data: object) -> TimelineEntry:
-    return TimelineEntry(actor=actor, action=action, detail=detail, data=dict(data))
+def entry(actor: str, action: str, detail: str = "", *, detail_es: str = "", **data: object) -> TimelineEntry:
+    """A timeline entry; `detail` and `detail_es` say the same for people, with the same figures."""
+    return TimelineEntry(actor=actor, action=action, detail=detail, detail_es=detail_es, data=dict(data))
 
 
 def hold(record: OrderRecord, problems: list[Problem], actor: str) -> list[TimelineEntry]:
@@ -51,7 +52,15 @@ def hold(record: OrderRecord, problems: list[Problem], actor: str) -> list[Timel
     record.state = OrderState.HELD
     record.problems = problems
     codes = ", ".join(p.code for p in problems)
-    return [entry(actor, OrderState.HELD.value, f"Held: {codes}", problems=[p.model_dump() for p in problems])]
+    return [
+        entry(
+            actor,
+            OrderState.HELD.value,
+            f"Held: {codes}",
+            detail_es=f"Retenido: {codes}",
+            problems=[p.model_dump() for p in problems],
+        )
+    ]
 
 
 def problem_from_error(error: PermanentError) -> Problem:

@@ -356,9 +356,17 @@ class _Page:
                 f'<span class="action">{e(action_label(name, self.lang))}</span><small class="code">{e(name)}</small>'
             )
 
+        def detail(entry: TimelineEntry) -> str:
+            # Entries stored before detail_es existed have only English: shown as such, marked for screen readers.
+            if self.lang == "es" and entry.detail_es:
+                return f"<td>{e(entry.detail_es)}</td>"
+            if self.lang != "en" and entry.detail:
+                return f'<td lang="en">{e(entry.detail)}</td>'
+            return f"<td>{e(entry.detail)}</td>"
+
         rows = "".join(
             f"<tr><td>{time_tag(t.at, seconds=True)}</td><td>{e(t.actor)}</td><td>{action(t.action)}</td>"
-            f"<td>{e(t.detail)}</td></tr>"
+            f"{detail(t)}</tr>"
             for t in entries
         )
         head = "".join(f"<th>{self.t(k)}</th>" for k in ("time", "actor", "action", "detail"))

@@ -47,7 +47,14 @@ def sync_stock(services: Services, message: SyncStock) -> OrderRecord | None:
             if current.state != OrderState.INVOICED:
                 return []
             current.state = OrderState.STOCK_SYNCED
-            return [entry(ACTOR, OrderState.STOCK_SYNCED.value, "Shipment done in the target; stock moved.")]
+            return [
+                entry(
+                    ACTOR,
+                    OrderState.STOCK_SYNCED.value,
+                    "Shipment done in the target; stock moved.",
+                    detail_es="Envío registrado en el sistema de destino; stock actualizado.",
+                )
+            ]
 
         record = update_order(services, record.store_id, record.order_id, mutate)
     if record.order is not None and record.order.paid_at is not None and hasattr(target, "record_payment"):
@@ -73,6 +80,13 @@ def record_payment(services: Services, message: RecordPayment) -> OrderRecord | 
         if current.state not in (OrderState.INVOICED, OrderState.STOCK_SYNCED):
             return []
         current.state = OrderState.PAID
-        return [entry(ACTOR, OrderState.PAID.value, f"Payment of {order.total} {order.currency} recorded.")]
+        return [
+            entry(
+                ACTOR,
+                OrderState.PAID.value,
+                f"Payment of {order.total} {order.currency} recorded.",
+                detail_es=f"Cobro de {order.total} {order.currency} registrado.",
+            )
+        ]
 
     return update_order(services, record.store_id, record.order_id, mutate)

@@ -140,6 +140,8 @@ def issue_invoice(services: Services, message: IssueInvoice) -> OrderRecord | No
                     ACTOR,
                     OrderState.INVOICED.value,
                     f"Invoice {document.number} issued in {document.target} for {document.total} {document.currency}.",
+                    detail_es=f"Factura {document.number} emitida en {document.target} por {document.total} "
+                    f"{document.currency}.",
                     number=document.number,
                 )
             ]
@@ -212,7 +214,14 @@ def _refund_detail(services: Services, settings: StoreSettings, record: OrderRec
         if current.order is None:
             return []
         current.order.refunds = [detailed if r.refund_id == detailed.refund_id else r for r in current.order.refunds]
-        return [entry(ACTOR, "refund.detailed", f"Fetched the lines of refund {detailed.refund_id} from the store.")]
+        return [
+            entry(
+                ACTOR,
+                "refund.detailed",
+                f"Fetched the lines of refund {detailed.refund_id} from the store.",
+                detail_es=f"Se obtuvieron de la tienda las líneas de la devolución {detailed.refund_id}.",
+            )
+        ]
 
     update_order(services, record.store_id, record.order_id, mutate)
     return detailed
@@ -242,7 +251,8 @@ def _cancelled_with_nothing_left(current: OrderRecord) -> list[TimelineEntry]:
         return []
     current.state = OrderState.CANCELLED
     detail = "Cancelled in the store; earlier credit notes already cover the whole invoice."
-    return [entry(ACTOR, OrderState.CANCELLED.value, detail)]
+    detail_es = "Cancelado en la tienda; las facturas rectificativas anteriores ya cubren toda la factura."
+    return [entry(ACTOR, OrderState.CANCELLED.value, detail, detail_es=detail_es)]
 
 
 def _covered_by_cancellation(
@@ -254,7 +264,13 @@ def _covered_by_cancellation(
     detail = (
         f"Refund {refund.refund_id} of {refund.amount} is covered by the cancellation's credit note {cancelled.number}."
     )
-    covered = entry(ACTOR, "refund.covered", detail, refund=refund.refund_id, number=cancelled.number)
+    detail_es = (
+        f"La devolución {refund.refund_id} de {refund.amount} ya está cubierta por la factura rectificativa "
+        f"{cancelled.number} de la cancelación."
+    )
+    covered = entry(
+        ACTOR, "refund.covered", detail, detail_es=detail_es, refund=refund.refund_id, number=cancelled.number
+    )
     return update_order(services, record.store_id, record.order_id, lambda r: [covered])
 
 
@@ -345,6 +361,8 @@ def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder
                 ACTOR,
                 "credit_note.issued",
                 f"Credit note {document.number} for refund {refund.refund_id}: {document.total} {document.currency}.",
+                detail_es=f"Factura rectificativa {document.number} por la devolución {refund.refund_id}: "
+                f"{document.total} {document.currency}.",
                 number=document.number,
                 refund=refund.refund_id,
             )

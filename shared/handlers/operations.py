@@ -33,7 +33,15 @@ def retry_order(services: Services, store_id: str, order_id: str, actor: str = "
         record.attempt += 1
         record.problems = []
         record.state = resumed_state(record, done)
-        return [entry(actor, "retry.requested", "Released for another try.", attempt=record.attempt)]
+        return [
+            entry(
+                actor,
+                "retry.requested",
+                "Released for another try.",
+                detail_es="Liberado para un nuevo intento.",
+                attempt=record.attempt,
+            )
+        ]
 
     record = update_order(services, store_id, order_id, mutate)
     if record.state == OrderState.RECEIVED and record.order is not None:
@@ -79,7 +87,14 @@ def mark_failed(services: Services, store_id: str, order_id: str, stage: str, re
     def mutate(record: OrderRecord) -> list[TimelineEntry]:
         record.state = OrderState.FAILED
         record.problems = [problem]
-        return [entry(stage, OrderState.FAILED.value, f"Failed after repeated errors: {reason[:200]}")]
+        return [
+            entry(
+                stage,
+                OrderState.FAILED.value,
+                f"Failed after repeated errors: {reason[:200]}",
+                detail_es=f"Falló tras varios errores seguidos: {reason[:200]}",
+            )
+        ]
 
     update_order(services, store_id, order_id, mutate, create=True)
 

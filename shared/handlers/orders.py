@@ -49,7 +49,14 @@ def check(record: OrderRecord, settings: StoreSettings, sku_map: dict[str, str])
     count_order("validated", record.store_id, record.order.channel.value)
     record.state = OrderState.VALIDATED
     record.problems = []
-    return [entry(ACTOR, OrderState.VALIDATED.value, "All checks passed; the invoice is next.")]
+    return [
+        entry(
+            ACTOR,
+            OrderState.VALIDATED.value,
+            "All checks passed; the invoice is next.",
+            detail_es="Todas las comprobaciones son correctas; el siguiente paso es la factura.",
+        )
+    ]
 
 
 def _recheck(record: OrderRecord, settings: StoreSettings, sku_map: dict[str, str]) -> list[TimelineEntry]:
@@ -119,6 +126,7 @@ def _apply_snapshot(record: OrderRecord, event: OrderEvent, order: Order) -> lis
             "intake",
             "order.received" if first else "order.updated",
             f"Store sent {event.topic} (order {order.number}).",
+            detail_es=f"La tienda envió {event.topic} (pedido {order.number}).",
             event_key=event.event_key,
         )
     ]
@@ -131,18 +139,38 @@ def _refund_ids(order: Order) -> set[str]:
 
 
 def _refund_entry(refund: Refund) -> TimelineEntry:
-    return entry("intake", "refund.received", f"Refund {refund.refund_id} of {refund.amount}.", refund=refund.refund_id)
+    return entry(
+        "intake",
+        "refund.received",
+        f"Refund {refund.refund_id} of {refund.amount}.",
+        detail_es=f"Devolución {refund.refund_id} de {refund.amount}.",
+        refund=refund.refund_id,
+    )
 
 
-def _cancel(record: OrderRecord, reason: str) -> list[TimelineEntry]:
+def _cancel(record: OrderRecord, reason: str, reason_es: str) -> list[TimelineEntry]:
     if record.document("invoice") is None and record.state in OPEN_STATES:
         record.state = OrderState.CANCELLED
         record.problems = []
-        return [entry(ACTOR, OrderState.CANCELLED.value, f"{reason}; no invoice had been issued.")]
+        return [
+            entry(
+                ACTOR,
+                OrderState.CANCELLED.value,
+                f"{reason}; no invoice had been issued.",
+                detail_es=f"{reason_es}; no se había emitido ninguna factura.",
+            )
+        ]
     if record.state in INVOICED_STATES or record.document("invoice") is not None:
         if record.order is not None:
             record.order.cancelled = True
-        return [entry(ACTOR, "cancel.requested", f"{reason} after invoicing; the invoice will be credited.")]
+        return [
+            entry(
+                ACTOR,
+                "cancel.requested",
+                f"{reason} after invoicing; the invoice will be credited.",
+                detail_es=f"{reason_es} después de facturarlo; se emitirá una factura rectificativa.",
+            )
+        ]
     return []
 
 
@@ -160,7 +188,12 @@ def _reopen(
         return hold(record, [_restored_after_credit()], ACTOR)
     record.state = OrderState.RECEIVED
     record.attempt += 1  # a new generation: the invoice request of the first one was used up (and deduplicated)
-    reopened = entry(ACTOR, "order.reopened", f"The store restored the order ({event.topic}); it is checked again.")
+    reopened = entry(
+        ACTOR,
+        "order.reopened",
+        f"The store restored the order ({event.topic}); it is checked again.",
+        detail_es=f"La tienda restauró el pedido ({event.topic}); se vuelve a comprobar.",
+    )
     return [reopened, *check(record, settings, sku_map)]
 
 
@@ -180,7 +213,14 @@ def _only_unreadable(record: OrderRecord) -> bool:
 def _unreadable(record: OrderRecord, event: OrderEvent) -> list[TimelineEntry]:
     field, _, found = event.unreadable.partition(": ")
     if record.state not in OPEN_STATES or record.document("invoice") is not None:
-        return [entry("intake", "event.unreadable", f"Ignored an unreadable {event.topic}: {field}.")]
+        return [
+            entry(
+                "intake",
+                "event.unreadable",
+                f"Ignored an unreadable {event.topic}: {field}.",
+                detail_es=f"Se ignoró un aviso {event.topic} ilegible: {field}.",
+            )
+        ]
     return hold(record, [problem("unreadable_order", field=field, found=found or event.unreadable)], ACTOR)
 
 
@@ -205,20 +245,33 @@ def apply_order_event(services: Services, message: ApplyOrderEvent) -> OrderReco
                 entries.append(_refund_entry(event.refund))
             return entries
         if event.kind == EventKind.ORDER_DELETED:
-            return _cancel(record, "The order was deleted in the store") if record.version else []
+            return (
+                _cancel(record, "The order was deleted in the store", "El pedido se eliminó en la tienda")
+                if record.version
+                else []
+            )
         if event.order is None:
             return entries
         if stale:
             if not record.version:
                 return entries
-            return [entry("intake", "event.stale", f"Ignored {event.topic}: older than what we have.")]
+            return [
+                entry(
+                    "intake",
+                    "event.stale",
+                    f"Ignored {event.topic}: older than what we have.",
+                    detail_es=f"Se ignoró el aviso {event.topic}: es anterior a lo que ya tenemos.",
+                )
+            ]
         reopening = record.state == OrderState.CANCELLED and event.kind == EventKind.ORDER_RESTORED
         if record.state != OrderState.RECEIVED and not reopening and _same_snapshot(record, event):
             return []  # nothing new: no second timeline entry, and follow_up below re-sends what is due
         previous = record.order
         entries += _apply_snapshot(record, event, event.order)
         if event.kind == EventKind.ORDER_CANCELLED or event.order.cancelled:
-            return entries + _cancel(record, "The order was cancelled in the store")
+            return entries + _cancel(
+                record, "The order was cancelled in the store", "El pedido se canceló en la tienda"
+            )
         if record.state == OrderState.CANCELLED:
             cancelled_in_store = previous is not None and previous.cancelled
             return entries + _reopen(record, event, cancelled_in_store, settings, sku_map)
@@ -234,7 +287,14 @@ def apply_order_event(services: Services, message: ApplyOrderEvent) -> OrderReco
         ):
             entries += hold(record, [changed_after_invoicing(previous, event.order)], ACTOR)
         elif record.state == OrderState.HELD:
-            entries.append(entry(ACTOR, "held.updated", "The store changed the order; retry to check it again."))
+            entries.append(
+                entry(
+                    ACTOR,
+                    "held.updated",
+                    "The store changed the order; retry to check it again.",
+                    detail_es="La tienda modificó el pedido; reintente para volver a comprobarlo.",
+                )
+            )
         return entries
 
     record = update_order(services, message.store_id, message.order_id, mutate, create=True)
