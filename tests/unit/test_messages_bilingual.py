@@ -7,11 +7,8 @@ real refusals from the UBL mapper and the Tryton client and read what a merchant
 from __future__ import annotations
 
 import ast
-import re
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -20,41 +17,11 @@ from shared.errors import PermanentError
 from shared.handlers.common import problem_from_error
 from shared.targets.tryton.rpc import refusal_from_error
 from shared.targets.ubl.mapper import invoice_xml
+from tests.bilingual import calls_named, spanish_faults
 from tests.fixtures.ubl.orders import invoice_settings, line, order, seller, two_mugs_with_coupon
 
-ROOT = Path(__file__).resolve().parents[2]
-SOURCES = sorted([*(ROOT / "shared").rglob("*.py"), *(ROOT / "functions").rglob("*.py")])
 ISSUED = date(2025, 3, 15)
-
-
-def _refusals() -> Iterator[tuple[str, ast.Call]]:
-    for path in SOURCES:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call):
-                func = node.func
-                name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-                if name == "PermanentError":
-                    yield f"{path.relative_to(ROOT)}:{node.lineno}", node
-
-
-REFUSALS = list(_refusals())
-
-
-def _shown_values(node: ast.AST) -> set[str]:
-    """The variables and attributes a message shows (`order.number`, `what_en`), without method names."""
-    if isinstance(node, ast.Name | ast.Attribute):
-        return {ast.unparse(node)}
-    if isinstance(node, ast.Call):
-        inner = node.func.value if isinstance(node.func, ast.Attribute) else None
-        parts = [*node.args, *(k.value for k in node.keywords)] + ([inner] if inner is not None else [])
-        return set().union(*(_shown_values(p) for p in parts))
-    return set().union(*(_shown_values(child) for child in ast.iter_child_nodes(node)))
-
-
-def _language_neutral(names: set[str]) -> set[str]:
-    # what_en / what_es name the same thing in two languages.
-    return {re.sub(r"_(en|es)\b", "", name) for name in names}
+REFUSALS = [(where, call) for where, call, _ in calls_named("PermanentError")]
 
 
 def test_the_source_check_finds_the_refusals_it_is_meant_to_guard() -> None:
@@ -64,17 +31,7 @@ def test_the_source_check_finds_the_refusals_it_is_meant_to_guard() -> None:
 
 
 def _faults(call: ast.Call) -> list[str]:
-    keywords = {k.arg: k.value for k in call.keywords}
-    if "message_es" not in keywords:
-        return ["no message_es="]
-    english = call.args[1] if len(call.args) >= 2 else keywords.get("message")
-    if english is None:
-        return ["no English message"]
-    spanish = keywords["message_es"]
-    if ast.dump(spanish) == ast.dump(english):
-        return ["message_es repeats the English text"]
-    missing = _language_neutral(_shown_values(english)) - _language_neutral(_shown_values(spanish))
-    return [f"the Spanish text does not show {name}" for name in sorted(missing)]
+    return spanish_faults(call, english_position=1, english_keyword="message", spanish_keyword="message_es")
 
 
 @pytest.mark.parametrize(("where", "call"), REFUSALS, ids=[where for where, _ in REFUSALS])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +21,9 @@ from shared.errors import RetryableError
 from shared.handlers.dashboard import render_dashboard
 from shared.handlers.intake import receive_webhook
 from shared.handlers.operations import retry_order
+from tests.bilingual import assignments, calls_named, spanish_faults
 from tests.support import FakeErpTarget, fixture_bytes, fixture_json, make_services, store_settings, webhook_headers
 
-ROOT = Path(__file__).resolve().parents[2]
-SOURCES = sorted([*(ROOT / "shared").rglob("*.py"), *(ROOT / "functions").rglob("*.py")])
 SHOP, SHOP_ORDER = "demo-shopify", "9007199254740993"  # tests/fixtures/shopify/orders_create.json
 WOO, WOO_ORDER = "demo-woo", "5123"  # tests/fixtures/woocommerce/order_created.json
 
@@ -33,71 +31,11 @@ WOO, WOO_ORDER = "demo-woo", "5123"  # tests/fixtures/woocommerce/order_created.
 # -- the source check ----------------------------------------------------------------------------------
 
 
-def _assignments(function: ast.AST) -> dict[str, ast.expr]:
-    """`detail = f"..."` inside a function: the text a later `entry(..., detail)` writes."""
-    return {
-        target.id: node.value
-        for node in ast.walk(function)
-        if isinstance(node, ast.Assign)
-        for target in node.targets
-        if isinstance(target, ast.Name)
-    }
-
-
-def _entry_calls() -> Iterator[tuple[str, ast.Call, dict[str, ast.expr]]]:
-    for path in SOURCES:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
-        for function in functions:
-            for node in ast.walk(function):
-                if not isinstance(node, ast.Call):
-                    continue
-                func = node.func
-                name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-                if name == "entry":
-                    yield f"{path.relative_to(ROOT)}:{node.lineno}", node, _assignments(function)
-
-
-# A call inside a nested function is found from its outer function too: keep one, with the innermost names.
-ENTRY_CALLS = list({where: (where, call, names) for where, call, names in _entry_calls()}.values())
-
-
-def _shown_values(node: ast.AST) -> set[str]:
-    """The variables and attributes a sentence shows (`document.number`, `reason[:200]`), without method names."""
-    if isinstance(node, ast.Name | ast.Attribute | ast.Subscript):
-        return {ast.unparse(node)}
-    if isinstance(node, ast.Call):
-        inner = node.func.value if isinstance(node.func, ast.Attribute) else None
-        parts = [*node.args, *(k.value for k in node.keywords)] + ([inner] if inner is not None else [])
-        return set().union(*(_shown_values(p) for p in parts))
-    return set().union(*(_shown_values(child) for child in ast.iter_child_nodes(node)))
-
-
-def _language_neutral(names: set[str]) -> set[str]:
-    # reason / reason_es name the same thing in two languages.
-    return {re.sub(r"_es\b", "", name) for name in names}
+ENTRY_CALLS = calls_named("entry")
 
 
 def _faults(call: ast.Call, names: dict[str, ast.expr] | None = None) -> list[str]:
-    names = names or {}
-    keywords = {k.arg: k.value for k in call.keywords}
-    if "detail_es" not in keywords:
-        return ["no detail_es="]
-    english = call.args[2] if len(call.args) >= 3 else keywords.get("detail")
-    if english is None:
-        return ["no English detail"]
-    spanish = keywords["detail_es"]
-    # A sentence built just above the call (`detail = f"..."`) is checked as written there.
-    if isinstance(english, ast.Name) and english.id in names:
-        english = names[english.id]
-    if isinstance(spanish, ast.Name) and spanish.id in names:
-        spanish = names[spanish.id]
-    if isinstance(spanish, ast.Constant) and not spanish.value:
-        return ["detail_es is empty"]
-    if ast.dump(spanish) == ast.dump(english):
-        return ["detail_es repeats the English text"]
-    missing = _language_neutral(_shown_values(english)) - _language_neutral(_shown_values(spanish))
-    return [f"the Spanish text does not show {name}" for name in sorted(missing)]
+    return spanish_faults(call, english_position=2, english_keyword="detail", spanish_keyword="detail_es", names=names)
 
 
 def test_the_source_check_finds_the_timeline_entries_it_is_meant_to_guard() -> None:
@@ -153,7 +91,7 @@ def test_the_source_check_reads_a_sentence_built_before_the_call() -> None:
     )
     call = next(n for n in ast.walk(function) if isinstance(n, ast.Call) and ast.unparse(n.func) == "entry")
 
-    assert _faults(call, _assignments(function)) == ["the Spanish text does not show refund.amount"]
+    assert _faults(call, assignments(function)) == ["the Spanish text does not show refund.amount"]
 
 
 # -- through the pipeline ------------------------------------------------------------------------------
