@@ -106,7 +106,7 @@ def test_csv_export_opens_in_a_spreadsheet_as_text_and_reads_back_unchanged(host
 
 def test_csv_written_by_hand_without_the_text_mark_keeps_its_leading_minus(host: RunningHost) -> None:
     path = "/api/stores/demo-shopify/sku-map"
-    csv_body = "sku,variant_id,item_code\n-BLUE-MUG,,MUG-001\n'-RED-MUG,,'+MUG-002\n".encode()
+    csv_body = b"sku,variant_id,item_code\n-BLUE-MUG,,MUG-001\n'-RED-MUG,,'+MUG-002\n"
     assert call(host, "PUT", path, csv_body, {"Content-Type": "text/csv"})[0] == 200
     status, _, body = call(host, "GET", f"{path}?format=json")
     assert status == 200 and json.loads(body) == {"-BLUE-MUG": "MUG-001", "-RED-MUG": "+MUG-002"}
@@ -220,4 +220,3 @@ def test_simulating_an_order_with_an_over_long_buyer_name_is_refused_400_naming_
     refusal = problem(call(host, "POST", "/api/simulate/demo-woo", json.dumps(document).encode(), {}))
     assert refusal["detail"].startswith("address company: ")
     assert f"the limit is {MAX_NAME_CHARACTERS} characters" in refusal["detail"]
-
