@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from shared.domain.limits import MAX_STORE_ID_BYTES, size
 from shared.errors import ConfigError
 
 
@@ -126,6 +127,9 @@ class StoreSettings(_Settings):
     def _store_id(cls, value: str) -> str:
         if not value or not all(c.isalnum() or c in "-_" for c in value):
             raise ValueError("must be letters, digits, '-' or '_'")
+        # It is part of every session id ("<store_id>/<order_id>", 128 characters) and Table key.
+        if size(value, "bytes") > MAX_STORE_ID_BYTES:
+            raise ValueError(f"is {size(value, 'bytes')} bytes long (UTF-8); the limit is {MAX_STORE_ID_BYTES}")
         return value
 
 
