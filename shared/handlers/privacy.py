@@ -89,6 +89,7 @@ _PERSONAL_KEYS = {
     "meta_data": "attributes",
     "note_attributes": "attributes",
 }
+_ATTRIBUTE_LABELS = {"key", "name"}  # meta_data / note_attributes: the label stays, its value goes
 _MIN_VALUE = 4  # shorter values ("ES", "1") would redact unrelated text when searched for by value
 
 
@@ -114,7 +115,7 @@ def personal_values(order: Order) -> set[str]:
     values = {customer.name, customer.email, customer.tax_id}
     for address in (customer.billing, customer.shipping):
         values |= {address.name, address.company, address.line1, address.line2, address.email, address.phone}
-    values |= set(order.meta.values())
+    # Not every meta value: most are shop settings ("organic", "true") that would scrub ordinary words.
     return {v for v in values if len(v) >= _MIN_VALUE and v != MARKER}
 
 
@@ -190,7 +191,7 @@ def _redact_json(value: Any, redaction: Redaction, inside: bool = False, kind: s
                 result[key] = _redact_json(item, redaction, True, _PERSONAL_KEYS[key])
             elif key in _PERSONAL_OBJECTS:
                 result[key] = _redact_json(item, redaction, True, kind or _object_kind(key))
-            elif inside and key in _KEEP_INSIDE:
+            elif inside and (key in _KEEP_INSIDE or (kind == "attributes" and key in _ATTRIBUTE_LABELS)):
                 result[key] = item
             else:
                 result[key] = _redact_json(item, redaction, inside, _field_kind(key, kind) if inside else kind)
