@@ -23,8 +23,11 @@ from shared.handlers.common import entry, log, update_order
 MARKER = "[redacted]"
 REDACTED_HEADER = "redacted"  # set on an event whose body was redacted, with the time
 # Finished: the invoice is issued (or the order cancelled); nothing left that reads the buyer's details
-# except a later refund, which a fresh snapshot from the store brings them back for.
-FINISHED_STATES = frozenset({OrderState.INVOICED, OrderState.PAID, OrderState.CREDITED, OrderState.CANCELLED})
+# except a later refund, which a fresh snapshot from the store brings them back for. stock_synced comes
+# after invoiced, so it is finished too.
+FINISHED_STATES = frozenset(
+    {OrderState.INVOICED, OrderState.STOCK_SYNCED, OrderState.PAID, OrderState.CREDITED, OrderState.CANCELLED}
+)
 
 # What kinds of fields were redacted, for people: English and Spanish.
 KIND_WORDS: dict[str, tuple[str, str]] = {

@@ -290,3 +290,36 @@ def test_retention_defaults_and_limits_are_checked_on_load(tmp_path: Path) -> No
     write_store_file(tmp_path, "shop-d", "woocommerce", retention={"raw_event_days": 10})
     with pytest.raises(ConfigError, match=r"retention.raw_event_days: unknown key"):
         load_store(tmp_path / "shop-d.yaml")
+
+
+# -- on Table Storage ------------------------------------------------------------------------------------
+
+
+@pytest.mark.azurite
+def test_erasure_and_retention_on_table_storage(tmp_path: Path, azurite: str) -> None:
+    from tests.contract.test_state_store_contract import _claim_checks, _tables_store
+    from tests.support import SKU_MAP
+
+    services = make_services(tmp_path)
+    tables = _tables_store(azurite, claim_checks=_claim_checks(azurite))
+    services.state = tables
+    try:
+        tables.put_sku_map(WOO, SKU_MAP)
+        deliver(services, "woocommerce", WOO, "order.created", fixture_bytes("woocommerce", "order_created"))
+        drain(services)
+        _at(services, 31)
+        assert [s["events_redacted"] for s in apply_retention(services)] == [1, 0]
+        [event] = tables.scan_events(WOO)
+        assert b"203.0.113.24" not in event.body and REDACTED_HEADER in event.headers
+
+        answer = erase_customer(services, WOO, tax_id="B58378431", actor="operator:ana")
+        assert [o["order_id"] for o in answer["orders"]] == [WOO_ORDER]
+        record = tables.get_order(WOO, WOO_ORDER)
+        assert record is not None and record.order is not None and record.order.customer.email == MARKER
+        assert record.state == OrderState.INVOICED and [d.number for d in record.documents] == ["INV-000001"]
+        assert tables.get_timeline(WOO, WOO_ORDER)[-1].actor == "operator:ana"
+        [event] = tables.scan_events(WOO)
+        assert b"lucia.fernandez" not in event.body and b"B58378431" not in event.body
+        assert erase_customer(services, WOO, tax_id="B58378431")["orders"] == []
+    finally:
+        tables.drop_tables()
