@@ -142,6 +142,27 @@ def test_an_order_erased_before_invoicing_is_held_and_never_invoiced_from_redact
     assert services.state.claim(WOO, "probe", "invoice")[0].number == "1"  # no invoice number was taken
 
 
+def test_erasure_redacts_a_tax_id_quoted_by_a_held_orders_problem_and_timeline(services: Services) -> None:
+    body = fixture_json("woocommerce", "order_created")
+    for meta in body["meta_data"]:
+        if meta["key"] == "_billing_nif":
+            meta["value"] = "B58378432"  # wrong check digit: held, and the problem quotes it
+    deliver(services, "woocommerce", WOO, "order.created", json.dumps(body).encode())
+    drain(services)
+    held = services.state.get_order(WOO, WOO_ORDER)
+    assert held is not None and [(p.code, p.found) for p in held.problems] == [("invalid_tax_id", "B58378432")]
+    assert "B58378432" in json.dumps([t.model_dump(mode="json") for t in services.state.get_timeline(WOO, WOO_ORDER)])
+
+    answer = erase_customer(services, WOO, email="lucia.fernandez@example.com")
+
+    assert "tax_id" in answer["orders"][0]["redacted"]
+    assert "B58378432" not in stored_text(services)
+    record = services.state.get_order(WOO, WOO_ORDER)
+    assert record is not None and record.state == OrderState.HELD
+    assert [(p.code, p.field, p.found) for p in record.problems] == [("invalid_tax_id", "customer.tax_id", MARKER)]
+    assert MARKER in record.problems[0].message_es
+
+
 @pytest.mark.parametrize(
     ("store_id", "request_", "status"),
     [
