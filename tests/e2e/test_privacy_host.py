@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +10,10 @@ import pytest
 import requests
 
 from local.host import RunningHost
+from tests.integration.test_local_host import wait_for
 from tests.support import SKU_MAP, fixture_bytes, in_process_host, webhook_headers, write_store_file
 
 WOO_ORDER = "5123"
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 @pytest.fixture(scope="module")
