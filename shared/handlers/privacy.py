@@ -285,6 +285,8 @@ def matches(order: Order, email: str, tax_id: str) -> bool:
 
 def _kind_words(kinds: Iterable[str]) -> tuple[str, str]:
     ordered = sorted(set(kinds))
+    if not ordered:  # a guest order with no details: still marked, so the timer does not come back to it
+        return "none found", "no había ninguno"
     what_en = ", ".join(KIND_WORDS.get(k, KIND_WORDS["other"])[0] for k in ordered)
     what_es = ", ".join(KIND_WORDS.get(k, KIND_WORDS["other"])[1] for k in ordered)
     return what_en, what_es

@@ -344,3 +344,25 @@ def test_erasure_and_retention_on_table_storage(tmp_path: Path, azurite: str) ->
         assert erase_customer(services, WOO, tax_id="B58378431")["orders"] == []
     finally:
         tables.drop_tables()
+
+
+def test_retention_marks_a_finished_order_without_personal_data_once(services: Services) -> None:
+    from shared.domain.order import Channel, Order
+    from shared.domain.records import OrderRecord
+
+    guest = Order(
+        channel=Channel.WOOCOMMERCE,
+        store_id=WOO,
+        order_id="900",
+        number="900",
+        currency="EUR",
+        created_at=datetime(2026, 1, 5, tzinfo=UTC),
+        updated_at=datetime(2026, 1, 5, tzinfo=UTC),
+        total="0",
+    )
+    services.state.save_order(OrderRecord(store_id=WOO, order_id="900", state=OrderState.PAID, order=guest))
+    _at(services, 91)
+    apply_retention(services)
+    apply_retention(services)
+    entries = [t for t in services.state.get_timeline(WOO, "900") if t.action == "privacy.retention"]
+    assert [(t.detail.split("(")[1].split(")")[0], t.data["kinds"]) for t in entries] == [("none found", [])]
