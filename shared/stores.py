@@ -95,6 +95,22 @@ class TrytonSettings(_Settings):
     timeout_seconds: float = Field(default=30.0, gt=0)
 
 
+class RetentionSettings(_Settings):
+    """How long personal data stays in this service's own records (shared.handlers.privacy).
+
+    Issued documents are never touched: the outbox / ERP is the legal record (Spain: 4 years for tax,
+    6 for the commercial code). These limits cover our copies: the raw deliveries and the order records.
+    """
+
+    # Days after a finished order (invoiced, paid, credited, cancelled) last changed before its buyer's
+    # name, e-mail, phone, addresses and tax id are redacted. At least 30: the EU 14-day withdrawal period
+    # plus delivery, so a return is still credited from the full order.
+    personal_data_days: int = Field(default=90, ge=30, le=3650)
+    # Days a raw delivery (body as the store sent it: addresses, IP address, user agent) is kept whole.
+    # At least 7: enough to compare a delivery with the order during the week it was processed.
+    raw_events_days: int = Field(default=30, ge=7, le=3650)
+
+
 class StoreSettings(_Settings):
     store_id: str
     channel: Literal["woocommerce", "shopify"]
@@ -112,6 +128,7 @@ class StoreSettings(_Settings):
     sku_map: dict[str, str] = Field(default_factory=dict)
     # Validation rules; their schema lives with the rules (shared.domain.rules) and is checked there.
     rules: dict[str, Any] = Field(default_factory=dict)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     outgoing_writes: bool = True  # False blocks every write to the target and store (a safe pause)
 
     @field_validator("currency")

@@ -27,7 +27,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import quote, unquote
@@ -165,8 +165,7 @@ class TableStateStore:
         return self._tables[name]
 
     # events ---------------------------------------------------------------------------------
-    @_passing_faults
-    def record_event(self, event: EventRecord) -> bool:
+    def _event_entity(self, event: EventRecord) -> dict[str, Any]:
         entity: dict[str, Any] = {
             "PartitionKey": _pair(event.store_id, event.event_key),
             "RowKey": "event",
@@ -184,8 +183,12 @@ class TableStateStore:
             entity["BodyRef"] = self._claim_checks.put(event.body, f"events/{event.store_id}")
         else:
             entity.update(_pack("BodyGz", event.body))
+        return entity
+
+    @_passing_faults
+    def record_event(self, event: EventRecord) -> bool:
         try:
-            self._table("events").create_entity(entity)
+            self._table("events").create_entity(self._event_entity(event))
         except ResourceExistsError:
             return False
         return True
@@ -196,6 +199,9 @@ class TableStateStore:
             entity = self._table("events").get_entity(_pair(store_id, event_key), "event")
         except ResourceNotFoundError:
             return None
+        return self._event_from(entity)
+
+    def _event_from(self, entity: Mapping[str, Any]) -> EventRecord:
         if "BodyRef" in entity:
             if self._claim_checks is None:
                 raise ConfigError("an event body is in the claim-check container but no claim check is configured")
@@ -512,6 +518,74 @@ class TableStateStore:
         self._table("watermarks").upsert_entity(
             {"PartitionKey": _key(name), "RowKey": "watermark", "Value": value}, mode=UpdateMode.REPLACE
         )
+
+    # personal data: retention and erasure ----------------------------------------------------
+    # Table Storage has no secondary index: both scans below filter on properties, which the service
+    # evaluates over the whole table (orders: one row per order plus its timeline; events: one per
+    # delivery). That is a daily timer and a rare erasure request, so a scan is the trade-off taken
+    # instead of an index table that every save would have to keep in step. (Generators: a fault while
+    # iterating reaches the caller unmapped, which for a timer means the next run tries again.)
+    def scan_orders(self, store_id: str, changed_before: datetime | None = None) -> Iterator[OrderRecord]:
+        query = "RowKey eq @row and StoreId eq @store"
+        parameters: dict[str, Any] = {"row": ORDER_ROW, "store": store_id}
+        if changed_before is not None:
+            query += " and ChangedAt lt @before"
+            parameters["before"] = changed_before.astimezone(UTC).isoformat()
+        for entity in self._table("orders").query_entities(query, parameters=parameters):
+            yield self._record_from(entity)
+
+    def scan_events(
+        self, store_id: str, *, received_before: datetime | None = None, order_id: str | None = None
+    ) -> Iterator[EventRecord]:
+        query = "StoreId eq @store"
+        parameters: dict[str, Any] = {"store": store_id}
+        if received_before is not None:
+            query += " and ReceivedAt lt @before"
+            parameters["before"] = received_before.astimezone(UTC).isoformat()
+        if order_id is not None:
+            query += " and OrderId eq @order"
+            parameters["order"] = order_id
+        for entity in self._table("events").query_entities(query, parameters=parameters):
+            yield self._event_from(entity)
+
+    @_passing_faults
+    def replace_event(self, event: EventRecord) -> None:
+        events = self._table("events")
+        try:
+            old = events.get_entity(_pair(event.store_id, event.event_key), "event", select=["BodyRef"])
+        except ResourceNotFoundError as exc:
+            raise KeyError(f"no event {event.store_id}/{event.event_key}") from exc
+        entity = self._event_entity(event)
+        # REPLACE drops the properties the new copy does not have (Body parts of a bigger original).
+        events.update_entity(entity, mode=UpdateMode.REPLACE)
+        reference = old.get("BodyRef")
+        if reference and reference != entity.get("BodyRef") and self._claim_checks is not None:
+            self._claim_checks.delete(str(reference))
+
+    @_passing_faults
+    def rewrite_timeline(self, store_id: str, order_id: str, rewrite: Callable[[TimelineEntry], TimelineEntry]) -> int:
+        orders = self._table("orders")
+        rows = orders.query_entities(
+            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+            parameters={"pk": _pair(store_id, order_id), "low": TIMELINE_PREFIX, "high": "timeline}"},
+            select=["PartitionKey", "RowKey", "Entry"],
+        )
+        operations: list[Any] = []
+        for row in rows:
+            entry = TimelineEntry.model_validate_json(row["Entry"])
+            new = rewrite(entry)
+            if new != entry:
+                replaced = {
+                    "PartitionKey": row["PartitionKey"],
+                    "RowKey": row["RowKey"],
+                    "Entry": new.model_dump_json(),
+                }
+                operations.append(("update", replaced, {"mode": UpdateMode.MERGE}))
+        # All rows share the order's partition: batches of 100 are each atomic, and a rerun finishes a
+        # batch that failed (rewrite is idempotent for redaction).
+        for start in range(0, len(operations), _BATCH):
+            orders.submit_transaction(operations[start : start + _BATCH])
+        return len(operations)
 
     def drop_tables(self) -> None:
         """Delete this store's tables (tests on a shared Azurite)."""

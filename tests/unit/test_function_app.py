@@ -26,8 +26,13 @@ EXPECTED_HTTP = {
     "unmapped_skus": ("stores/{store_id}/unmapped-skus", ["GET"]),
     "simulate": ("simulate/{store_id}", ["POST"]),
     "dashboard": ("dashboard", ["GET"]),
+    "erase_customer": ("stores/{store_id}/erasure", ["POST"]),
 }
-EXPECTED_TIMERS = {"catch_up_poll": "%CatchUpSchedule%", "sweep_stuck_orders": "%SweepSchedule%"}
+EXPECTED_TIMERS = {
+    "catch_up_poll": "%CatchUpSchedule%",
+    "sweep_stuck_orders": "%SweepSchedule%",
+    "apply_retention": "%RetentionSchedule%",
+}
 EXPECTED_QUEUES = {
     "order_events": "%OrderEventsQueue%",
     "invoice_requests": "%InvoiceRequestsQueue%",
