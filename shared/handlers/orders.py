@@ -212,7 +212,14 @@ def _same_snapshot(record: OrderRecord, event: OrderEvent) -> bool:
     """This snapshot is already applied: a redelivery after a crash, or one more topic for the same change."""
     if record.order is None or event.order is None or record.source_updated_at != event.occurred_at:
         return False
-    incoming = event.order.model_copy(update={"refunds": _merge_refunds(record.order.refunds, event.order.refunds)})
+    # `cancelled` may be our own mark (a deletion notice, which carries no snapshot): the store's snapshot of the
+    # same moment is still the one we hold.
+    incoming = event.order.model_copy(
+        update={
+            "refunds": _merge_refunds(record.order.refunds, event.order.refunds),
+            "cancelled": event.order.cancelled or record.order.cancelled,
+        }
+    )
     return incoming == record.order
 
 
