@@ -243,7 +243,8 @@ def _unreadable(record: OrderRecord, event: OrderEvent) -> list[TimelineEntry]:
 
 
 def _needs_confirmation(record: OrderRecord | None, event: OrderEvent) -> bool:
-    """A deletion or cancellation notice for an order we hold and have not cancelled yet."""
+    """A deletion or cancellation notice for an order we hold and have not cancelled yet (a cancellation snapshot
+    older than ours is ignored as stale anyway, so the store is not asked about it)."""
     return (
         event.kind in CONFIRMED_KINDS
         and not event.unreadable
@@ -251,6 +252,11 @@ def _needs_confirmation(record: OrderRecord | None, event: OrderEvent) -> bool:
         and bool(record.version)
         and record.state != OrderState.CANCELLED
         and not (record.order is not None and record.order.cancelled)
+        and not (
+            event.order is not None
+            and record.source_updated_at is not None
+            and event.occurred_at < record.source_updated_at
+        )
     )
 
 

@@ -225,3 +225,14 @@ def test_notice_for_an_order_already_cancelled_asks_the_store_nothing(tmp_path: 
     delete_woo_order(services)
     assert len(store_api.log) == 1
     assert kinds(services, "demo-woo", WOO_ORDER) == ["invoice", "credit_note"]
+
+
+def test_stale_cancellation_snapshot_is_ignored_without_asking_the_store(tmp_path: Path, store_api: HTTPServer) -> None:
+    services = services_for(tmp_path, store_api.url_for("/"))
+    newer = fixture_json("shopify", "orders_create")
+    newer["updated_at"] = "2024-03-16T09:00:00+01:00"  # after the cancellation snapshot below (2024-03-15 18:05)
+    deliver(services, "shopify", "orders/create", json.dumps(newer).encode())
+    deliver(services, "shopify", "orders/cancelled", fixture_bytes("shopify", "orders_cancelled"))
+    assert store_api.log == []
+    assert kinds(services, "demo-shopify", SHOP_ORDER) == ["invoice"]
+    assert timeline(services, "demo-shopify", SHOP_ORDER)[-1].action == "event.stale"
