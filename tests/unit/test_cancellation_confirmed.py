@@ -30,7 +30,8 @@ WOO_PATH = f"/wp-json/wc/v3/orders/{WOO_ORDER}"
 SHOP_PATH = f"/admin/api/2025-07/orders/{SHOP_ORDER}.json"
 WOO_AUTH = {"Authorization": "Basic " + base64.b64encode(b"ck_test_key:cs_test_secret").decode()}
 SHOP_AUTH = {"X-Shopify-Access-Token": "shpat_test_token"}
-INVALID_ID = {"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID.", "data": {"status": 404}}
+# WooCommerce's answer for an id that names no order (WC_REST_CRUD_Controller::get_item), as the REST API sends it.
+INVALID_ID = fixture_json("woocommerce", "get_order_invalid_id")
 
 
 @pytest.fixture(scope="module")
