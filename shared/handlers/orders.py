@@ -30,7 +30,7 @@ from shared.stores import StoreSettings
 from shared.telemetry import count_order
 
 ACTOR = "validation"
-# Notices that cancel an order on the topic's word alone (no snapshot of the order says so): asked back of the store.
+# Notices that cancel an order by their topic; a snapshot that says cancelled is asked about as well.
 CONFIRMED_KINDS = {EventKind.ORDER_DELETED, EventKind.ORDER_CANCELLED}
 StoreAnswer = Literal["not_asked", "cancelled", "not_cancelled", "refused"]
 INVOICED_STATES = {OrderState.INVOICED, OrderState.STOCK_SYNCED, OrderState.PAID, OrderState.CREDITED}
@@ -243,10 +243,10 @@ def _unreadable(record: OrderRecord, event: OrderEvent) -> list[TimelineEntry]:
 
 
 def _needs_confirmation(record: OrderRecord | None, event: OrderEvent) -> bool:
-    """A deletion or cancellation notice for an order we hold and have not cancelled yet (a cancellation snapshot
-    older than ours is ignored as stale anyway, so the store is not asked about it)."""
+    """A deletion or cancellation (by its topic or by a snapshot that says cancelled) of an order we hold and have
+    not cancelled yet; a snapshot older than ours is ignored as stale anyway, so the store is not asked about it."""
     return (
-        event.kind in CONFIRMED_KINDS
+        (event.kind in CONFIRMED_KINDS or (event.order is not None and event.order.cancelled))
         and not event.unreadable
         and record is not None
         and bool(record.version)
@@ -361,10 +361,9 @@ def apply_order_event(services: Services, message: ApplyOrderEvent) -> OrderReco
                     detail_es=f"Se ignoró el aviso {event.topic}: es anterior a lo que ya tenemos.",
                 )
             ]
-        if event.kind == EventKind.ORDER_CANCELLED:
-            unconfirmed = _unconfirmed(settings, record, event, answer, refusal)
-            if unconfirmed is not None:
-                return unconfirmed
+        unconfirmed = _unconfirmed(settings, record, event, answer, refusal)
+        if unconfirmed is not None:
+            return unconfirmed
         # A genuine restore is a change in the store (untrashing modifies the order): a snapshot we already hold,
         # sent again under order.restored, restores nothing.
         restored = event.kind == EventKind.ORDER_RESTORED and (

@@ -237,3 +237,19 @@ def test_stale_cancellation_snapshot_is_ignored_without_asking_the_store(tmp_pat
     assert store_api.log == []
     assert kinds(services, "demo-shopify", SHOP_ORDER) == ["invoice"]
     assert timeline(services, "demo-shopify", SHOP_ORDER)[-1].action == "event.stale"
+
+
+@pytest.mark.parametrize(
+    ("in_store", "documents"), [("cancelled", ["invoice", "credit_note"]), ("processing", ["invoice"])]
+)
+def test_cancelled_snapshot_under_order_updated_is_confirmed_too(
+    tmp_path: Path, store_api: HTTPServer, in_store: str, documents: list[str]
+) -> None:
+    services = services_for(tmp_path, store_api.url_for("/"))
+    invoiced_woo_order(services)
+    store_api.expect_request(WOO_PATH, method="GET", headers=WOO_AUTH).respond_with_json(woo_order_in_store(in_store))
+    cancelled = woo_order_in_store("cancelled")
+    cancelled["date_modified_gmt"] = "2024-03-15T12:00:00"
+    deliver(services, "woocommerce", "order.updated", json.dumps(cancelled).encode())
+    assert len(store_api.log) == 1
+    assert kinds(services, "demo-woo", WOO_ORDER) == documents
