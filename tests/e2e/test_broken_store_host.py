@@ -3,30 +3,19 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from local.harness import HostProcess, free_port
+from local.harness import HostProcess, free_port, wait_for
 from local.host import RunningHost
 from tests.support import SKU_MAP, fixture_bytes, in_process_host, webhook_headers, write_store_file
 
 WOO_ORDER = "5123"
 SHORT_SECRET = "shpss_short"
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def stores_with_one_refused(folder: Path) -> Path:
@@ -67,7 +56,7 @@ def test_a_refused_store_file_is_reported_and_refused_while_the_other_store_invo
 
     accepted = post_order(host, "woocommerce", "demo-woo", "order.created", "order_created", None)
     assert accepted.status_code == 202, accepted.text
-    wait_for(lambda: order_state(host, "demo-woo", WOO_ORDER) == "invoiced")
+    assert wait_for(lambda: order_state(host, "demo-woo", WOO_ORDER) == "invoiced", timeout=30)
     listed = requests.get(f"{host.url}/api/orders", params={"store": "demo-shopify"}, timeout=10).json()
     assert listed["count"] == 0  # the refused delivery left nothing behind
 
@@ -85,7 +74,9 @@ def test_python_m_local_names_the_refused_file_in_its_first_lines(tmp_path: Path
     try:
         process.start()
         assert process.log_path is not None
-        lines = wait_for(lambda: _lines_until_dashboard(process.log_path))
+        log_path = process.log_path
+        assert wait_for(lambda: _lines_until_dashboard(log_path) is not None, timeout=30)
+        lines = _lines_until_dashboard(log_path) or []
     finally:
         process.stop()
     printed = [line for line in lines if not line[:4].isdigit()]  # print() lines, not log records
