@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from shared.errors import BadRequest, ConfigError
+from shared.errors import BadRequest, ConfigError, RetryableError
 
 MIN_SECRET_LENGTH = 16
 # On Azure an app setting whose Key Vault (or App Configuration) reference cannot be resolved keeps the
@@ -179,8 +179,12 @@ class StoreFileError(ConfigError):
         self.problems = problems
 
 
-class StoreNotLoaded(BadRequest):
-    """A request for a store whose file was refused at load: 503, so the store sends it again later."""
+class StoreNotLoaded(BadRequest, RetryableError):
+    """A request for a store whose file was refused at load: 503, so the store sends it again later.
+
+    Retryable for queued work too: a message already on the bus waits for the fix (then fails, replayable)
+    instead of being completed unprocessed.
+    """
 
     def __init__(self, store_id: str, problems: list[StoreProblem]) -> None:
         reasons = "; ".join(str(p) for p in problems)

@@ -17,6 +17,7 @@ from shared.bootstrap import Services, override_services
 from shared.domain.order import OrderState
 from shared.handlers.dashboard import render_dashboard
 from shared.handlers.intake import receive_webhook
+from shared.handlers.operations import retry_order
 from shared.stores import StoreNotLoaded, load_store_folder
 from tests.support import FakeTarget, fixture_bytes, make_services, webhook_headers, write_store_file
 
@@ -144,3 +145,30 @@ def test_the_dashboard_has_no_banner_when_every_store_loaded(tmp_path: Path) -> 
     page = render_dashboard(make_services(tmp_path), {"lang": "en"}, "")
 
     assert "store-files" not in page and "Store settings not loaded" not in page
+
+
+def test_an_order_already_queued_when_its_store_file_is_refused_waits_and_is_not_lost(tmp_path: Path) -> None:
+    services = make_services(tmp_path, FakeTarget())
+    body = fixture_bytes("shopify", "orders_create")
+    receive_webhook(services, "shopify", "demo-shopify", body, webhook_headers("shopify", "orders/create", body))
+    good = services.stores.pop("demo-shopify")  # restarted with a refused file while the event was queued
+    stores = tmp_path / "stores"
+    stores.mkdir()
+    write_store_file(stores, "demo-shopify", "shopify", webhook_secret="shpss_short")
+    services.broken = load_store_folder(stores).broken
+
+    services.bus.drain(services)
+
+    record = services.state.get_order("demo-shopify", SHOPIFY_ORDER)
+    assert record is not None and record.state == OrderState.FAILED  # dead-lettered after retries, replayable
+    assert "demo-shopify.yaml: webhook_secret" in record.problems[0].found
+    services.stores["demo-shopify"], services.broken = good, {}  # the file is fixed and the host restarted
+    [letter] = services.bus.dead_letters  # resubmitted, as `python -m local.cli resubmit` does
+    services.bus.dead_letters.clear()
+    letter.delivery_count = 0
+    services.bus.messages.append(letter)
+    services.bus.drain(services)
+    retry_order(services, "demo-shopify", SHOPIFY_ORDER)  # the dashboard's Retry on the failed order
+    services.bus.drain(services)
+    record = services.state.get_order("demo-shopify", SHOPIFY_ORDER)
+    assert record is not None and record.state == OrderState.INVOICED
