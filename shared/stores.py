@@ -159,11 +159,6 @@ class StoreProblem:
     key: str
     reason: str
 
-    @property
-    def store_id(self) -> str:
-        """A refused file's store id is its file name stem (its own store_id may be what is wrong)."""
-        return Path(self.file).stem
-
     def __str__(self) -> str:
         return f"{self.file}: {self.key}: {self.reason}"
 
@@ -258,7 +253,8 @@ def load_store(path: Path) -> StoreSettings:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise StoreFileError([StoreProblem(file, "(file)", _yaml_reason(exc))]) from exc
+        # `from None` here and below: the original error quotes the value, and a traceback would log it.
+        raise StoreFileError([StoreProblem(file, "(file)", _yaml_reason(exc))]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise StoreFileError([StoreProblem(file, "(file)", f"cannot be read: {type(exc).__name__}")]) from exc
     if not isinstance(raw, dict):
@@ -270,7 +266,7 @@ def load_store(path: Path) -> StoreSettings:
     try:
         settings = StoreSettings.model_validate(raw)
     except ValidationError as exc:
-        raise StoreFileError(_validation_problems(exc, file)) from exc
+        raise StoreFileError(_validation_problems(exc, file)) from None
     if settings.store_id != path.stem:
         reason = f"'{settings.store_id}' must equal the file name '{path.stem}'"
         raise StoreFileError([StoreProblem(file, "store_id", reason)])

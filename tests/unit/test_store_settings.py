@@ -156,3 +156,15 @@ def test_the_shipped_demo_stores_load_with_the_example_secrets(monkeypatch):
     stores = load_stores(ROOT / "config" / "stores")
     assert set(stores) == {"demo-woo", "demo-shopify"}
     assert stores["demo-woo"].sku_map["BLUE-MUG-350ML"] == "MUG-BLUE-350"
+
+
+@pytest.mark.parametrize("written", ["short-secret", '"literal-secret-value-123\n  : ['])
+def test_a_logged_traceback_of_a_refusal_does_not_carry_the_secret(tmp_path, written):
+    import traceback
+
+    with pytest.raises(StoreFileError) as refused:
+        load_store(write(tmp_path, GOOD.replace("env:SHOP_SECRET", written)))
+
+    logged = "".join(traceback.format_exception(refused.value))
+    assert "shop.yaml" in logged
+    assert written.strip('"').split("\n")[0] not in logged
