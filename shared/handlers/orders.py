@@ -38,7 +38,7 @@ OPEN_STATES = {OrderState.RECEIVED, OrderState.VALIDATED, OrderState.HELD, Order
 
 
 def _settings(services: Services, store_id: str) -> StoreSettings:
-    settings = services.store(store_id)
+    settings = services.loaded_store(store_id)
     if settings is None:
         # The store was removed after intake accepted the event: nothing sensible to do but say so.
         raise NothingToDo(f"store {store_id} is no longer configured")
