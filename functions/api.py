@@ -7,6 +7,7 @@ import azure.functions as func
 from functions.http import http_errors, json_response
 from shared.bootstrap import services
 from shared.handlers import catalog, operations
+from shared.handlers.documents import get_document
 from shared.handlers.health import health_report
 from shared.handlers.simulate import simulate_order
 
@@ -70,3 +71,19 @@ def unmapped_skus(req: func.HttpRequest) -> func.HttpResponse:
 @http_errors
 def simulate(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(200, simulate_order(services(), req.route_params["store_id"], req.get_body()))
+
+
+@bp.function_name("get_document")
+@bp.route(route="documents/{store_id}/{number}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@http_errors
+def get_document_xml(req: func.HttpRequest) -> func.HttpResponse:
+    number = req.route_params["number"]
+    document = get_document(services(), req.route_params["store_id"], number)
+    headers = {
+        "Content-Type": document.content_type,
+        "Content-Disposition": f'inline; filename="{number}.xml"',
+        # A stored document is data, never a page: no scripts, no sniffing into HTML.
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return func.HttpResponse(document.content, status_code=200, headers=headers)

@@ -150,7 +150,7 @@ class DocumentStore(Protocol):
 
 @runtime_checkable
 class Pingable(Protocol):
-    """An adapter that can tell, cheaply and without side effects, whether its service answers now."""
+    """A bus that can tell, cheaply and without sending, whether its service answers now (health)."""
 
-    def ping(self) -> None:
-        """Raise when the service cannot be reached or refuses this identity."""
+    def ping(self, queues: Sequence[str]) -> None:
+        """Raise when the service, or one of these queues, cannot be reached with this identity."""

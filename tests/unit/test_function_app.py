@@ -26,6 +26,7 @@ EXPECTED_HTTP = {
     "unmapped_skus": ("stores/{store_id}/unmapped-skus", ["GET"]),
     "simulate": ("simulate/{store_id}", ["POST"]),
     "dashboard": ("dashboard", ["GET"]),
+    "get_document": ("documents/{store_id}/{number}", ["GET"]),
 }
 EXPECTED_TIMERS = {"catch_up_poll": "%CatchUpSchedule%", "sweep_stuck_orders": "%SweepSchedule%"}
 EXPECTED_QUEUES = {
