@@ -135,8 +135,8 @@ class BatchingSender:
 def test_service_bus_ping_opens_every_queue_link_and_fails_on_a_refused_one():
     senders: dict[str, BatchingSender] = {}
 
-    def factory(queue: str, refuse: set[str] = set()) -> BatchingSender:
-        return senders.setdefault(queue, BatchingSender(queue, refuse))
+    def factory(queue: str) -> BatchingSender:
+        return senders.setdefault(queue, BatchingSender(queue, set()))
 
     bus = ServiceBusBus(factory)
     bus.ping(["order-events", "invoice-requests"])
