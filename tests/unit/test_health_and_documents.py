@@ -200,3 +200,22 @@ def test_documents_and_health_go_through_blob_storage_when_configured(functions,
     assert (response.status_code, response.get_body()) == (200, INVOICE)
     assert status == 200 and report["checks"]["documents"] == "ok"
     assert not (services.state_dir / "outbox").exists()  # nothing went to the folder
+
+
+def test_the_dashboard_links_each_issued_document_to_the_documents_route(functions, services):
+    from shared.handlers.dashboard import render_dashboard
+    from shared.handlers.intake import receive_webhook
+    from tests.support import fixture_bytes, webhook_headers
+
+    body = fixture_bytes("woocommerce", "order_created")
+    receive_webhook(services, "woocommerce", "demo-woo", body, webhook_headers("woocommerce", "order.created", body))
+    services.bus.drain(services)  # type: ignore[attr-defined]
+    order_id = str(json.loads(body)["id"])
+    (invoice,) = services.state.get_order("demo-woo", order_id).documents  # type: ignore[union-attr]
+
+    page = render_dashboard(services, {"store": "demo-woo", "order": order_id, "code": "k3y"}, "")
+
+    assert f'href="documents/demo-woo/{invoice.number}?code=k3y"' in page
+    response = _document(functions, "demo-woo", invoice.number)
+    assert response.status_code == 200
+    assert response.get_body() == services.document_store.get("demo-woo", invoice.number).content  # type: ignore[union-attr]
