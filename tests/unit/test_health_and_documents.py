@@ -219,3 +219,28 @@ def test_the_dashboard_links_each_issued_document_to_the_documents_route(functio
     response = _document(functions, "demo-woo", invoice.number)
     assert response.status_code == 200
     assert response.get_body() == services.document_store.get("demo-woo", invoice.number).content  # type: ignore[union-attr]
+
+
+def test_any_store_id_and_number_get_a_problem_or_the_document_never_a_5xx(functions, tmp_path):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    built = make_services(tmp_path)
+    built.document_store.put("demo-woo", "INV-000041", INVOICE, order_id="4711")
+    override_services(built)
+    names = st.one_of(st.sampled_from(["demo-woo", "INV-000041", "..", ".", "%2e%2e", "a\x00b", "outbox"]), st.text())
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(store_id=names, number=names)
+    def answers_cleanly(store_id: str, number: str) -> None:
+        response = _document(functions, store_id, number)
+        assert response.status_code in (200, 400, 404)
+        if response.status_code == 200:
+            assert (store_id, number) == ("demo-woo", "INV-000041") and response.get_body() == INVOICE
+        else:
+            assert response.headers["Content-Type"] == "application/problem+json"
+
+    try:
+        answers_cleanly()
+    finally:
+        override_services(None)
