@@ -1,4 +1,4 @@
-"""The order API for people and tools: health, one order with its timeline, lists by state, retry."""
+"""The order API for people and tools: health, one order with its timeline, lists by state, retry, documents."""
 
 from __future__ import annotations
 
