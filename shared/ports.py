@@ -122,10 +122,12 @@ class StoredDocument:
 
 def document_name(store_id: str, number: str) -> str:
     """`<store_id>/<number>.xml`, the document's name in every adapter. Raises InvalidDocumentName for
-    anything that could leave the store's folder or hide the file ("..", "/", a leading dot)."""
-    for what, value in (("store id", store_id), ("document number", number)):
-        if not DOCUMENT_NAME.fullmatch(value) or ".." in value:
-            raise InvalidDocumentName(f"'{value}' cannot be used as a {what} in a document name")
+    anything that could leave the store's folder or hide the file ("..", "/", a leading dot). Store ids follow
+    the store files' rule (letters, digits, '-', '_'), so every store that loads can keep documents."""
+    if not store_id or not all(c.isalnum() or c in "-_" for c in store_id):
+        raise InvalidDocumentName(f"'{store_id}' cannot be used as a store id in a document name")
+    if not DOCUMENT_NAME.fullmatch(number) or ".." in number:
+        raise InvalidDocumentName(f"'{number}' cannot be used as a document number in a document name")
     return f"{store_id}/{number}.xml"
 
 

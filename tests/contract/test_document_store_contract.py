@@ -52,6 +52,13 @@ def test_a_document_is_read_back_as_written(documents):
     assert stored.location.replace("\\", "/").endswith("demo-woo/INV-000041.xml")
 
 
+def test_every_store_id_a_store_file_accepts_can_keep_documents(documents):
+    for store_id in ("tienda-ñandú", "_shop", "demo_woo-2"):
+        assert documents.put(store_id, "INV-000041", INVOICE, order_id="4711") is True
+        stored = documents.get(store_id, "INV-000041")
+        assert stored is not None and stored.content == INVOICE
+
+
 def test_an_unknown_number_is_none(documents):
     assert documents.get("demo-woo", "INV-000999") is None
     documents.put("demo-woo", "INV-000041", INVOICE, order_id="4711")
@@ -102,7 +109,17 @@ def test_two_writers_racing_for_one_number_leave_exactly_one_document(documents)
 
 @pytest.mark.parametrize(
     ("store_id", "number"),
-    [("demo-woo", "../INV-1"), ("demo-woo", "INV/1"), ("demo-woo", ""), ("demo-woo", ".hidden"), ("..", "INV-1")],
+    [
+        ("demo-woo", "../INV-1"),
+        ("demo-woo", "INV/1"),
+        ("demo-woo", ""),
+        ("demo-woo", ".hidden"),
+        ("..", "INV-1"),
+        ("a/b", "INV-1"),
+        ("a\\b", "INV-1"),
+        ("", "INV-1"),
+        (".health", "probe"),
+    ],
 )
 def test_names_that_could_leave_the_store_are_refused(documents, store_id, number):
     with pytest.raises(InvalidDocumentName):
