@@ -189,12 +189,15 @@ class ServiceBusBus:
             raise
 
     def ping(self, queues: Sequence[str]) -> None:
-        """Open (or reuse) each queue's sender link without sending: creating a batch asks Service Bus for the
-        link's size limit, which needs the namespace reachable, the queue present and the Send right."""
+        """Open a new sender link to each queue and close it, sending nothing: creating the first batch asks
+        Service Bus for the link's size limit, which needs the namespace reachable, the queue present and the
+        Send right. New links, because a kept sender asks only once and would go on answering from memory."""
         for queue in queues:
-            sender, lock = self._sender(queue)
-            with lock:
+            sender = self._sender_factory(queue)
+            try:
                 sender.create_message_batch()
+            finally:
+                sender.close()
 
     def close(self) -> None:
         with self._guard:

@@ -118,6 +118,7 @@ class BatchingSender:
         self.queue = queue
         self.refuse = refuse
         self.batches = 0
+        self.closed = False
 
     def send_messages(self, message: object) -> None:
         raise AssertionError("ping never sends")
@@ -129,22 +130,29 @@ class BatchingSender:
         return object()
 
     def close(self) -> None:
-        pass
+        self.closed = True
 
 
-def test_service_bus_ping_opens_every_queue_link_and_fails_on_a_refused_one():
-    senders: dict[str, BatchingSender] = {}
+def test_service_bus_ping_opens_a_new_link_to_every_queue_each_time_and_closes_it():
+    senders: list[BatchingSender] = []
+    refuse: set[str] = set()
 
     def factory(queue: str) -> BatchingSender:
-        return senders.setdefault(queue, BatchingSender(queue, set()))
+        senders.append(BatchingSender(queue, refuse))
+        return senders[-1]
 
     bus = ServiceBusBus(factory)
     bus.ping(["order-events", "invoice-requests"])
-    assert {q: s.batches for q, s in senders.items()} == {"order-events": 1, "invoice-requests": 1}
-
-    refusing = ServiceBusBus(lambda queue: BatchingSender(queue, {"stock-updates"}))
+    refuse.add("invoice-requests")  # the Send right is withdrawn, or the queue deleted
     with pytest.raises(PermissionError):
-        refusing.ping(["order-events", "stock-updates"])
+        bus.ping(["order-events", "invoice-requests"])
+
+    assert [(s.queue, s.batches, s.closed) for s in senders] == [
+        ("order-events", 1, True),
+        ("invoice-requests", 1, True),
+        ("order-events", 1, True),
+        ("invoice-requests", 0, True),
+    ]
 
 
 def test_a_document_is_served_as_xml(functions, services):
