@@ -1,12 +1,13 @@
-"""The order API for people and tools: health, one order with its timeline, lists by state, retry."""
+"""The order API for people and tools: health, one order with its timeline, lists by state, retry, documents."""
 
 from __future__ import annotations
 
 import azure.functions as func
 
-from functions.http import http_errors, json_response
+from functions.http import http_errors, json_response, request_actor
 from shared.bootstrap import services
 from shared.handlers import catalog, operations
+from shared.handlers.documents import get_document
 from shared.handlers.health import health_report
 from shared.handlers.simulate import simulate_order
 
@@ -41,7 +42,8 @@ def list_orders(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="orders/{store_id}/{order_id}/retry", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @http_errors
 def retry_order(req: func.HttpRequest) -> func.HttpResponse:
-    record = operations.retry_order(services(), req.route_params["store_id"], req.route_params["order_id"])
+    store_id, order_id = req.route_params["store_id"], req.route_params["order_id"]
+    record = operations.retry_order(services(), store_id, order_id, actor=request_actor(req))
     return json_response(202, operations.order_summary(record))
 
 
@@ -52,7 +54,8 @@ def sku_map(req: func.HttpRequest) -> func.HttpResponse:
     store_id = req.route_params["store_id"]
     if req.method == "PUT":
         content_type = req.headers.get("content-type", "")
-        return json_response(200, catalog.import_sku_map(services(), store_id, req.get_body(), content_type))
+        body = catalog.import_sku_map(services(), store_id, req.get_body(), content_type, actor=request_actor(req))
+        return json_response(200, body)
     as_json = req.params.get("format") == "json" or "json" in req.headers.get("accept", "")
     body, content_type = catalog.export_sku_map(services(), store_id, as_json)
     return func.HttpResponse(body, status_code=200, headers={"Content-Type": content_type})
@@ -70,3 +73,19 @@ def unmapped_skus(req: func.HttpRequest) -> func.HttpResponse:
 @http_errors
 def simulate(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(200, simulate_order(services(), req.route_params["store_id"], req.get_body()))
+
+
+@bp.function_name("get_document")
+@bp.route(route="documents/{store_id}/{number}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@http_errors
+def get_document_xml(req: func.HttpRequest) -> func.HttpResponse:
+    number = req.route_params["number"]
+    document = get_document(services(), req.route_params["store_id"], number)
+    headers = {
+        "Content-Type": document.content_type,
+        "Content-Disposition": f'inline; filename="{number}.xml"',
+        # A stored document is data, never a page: no scripts, no sniffing into HTML.
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return func.HttpResponse(document.content, status_code=200, headers=headers)

@@ -10,6 +10,7 @@ from typing import Any
 
 import azure.functions as func
 
+from shared.actor import actor_from_headers
 from shared.bootstrap import services
 from shared.errors import BadRequest
 
@@ -51,3 +52,9 @@ def http_errors(
             return problem(500, "Internal error", "The request could not be completed; it has been logged.")
 
     return wrapper
+
+
+def request_actor(req: func.HttpRequest) -> str:
+    """The person (Entra ID sign-in on Azure; the operating-system user locally) or machine behind a request,
+    for the timeline of retries, uploads and erasures. See shared.actor."""
+    return actor_from_headers(req.headers)

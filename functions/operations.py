@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions.http import http_errors, json_response
+from functions.http import http_errors, json_response, request_actor
 from shared.bootstrap import services
 from shared.handlers.housekeeping import catch_up, sweep_stuck_orders
-from shared.handlers.privacy import actor_from_headers, apply_retention, erase_customer, erasure_request
+from shared.handlers.privacy import apply_retention, erase_customer, erasure_request
 
 bp = func.Blueprint()
 
@@ -39,5 +39,5 @@ def retention(timer: func.TimerRequest) -> None:
 @http_errors
 def erasure(req: func.HttpRequest) -> func.HttpResponse:
     request = erasure_request(req.get_body())
-    answer = erase_customer(services(), req.route_params["store_id"], actor=actor_from_headers(req.headers), **request)
+    answer = erase_customer(services(), req.route_params["store_id"], actor=request_actor(req), **request)
     return json_response(200, answer)

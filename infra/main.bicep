@@ -1,6 +1,6 @@
-// Order-to-cash on Azure: one resource group with the Function App (Flex Consumption, Python 3.11), its
-// user-assigned identity, Service Bus, Table/Blob storage, Key Vault, Application Insights, alerts and a
-// workbook. `azd up` deploys it with main.parameters.json; pipelines use env/<name>.bicepparam.
+// Order-to-cash on Azure: one resource group with the Function App (Flex Consumption, Python 3.11) in its
+// virtual network, its user-assigned identity, Service Bus, Table/Blob storage, a documents storage account,
+// Key Vault, Application Insights, alerts and a workbook. `azd up` deploys it with main.parameters.json; pipelines use env/<name>.bicepparam.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -15,10 +15,10 @@ param location string
 @description('Object id of a person or group to grant data access for troubleshooting; empty for none.')
 param principalId string = ''
 
-@description('Maximum Flex Consumption instances.')
+@description('Maximum Flex Consumption instances: 1 to 1000, and no more than the region allows (docs/azure.md, "Scale limits").')
 @minValue(1)
 @maxValue(1000)
-param maximumInstanceCount int = 40
+param maximumInstanceCount int = 100
 
 @description('Memory per instance in MB (Flex Consumption sizes).')
 @allowed([
@@ -48,6 +48,19 @@ param storeSecrets array = [
   }
 ]
 
+@description('Client id of the Entra ID app registration people sign in with (dashboard, operator routes); empty leaves App Service Authentication off.')
+param authClientId string = ''
+
+@description('Storage accounts and Key Vault accept traffic only from the app\'s subnet (and allowedIpRanges). Off: public endpoints, Entra ID only.')
+param restrictNetworkAccess bool = true
+
+@description('Public IPv4 addresses or CIDR ranges that may also reach storage and Key Vault (people setting secrets, troubleshooting).')
+param allowedIpRanges array = []
+
+@description('Days an issued document cannot be changed or deleted (immutability policy on the documents container); 0 for none.')
+@minValue(0)
+param documentImmutabilityDays int = 0
+
 @description('E-mail address alerts go to; empty for alerts without notification (portal only).')
 param alertEmail string = ''
 
@@ -62,6 +75,22 @@ var tags = {
   application: 'order-to-cash'
 }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
+// Firewall shared by both storage accounts and the vault (the same shape suits both resource types).
+var networkAcls = restrictNetworkAccess
+  ? {
+      defaultAction: 'Deny'
+      bypass: 'AzureServices'
+      virtualNetworkRules: [
+        {
+          id: network.outputs.appSubnetId
+        }
+      ]
+      ipRules: map(allowedIpRanges, range => { value: range })
+    }
+  : {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
 var queueNames = [
   'order-events'
   'invoice-requests'
@@ -80,6 +109,16 @@ module identity 'modules/identity.bicep' = {
   scope: group
   params: {
     name: 'id-o2c-${environmentName}'
+    location: location
+    tags: tags
+  }
+}
+
+module network 'modules/network.bicep' = {
+  name: 'network'
+  scope: group
+  params: {
+    name: 'vnet-o2c-${environmentName}'
     location: location
     tags: tags
   }
@@ -106,6 +145,20 @@ module storage 'modules/storage.bicep' = {
     tags: tags
     deploymentContainerName: 'app-package'
     claimCheckContainerName: 'claim-checks'
+    networkAcls: networkAcls
+  }
+}
+
+module documents 'modules/documents.bicep' = {
+  name: 'documents'
+  scope: group
+  params: {
+    name: 'stdoc${token}'
+    location: location
+    tags: tags
+    containerName: 'documents'
+    networkAcls: networkAcls
+    immutabilityDays: documentImmutabilityDays
   }
 }
 
@@ -128,6 +181,7 @@ module keyVault 'modules/keyvault.bicep' = {
     location: location
     tags: tags
     purgeProtection: keyVaultPurgeProtection
+    networkAcls: networkAcls
   }
 }
 
@@ -151,6 +205,10 @@ module functionApp 'modules/functionapp.bicep' = {
     storeSecrets: storeSecrets
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    documentsBlobEndpoint: documents.outputs.blobEndpoint
+    documentsContainerName: documents.outputs.containerName
+    subnetId: network.outputs.appSubnetId
+    authClientId: authClientId
   }
 }
 
@@ -162,6 +220,8 @@ module roles 'modules/roles.bicep' = {
     operatorPrincipalId: principalId
     serviceBusName: serviceBus.outputs.name
     storageAccountName: storage.outputs.name
+    documentsAccountName: documents.outputs.name
+    documentsContainerName: documents.outputs.containerName
     keyVaultName: keyVault.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
   }
@@ -200,4 +260,5 @@ output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output AZURE_FUNCTION_URL string = functionApp.outputs.defaultUrl
 output SERVICE_BUS_NAMESPACE string = serviceBus.outputs.fullyQualifiedNamespace
 output TABLES_ENDPOINT string = storage.outputs.tableEndpoint
+output DOCUMENTS_ACCOUNT_URL string = documents.outputs.blobEndpoint
 output KEY_VAULT_NAME string = keyVault.outputs.name

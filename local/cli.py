@@ -13,13 +13,13 @@ erase STORE --email E | --tax-id T        redact one customer's personal data (i
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from local.settings import load_local_settings
+from shared.actor import local_actor
 from shared.bootstrap import services
 from shared.errors import BadRequest, ConfigError
 from shared.handlers import catalog, operations, privacy, simulate
@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "sku-map" and args.action == "import":
             content_type = "application/json" if args.file.suffix == ".json" else "text/csv"
-            _print(catalog.import_sku_map(found, args.store, args.file.read_bytes(), content_type))
+            body = args.file.read_bytes()
+            _print(catalog.import_sku_map(found, args.store, body, content_type, actor=local_actor()))
         elif args.command == "sku-map":
             print(catalog.export_sku_map(found, args.store, args.json)[0], end="")
         elif args.command == "unmapped":
@@ -85,11 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "order":
             _print(operations.order_detail(found, args.store, args.order))
         elif args.command == "retry":
-            _print(operations.order_summary(operations.retry_order(found, args.store, args.order, "operator:cli")))
+            _print(operations.order_summary(operations.retry_order(found, args.store, args.order, local_actor())))
         elif args.command == "erase":
             # The erasure is recorded under the person who ran it: the operating-system user.
-            actor = f"operator:{getpass.getuser()}"
-            _print(privacy.erase_customer(found, args.store, email=args.email, tax_id=args.tax_id, actor=actor))
+            _print(privacy.erase_customer(found, args.store, email=args.email, tax_id=args.tax_id, actor=local_actor()))
         elif args.command in ("dead-letters", "resubmit"):
             return _dead_letters(found.bus, args)
     except BadRequest as error:

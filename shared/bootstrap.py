@@ -1,7 +1,8 @@
 """The one place that reads settings and wires ports to adapters, lazily, once per process.
 
-Locally (the default) state and bus are SQLite files under LOCAL_STATE_DIR; on Azure
-STATE_BACKEND=tables and BUS_BACKEND=servicebus select Table Storage and Service Bus.
+Locally (the default) state and bus are SQLite files under LOCAL_STATE_DIR and documents a folder there; on
+Azure STATE_BACKEND=tables, BUS_BACKEND=servicebus and DOCUMENT_STORE=blob select Table Storage, Service Bus
+and Blob Storage.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.errors import ConfigError
-from shared.ports import Bus, StateStore, Target
+from shared.ports import Bus, DocumentStore, StateStore, Target
 from shared.stores import StoreNotLoaded, StoreProblem, StoreSettings, load_store_folder
 
 log = logging.getLogger("o2c")
@@ -54,6 +55,19 @@ class Services:
     target_factory: Callable[[StoreSettings, Services], Target] | None = None
     # Store files refused at load, by store id (the file name stem): reported, never served.
     broken: dict[str, list[StoreProblem]] = field(default_factory=dict)
+    documents: DocumentStore | None = None  # None: the folder `<state dir>/outbox`
+
+    def __post_init__(self) -> None:
+        if self.documents is None:
+            from shared.adapters.documents_fs import FolderDocumentStore
+
+            self.documents = FolderDocumentStore(self.state_dir / "outbox")
+
+    @property
+    def document_store(self) -> DocumentStore:
+        """Where issued documents are kept (DOCUMENT_STORE): every reader and writer of documents uses it."""
+        assert self.documents is not None  # set in __post_init__
+        return self.documents
 
     def store(self, store_id: str) -> StoreSettings | None:
         return self.stores.get(store_id)
@@ -95,7 +109,7 @@ def build_target(settings: StoreSettings, services: Services) -> Target:
         from shared.targets.ubl.outbox import UblOutboxTarget
 
         item_codes = services.sku_map(settings.store_id)
-        return UblOutboxTarget(services.state_dir / "outbox" / settings.store_id, settings, item_codes)
+        return UblOutboxTarget(services.document_store, settings, item_codes)
     if settings.target == "tryton":
         from shared.targets.tryton.target import TrytonTarget
 
@@ -114,6 +128,19 @@ def _build_state() -> StateStore:
 
         return SqliteStateStore(state_path(state_dir()))
     raise ConfigError(f"STATE_BACKEND: unknown backend '{backend}' (sqlite | tables)")
+
+
+def _build_documents() -> DocumentStore:
+    backend = os.environ.get("DOCUMENT_STORE", "filesystem")
+    if backend == "blob":
+        from shared.adapters.documents_blob import BlobDocumentStore
+
+        return BlobDocumentStore.from_settings()
+    if backend == "filesystem":
+        from shared.adapters.documents_fs import FolderDocumentStore
+
+        return FolderDocumentStore(state_dir() / "outbox")
+    raise ConfigError(f"DOCUMENT_STORE: unknown document store '{backend}' (filesystem | blob)")
 
 
 def _build_bus() -> Bus:
@@ -152,6 +179,7 @@ def services() -> Services:
                 state_dir=state_dir(),
                 broken=loaded.broken,
             )
+            _services.documents = _build_documents()
         return _services
 
 

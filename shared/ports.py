@@ -6,9 +6,11 @@ otherwise. Adapters raise shared.errors.RetryableError for passing faults.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from shared.domain.order import Order, Refund
 from shared.domain.records import Claim, DocumentRef, EventRecord, OrderRecord, TimelineEntry
@@ -112,3 +114,65 @@ class Target(Protocol):
 
     def issue_credit_note(self, order: Order, refund: Refund, invoice: DocumentRef, number: str) -> DocumentRef:
         """Credit exactly the refunded lines and amounts, referencing the invoice. Idempotent."""
+
+
+# Documents ------------------------------------------------------------------------------------
+# Issued documents (UBL XML today) are kept one per number and never overwritten: locally in a folder,
+# on Azure in a Blob Storage container. Every reader (duplicate checks, credit notes, the API) goes
+# through this port.
+
+DOCUMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+class InvalidDocumentName(ValueError):
+    """A store id or document number that cannot name a document (path separators, leading dot, …)."""
+
+
+class DocumentExists(Exception):
+    """put() found a different document under that number: a number is never overwritten."""
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    content: bytes
+    modified_at: datetime  # UTC: when it was written
+    location: str  # path or URL where a person finds it
+    content_type: str = "application/xml"
+
+
+def document_name(store_id: str, number: str) -> str:
+    """`<store_id>/<number>.xml`, the document's name in every adapter. Raises InvalidDocumentName for
+    anything that could leave the store's folder or hide the file ("..", "/", a leading dot). Store ids follow
+    the store files' rule (letters, digits, '-', '_'), so every store that loads can keep documents."""
+    if not store_id or not all(c.isalnum() or c in "-_" for c in store_id):
+        raise InvalidDocumentName(f"'{store_id}' cannot be used as a store id in a document name")
+    if not DOCUMENT_NAME.fullmatch(number) or ".." in number:
+        raise InvalidDocumentName(f"'{number}' cannot be used as a document number in a document name")
+    return f"{store_id}/{number}.xml"
+
+
+class DocumentStore(Protocol):
+    """Where issued documents are kept. Adapters raise RetryableError for passing faults."""
+
+    def put(
+        self, store_id: str, number: str, content: bytes, *, order_id: str, content_type: str = "application/xml"
+    ) -> bool:
+        """Write the document only if no document has that number. True if this call wrote it, False if
+        the same bytes were already there (a retry). Raises DocumentExists when other bytes are."""
+
+    def get(self, store_id: str, number: str) -> StoredDocument | None:
+        """The document, or None when no document has that number."""
+
+    def location(self, store_id: str, number: str) -> str:
+        """Path or URL of the document (it need not exist yet)."""
+
+    def check_writable(self) -> None:
+        """Raise when a document could not be written now (health check); writes no document."""
+
+
+@runtime_checkable
+class Pingable(Protocol):
+    """A bus that can tell, cheaply and without sending, whether its service answers now (health)."""
+
+    def ping(self, queues: Sequence[str]) -> None:
+        """Raise when the service, or one of these queues, cannot be reached with this identity."""

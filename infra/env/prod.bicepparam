@@ -5,6 +5,7 @@ param environmentName = 'prod'
 param location = 'westeurope'
 param maximumInstanceCount = 100
 param instanceMemoryMB = 2048
+param authClientId = readEnvironmentVariable('AUTH_CLIENT_ID', '')
 param logRetentionDays = 90
 param keyVaultPurgeProtection = true
 param alertEmail = readEnvironmentVariable('ALERT_EMAIL', '')

@@ -16,6 +16,20 @@ param keyVaultUri string
 param storeSecrets array
 param maximumInstanceCount int
 param instanceMemoryMB int
+param documentsBlobEndpoint string
+param documentsContainerName string
+
+@description('Subnet for outbound traffic (VNet integration); empty for none.')
+param subnetId string = ''
+
+@description('Client id of the Entra ID app registration people sign in with; empty leaves sign-in off.')
+param authClientId string = ''
+
+@description('Paths App Service Authentication lets through without sign-in: store webhooks (HMAC) and health.')
+param authExcludedPaths array = [
+  '/api/webhooks/*'
+  '/api/health'
+]
 
 var queueSettings = [
   {
@@ -106,6 +120,19 @@ var identitySettings = [
     name: 'CLAIM_CHECK_BLOB_ENDPOINT'
     value: blobEndpoint
   }
+  // Issued documents in Blob Storage (shared/adapters/documents_blob.py), through the identity.
+  {
+    name: 'DOCUMENT_STORE'
+    value: 'blob'
+  }
+  {
+    name: 'DOCUMENTS_ACCOUNT_URL'
+    value: documentsBlobEndpoint
+  }
+  {
+    name: 'DOCUMENTS_CONTAINER'
+    value: documentsContainerName
+  }
   {
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
     value: appInsightsConnectionString
@@ -159,6 +186,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     serverFarmId: plan.id
     httpsOnly: true
     keyVaultReferenceIdentity: identityId
+    virtualNetworkSubnetId: empty(subnetId) ? null : subnetId
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
@@ -183,6 +211,49 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         name: 'python'
         version: '3.11'
       }
+    }
+  }
+}
+
+// App Service Authentication (Easy Auth) with Microsoft Entra ID: the dashboard and the operator routes need a
+// signed-in person (who then appears as the actor of retries, uploads and erasures through the
+// X-MS-CLIENT-PRINCIPAL-NAME header); store webhooks and health stay reachable without. Function keys are
+// still checked on the operator routes. No client secret: the ID token comes from the implicit flow.
+resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(authClientId)) {
+  parent: site
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'RedirectToLoginPage'
+      redirectToProvider: 'azureactivedirectory'
+      excludedPaths: authExcludedPaths
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: authClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            'api://${authClientId}'
+            authClientId
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
+    httpSettings: {
+      requireHttps: true
     }
   }
 }

@@ -5,6 +5,9 @@ param location string
 param tags object
 param purgeProtection bool
 
+@description('Firewall of the vault (main.bicep networkAcls): the app\'s subnet and allowed IP ranges, or open.')
+param networkAcls object
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
   location: location
@@ -20,6 +23,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     softDeleteRetentionInDays: 90
     enablePurgeProtection: purgeProtection ? true : null
     publicNetworkAccess: 'Enabled'
+    networkAcls: networkAcls
   }
 }
 

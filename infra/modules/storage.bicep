@@ -6,6 +6,9 @@ param tags object
 param deploymentContainerName string
 param claimCheckContainerName string
 
+@description('Firewall of the account (main.bicep networkAcls): the app\'s subnet and allowed IP ranges, or open.')
+param networkAcls object
+
 @description('Tables of TableStateStore (shared/adapters/tables.py TABLES).')
 param tableNames array = [
   'orders'
@@ -31,6 +34,7 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     allowSharedKeyAccess: false
     defaultToOAuthAuthentication: true
     publicNetworkAccess: 'Enabled'
+    networkAcls: networkAcls
   }
 }
 

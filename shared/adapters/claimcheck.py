@@ -1,7 +1,8 @@
 """Claim check: payloads too big for a Service Bus message or a Table entity go to a blob in the
 "claim-checks" container; the message or entity carries only the blob's name.
 
-Also home of `azure_credential()`, the one way the Azure adapters authenticate in Azure.
+Also home of `azure_credential()`, the one way the Azure adapters authenticate in Azure, and of
+`passing_faults()`, how they tell a passing fault from a refusal.
 """
 
 from __future__ import annotations
@@ -10,12 +11,18 @@ import contextlib
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
 
-from shared.errors import ConfigError
+from shared.errors import ConfigError, RetryableError
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -36,6 +43,20 @@ def azure_credential(env: Mapping[str, str] | None = None) -> TokenCredential:
     env = os.environ if env is None else env
     client_id = env.get("AZURE_CLIENT_ID") or None
     return DefaultAzureCredential(managed_identity_client_id=client_id)
+
+
+@contextlib.contextmanager
+def passing_faults(service: str, doing: str = "") -> Iterator[None]:
+    """Map network faults, throttling (429) and server errors (5xx) of an Azure Storage call to RetryableError."""
+    where = f" while {doing}" if doing else ""
+    try:
+        yield
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise RetryableError(f"{service} unreachable{where}: {exc.__class__.__name__}") from exc
+    except HttpResponseError as exc:
+        if exc.status_code is not None and (exc.status_code == 429 or exc.status_code >= 500):
+            raise RetryableError(f"{service} answered {exc.status_code}{where}") from exc
+        raise
 
 
 class BlobClaimCheck:

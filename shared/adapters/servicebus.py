@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -42,6 +42,8 @@ class Sender(Protocol):
     """The part of azure.servicebus.ServiceBusSender this adapter uses (tests pass a recorder)."""
 
     def send_messages(self, message: ServiceBusMessage) -> None: ...
+
+    def create_message_batch(self) -> object: ...
 
     def close(self) -> None: ...
 
@@ -185,6 +187,17 @@ class ServiceBusBus:
             if getattr(exc, "_retryable", False):
                 raise RetryableError(f"Service Bus send to {queue} failed: {exc.__class__.__name__}") from exc
             raise
+
+    def ping(self, queues: Sequence[str]) -> None:
+        """Open a new sender link to each queue and close it, sending nothing: creating the first batch asks
+        Service Bus for the link's size limit, which needs the namespace reachable, the queue present and the
+        Send right. New links, because a kept sender asks only once and would go on answering from memory."""
+        for queue in queues:
+            sender = self._sender_factory(queue)
+            try:
+                sender.create_message_batch()
+            finally:
+                sender.close()
 
     def close(self) -> None:
         with self._guard:

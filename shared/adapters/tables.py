@@ -34,16 +34,13 @@ from urllib.parse import quote, unquote
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
-    HttpResponseError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
 )
 from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
 
-from shared.adapters.claimcheck import BlobClaimCheck, azure_credential
+from shared.adapters.claimcheck import BlobClaimCheck, azure_credential, passing_faults
 from shared.domain.records import Claim, EventRecord, OrderRecord, TimelineEntry, utcnow
 from shared.errors import ConfigError, RetryableError
 from shared.ports import ConcurrencyError
@@ -72,14 +69,8 @@ def _passing_faults(method: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
+        with passing_faults("Table Storage"):
             return method(*args, **kwargs)
-        except (ServiceRequestError, ServiceResponseError) as exc:
-            raise RetryableError(f"Table Storage unreachable: {exc.__class__.__name__}") from exc
-        except HttpResponseError as exc:
-            if exc.status_code is not None and (exc.status_code == 429 or exc.status_code >= 500):
-                raise RetryableError(f"Table Storage answered {exc.status_code}") from exc
-            raise
 
     return wrapper
 

@@ -57,12 +57,28 @@ def _json_sku_map(text: str) -> dict[str, str]:
     return mapping
 
 
-def import_sku_map(services: Services, store_id: str, body: bytes, content_type: str) -> dict[str, Any]:
-    """Replace the store's SKU map with the file's. Idempotent."""
+def import_sku_map(
+    services: Services, store_id: str, body: bytes, content_type: str, actor: str = "operator"
+) -> dict[str, Any]:
+    """Replace the store's SKU map with the file's and record who uploaded it, when, and how many rows
+    (`last_sku_map_upload`). Idempotent."""
     _check_store(services, store_id)
     mapping = parse_sku_map(body, content_type)
     services.state.put_sku_map(store_id, mapping, replace=True)
-    return {"store_id": store_id, "count": len(mapping)}
+    upload = {"at": services.clock().isoformat(), "actor": actor, "count": len(mapping)}
+    services.state.set_watermark(_upload_record(store_id), json.dumps(upload))
+    return {"store_id": store_id, "count": len(mapping), "uploaded_by": actor}
+
+
+def last_sku_map_upload(services: Services, store_id: str) -> dict[str, Any] | None:
+    """Who last replaced the store's SKU map, when, and with how many rows; None before the first upload."""
+    recorded = services.state.get_watermark(_upload_record(store_id))
+    return dict(json.loads(recorded)) if recorded else None
+
+
+def _upload_record(store_id: str) -> str:
+    # One small value per store, replaced by each upload: the watermarks table holds exactly such values.
+    return f"sku-map-upload:{store_id}"
 
 
 def export_sku_map(services: Services, store_id: str, as_json: bool) -> tuple[str, str]:

@@ -403,14 +403,19 @@ class _Page:
             f'<td class="num">{e(format_money(d.total, d.currency, self.lang))}</td>'
             f'<td class="num">{e(format_money(d.tax, d.currency, self.lang))}</td>'
             f"<td>{time_tag(d.issued_at, seconds=True)}</td><td>{e(d.target)}</td>"
-            f"<td>{self.where(d)}</td></tr>"
+            f"<td>{self.where(d, record.store_id)}</td></tr>"
             for d in record.documents
         )
         return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
 
-    def where(self, document: DocumentRef) -> str:
-        """The file name (an outbox path) or the external id; the full location on hover."""
+    def where(self, document: DocumentRef, store_id: str) -> str:
+        """The file name (an outbox path or blob URL) or the external id; the full location on hover. A document
+        kept in the document store (UBL) links to /api/documents, which reads it through that store."""
         location = document.location or document.external_id
+        if document.target == "ubl":
+            name = location.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+            href = self.api(f"documents/{quote(store_id, safe='')}/{quote(document.number, safe='')}")
+            return f'<a href="{e(href)}"><code title="{e(location)}">{e(name)}</code></a>'
         name = location.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] if "://" not in location else location
         return f'<code title="{e(location)}">{e(name)}</code>'
 

@@ -1,34 +1,72 @@
-"""Health: can we read state, which stores are loaded and which store files were refused, how full the queues
-are (where the bus can tell)."""
+"""Health: is the state store reachable, the bus reachable, the document store writable; which stores are
+loaded and which store files were refused; how full the queues are (where the bus can tell). Any failing check
+makes the answer 503 and is named."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from shared.bootstrap import QUEUE_SETTINGS, Services, queue_name
+from shared.errors import IntegrationError
 from shared.handlers.common import log
+from shared.ports import Pingable
 
 
 def health_report(services: Services) -> dict[str, Any]:
     checks: dict[str, Any] = {}
-    status = "ok"
-    try:
-        services.state.list_orders(limit=1)
-        checks["state"] = "ok"
-    except Exception as error:  # health must answer whatever broke
-        log.warning("health: state unreachable: %s", type(error).__name__)
-        checks["state"] = f"error: {type(error).__name__}"
-        status = "degraded"
+    failing: list[str] = []
+    probes: dict[str, Callable[[Services], Any]] = {
+        "state": state_check,
+        "bus": bus_check,
+        "documents": document_store_check,
+    }
+    for name, probe in probes.items():
+        try:
+            detail = probe(services)
+        except Exception as error:  # health must answer whatever broke
+            log.warning("health: %s check failed: %s", name, type(error).__name__)
+            checks[name] = f"error: {_reason(error)}"
+            failing.append(name)
+            continue
+        checks[name] = "ok"
+        if detail:
+            checks["queues"] = detail
     checks["stores"] = sorted(services.stores)
     refused = refused_store_files(services)
     if refused:
         checks["store_files"] = refused
-        status = "degraded"
+        failing.append("store_files")
+    return {"status": "degraded" if failing else "ok", "failing": failing, "checks": checks}
+
+
+def state_check(services: Services) -> None:
+    services.state.list_orders(limit=1)
+
+
+def bus_check(services: Services) -> dict[str, Any] | None:
+    """Service Bus: each queue's link opens. The local bus: each queue's counts (returned for the report)."""
+    queues = [queue_name(name) for name in QUEUE_SETTINGS]
+    if isinstance(services.bus, Pingable):
+        services.bus.ping(queues)
     stats = getattr(services.bus, "stats", None)
     if callable(stats):
-        checks["queues"] = {name: _plain(stats(queue_name(name))) for name in QUEUE_SETTINGS}
-    return {"status": status, "checks": checks}
+        return {name: _plain(stats(queue_name(name))) for name in QUEUE_SETTINGS}
+    return None
+
+
+def document_store_check(services: Services) -> None:
+    """A document could be written now (the probe writes no document)."""
+    services.document_store.check_writable()
+
+
+def _reason(error: Exception) -> str:
+    """Our own errors say what is wrong in words safe to show; others show only their type (an SDK message
+    can carry an endpoint or a request id, never needed here)."""
+    if isinstance(error, IntegrationError):
+        return f"{type(error).__name__}: {str(error)[:200]}"
+    return type(error).__name__
 
 
 def refused_store_files(services: Services) -> list[dict[str, str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -466,9 +466,3 @@ def refuse_redacted(order: Order) -> None:
             "ningún documento a partir de él. Emítalo a mano con los datos de la tienda o deje que la tienda "
             "vuelva a enviar el pedido.",
         )
-
-
-def actor_from_headers(headers: Mapping[str, str]) -> str:
-    """On Azure, App Service authentication names the signed-in operator; a function key names no one."""
-    principal = next((v for k, v in headers.items() if k.lower() == "x-ms-client-principal-name"), "").strip()
-    return f"operator:{principal}" if principal else "operator"

@@ -30,7 +30,11 @@ def files_digest(folder: Path) -> dict[str, str]:
 
 def test_csv_round_trip(services):
     csv_body = b"sku,variant_id,item_code\nBLUE-MUG-350ML,,MUG-BLUE-350\nTEE-ORG-M,815,TEE-ORGANIC-M-BLACK\n"
-    assert import_sku_map(services, "demo-woo", csv_body, "text/csv") == {"store_id": "demo-woo", "count": 2}
+    assert import_sku_map(services, "demo-woo", csv_body, "text/csv") == {
+        "store_id": "demo-woo",
+        "count": 2,
+        "uploaded_by": "operator",
+    }
     body, content_type = export_sku_map(services, "demo-woo", as_json=False)
     assert content_type.startswith("text/csv")
     assert body == (

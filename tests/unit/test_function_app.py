@@ -27,6 +27,7 @@ EXPECTED_HTTP = {
     "simulate": ("simulate/{store_id}", ["POST"]),
     "dashboard": ("dashboard", ["GET"]),
     "erase_customer": ("stores/{store_id}/erasure", ["POST"]),
+    "get_document": ("documents/{store_id}/{number}", ["GET"]),
 }
 EXPECTED_TIMERS = {
     "catch_up_poll": "%CatchUpSchedule%",

@@ -25,6 +25,8 @@ ROLE_IDS = {
     "Azure Service Bus Data Receiver": "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",
     "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+    "Azure Service Bus Data Owner": "090c5cfd-751d-490a-894a-3ce6f1109419",
+    "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
 }
 
 
@@ -104,6 +106,10 @@ def test_app_settings_use_identity_connections_and_key_vault_references(bicep: d
     assert (settings["STATE_BACKEND"], settings["BUS_BACKEND"]) == ("tables", "servicebus")
     assert settings["TABLES_ENDPOINT"] == "tableEndpoint"
     assert settings["CLAIM_CHECK_BLOB_ENDPOINT"] == "blobEndpoint"
+    assert settings["DOCUMENT_STORE"] == "blob"
+    assert settings["DOCUMENTS_ACCOUNT_URL"] == "documentsBlobEndpoint"
+    assert settings["DOCUMENTS_CONTAINER"] == "documentsContainerName"
+    assert "DOCUMENTS_CONNECTION" not in settings
     # Flex Consumption sets the runtime in functionAppConfig and refuses these as app settings.
     assert "FUNCTIONS_WORKER_RUNTIME" not in settings and "FUNCTIONS_EXTENSION_VERSION" not in settings
     assert "AzureWebJobsStorage" not in settings and "TABLES_CONNECTION_STRING" not in settings
@@ -191,6 +197,10 @@ def test_role_assignments_grant_the_app_identity_least_privilege(bicep: dict[str
     assert granted[ROLE_IDS["Azure Service Bus Data Receiver"]] == "serviceBus"
     assert granted[ROLE_IDS["Storage Table Data Contributor"]] == "storage"
     assert granted[ROLE_IDS["Key Vault Secrets User"]] == "vault"
+    # The Functions documentation's roles for a Service Bus trigger (Receiver, Owner) and sender, namespace only.
+    assert granted[ROLE_IDS["Azure Service Bus Data Owner"]] == "serviceBus"
+    # Documents: Blob Data Contributor on the `documents` container, not the account.
+    assert granted[ROLE_IDS["Storage Blob Data Contributor"]] == "documents::blobService::container"
     owner_like = {"8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "b24988ac-6180-42a0-ab88-20f7382dd24c"}
     assert not owner_like & set(granted), "Owner/Contributor are never granted"
 
@@ -232,3 +242,172 @@ def test_azure_yaml_deploys_the_function_app_with_the_bicep_infra() -> None:
 @pytest.mark.parametrize("file", ["main.bicep", "modules/functionapp.bicep"])
 def test_templates_start_with_a_comment_saying_what_they_deploy(bicep: dict[str, Any], file: str) -> None:
     assert bicep[file].text.startswith("//")
+
+
+# Issue 10: documents in Blob Storage, sign-in, network, scale limits, host.json -------------------------
+
+
+def test_documents_have_their_own_account_and_container_with_an_optional_immutability_policy(bicep):
+    from shared.adapters.documents_blob import CONTAINER
+
+    account = _one(bicep, "modules/documents.bicep", "Microsoft.Storage/storageAccounts")
+    assert account.body["properties"]["allowSharedKeyAccess"] is False
+    assert account.body["properties"]["allowBlobPublicAccess"] is False
+    assert account.body["properties"]["networkAcls"] == "networkAcls"
+    container = _one(bicep, "modules/documents.bicep", "Microsoft.Storage/storageAccounts/blobServices/containers")
+    assert container.body["properties"]["publicAccess"] == "None"
+    assert bicep["main.bicep"].modules["documents"]["params"]["containerName"] == CONTAINER
+    policy = _one(
+        bicep,
+        "modules/documents.bicep",
+        "Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies",
+    )
+    assert policy.conditional and policy.body["properties"]["allowProtectedAppendWrites"] is False
+    assert bicep["modules/documents.bicep"].params["immutabilityDays"] == 0  # an option, off unless chosen
+    # Only the documents container in that account: nothing else for the app to reach there.
+    assert (
+        len(bicep["modules/documents.bicep"].of_type("Microsoft.Storage/storageAccounts/blobServices/containers")) == 1
+    )
+
+
+def test_the_documents_role_is_the_only_grant_on_the_documents_account(bicep):
+    roles = bicep["modules/roles.bicep"]
+    scopes = [str(a.body["scope"]) for a in roles.of_type("Microsoft.Authorization/roleAssignments")]
+    assert [scope for scope in scopes if scope.startswith("documents")] == ["documents::blobService::container"]
+
+
+def test_service_bus_roles_are_granted_on_the_namespace_only(bicep):
+    roles = bicep["modules/roles.bicep"]
+    service_bus_roles = {
+        value for name, value in roles.variables.items() if name.startswith("serviceBus") and isinstance(value, str)
+    }
+    assert service_bus_roles == {
+        ROLE_IDS["Azure Service Bus Data Sender"],
+        ROLE_IDS["Azure Service Bus Data Receiver"],
+        ROLE_IDS["Azure Service Bus Data Owner"],
+    }
+    for assignment in roles.of_type("Microsoft.Authorization/roleAssignments"):
+        if "serviceBus" in assignment.body["properties"]["roleDefinitionId"]:
+            assert assignment.body["scope"] == "serviceBus"
+    assert "queues" not in roles.text  # no queue-level grants
+
+
+def test_people_sign_in_with_entra_id_except_on_webhooks_and_health(bicep):
+    auth = _one(bicep, "modules/functionapp.bicep", "Microsoft.Web/sites/config")
+    assert auth.body["name"] == "authsettingsV2" and auth.body["parent"] == "site"
+    properties = auth.body["properties"]
+    assert properties["platform"]["enabled"] is True
+    validation = properties["globalValidation"]
+    assert validation["requireAuthentication"] is True
+    assert validation["unauthenticatedClientAction"] == "RedirectToLoginPage"
+    assert validation["excludedPaths"] == "authExcludedPaths"
+    assert bicep["modules/functionapp.bicep"].params["authExcludedPaths"] == ["/api/webhooks/*", "/api/health"]
+    entra = properties["identityProviders"]["azureActiveDirectory"]
+    assert entra["enabled"] is True and entra["registration"]["clientId"] == "authClientId"
+    assert "clientSecretSettingName" not in entra["registration"]  # no secret to keep
+    assert bicep["main.bicep"].modules["functionApp"]["params"]["authClientId"] == "authClientId"
+
+
+def test_storage_and_key_vault_accept_only_the_app_subnet_when_restricted(bicep):
+    main = bicep["main.bicep"]
+    acls = main.variables["networkAcls"]
+    assert acls.startswith("restrictNetworkAccess")
+    assert "defaultAction: 'Deny'" in acls and "network.outputs.appSubnetId" in acls and "allowedIpRanges" in acls
+    assert main.params["restrictNetworkAccess"] is True
+    for module in ("storage", "documents", "keyVault"):
+        assert main.modules[module]["params"]["networkAcls"] == "networkAcls", module
+    for file, type_ in (
+        ("modules/storage.bicep", "Microsoft.Storage/storageAccounts"),
+        ("modules/keyvault.bicep", "Microsoft.KeyVault/vaults"),
+    ):
+        assert _one(bicep, file, type_).body["properties"]["networkAcls"] == "networkAcls", file
+    vnet = _one(bicep, "modules/network.bicep", "Microsoft.Network/virtualNetworks")
+    (subnet,) = vnet.body["properties"]["subnets"]
+    assert subnet["properties"]["delegations"][0]["properties"]["serviceName"] == "Microsoft.App/environments"
+    endpoints = {e["service"] for e in subnet["properties"]["serviceEndpoints"]}
+    assert endpoints == {"Microsoft.Storage", "Microsoft.KeyVault"}
+    site = _one(bicep, "modules/functionapp.bicep", "Microsoft.Web/sites")
+    assert site.body["properties"]["virtualNetworkSubnetId"].startswith("empty(subnetId)")
+
+
+def test_maximum_instance_count_stays_within_flex_consumption_limits(bicep):
+    main = bicep["main.bicep"]
+    text = main.text
+    assert re.search(r"@minValue\(1\)\s*@maxValue\(1000\)\s*param maximumInstanceCount int = 100", text)
+    for path in sorted((INFRA / "env").glob("*.bicepparam")):
+        value = int(re.search(r"^param maximumInstanceCount = (\d+)$", path.read_text(), re.M).group(1))  # type: ignore[union-attr]
+        assert 1 <= value <= 1000, path.name
+    assert bicep["main.bicep"].params["instanceMemoryMB"] == 2048
+
+
+# Rules of https://json.schemastore.org/host.json (version 2 with extension bundle 2+), as published: the keys
+# a version 2.0 host.json may have at the top, and what the Service Bus section allows.
+HOST_KEYS = {
+    "version",
+    "extensionBundle",
+    "aggregator",
+    "functions",
+    "functionTimeout",
+    "healthMonitor",
+    "languageWorker",
+    "logging",
+    "managedDependency",
+    "retry",
+    "customHandler",
+    "singleton",
+    "watchDirectories",
+    "watchFiles",
+    "extensions",
+    "concurrency",
+    "sendCanceledInvocationsToWorker",
+    # Documented by Azure Functions for OpenTelemetry output; see docs/azure.md about the schema.
+    "telemetryMode",
+}
+SERVICE_BUS_KEYS = {
+    "clientRetryOptions",
+    "prefetchCount",
+    "transportType",
+    "webProxy",
+    "autoCompleteMessages",
+    "maxAutoLockRenewalDuration",
+    "maxConcurrentCalls",
+    "maxConcurrentSessions",
+    "maxMessageBatchSize",
+    "maxBatchWaitTime",
+    "sessionIdleTimeout",
+    "enableCrossEntityTransactions",
+}
+TIMESPAN = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d$")
+LOG_LEVELS = {"Critical", "Debug", "Error", "Information", "None", "Trace", "Warning"}
+
+
+def test_host_json_follows_the_published_schema():
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["version"] == "2.0"
+    assert set(host) <= HOST_KEYS
+    assert TIMESPAN.match(host["functionTimeout"])
+    assert set(host["logging"]["logLevel"].values()) <= LOG_LEVELS
+    assert set(host["extensions"]) <= {"http", "serviceBus"}
+    assert set(host["extensions"]["http"]) <= {
+        "routePrefix",
+        "maxConcurrentRequests",
+        "maxOutstandingRequests",
+        "dynamicThrottlesEnabled",
+        "hsts",
+        "customHeaders",
+    }
+    bus = host["extensions"]["serviceBus"]
+    assert set(bus) <= SERVICE_BUS_KEYS
+    for key in ("maxAutoLockRenewalDuration", "sessionIdleTimeout"):
+        assert TIMESPAN.match(bus[key]), key
+    retry = bus["clientRetryOptions"]
+    assert retry["mode"] in {"exponential", "fixed"}  # lowercase: "Exponential" fails the schema
+    assert TIMESPAN.match(retry["tryTimeout"]) and TIMESPAN.match(retry["maxDelay"])
+    assert re.match(r"^(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d\d$", retry["delay"])
+    assert isinstance(retry["maxRetries"], int)
+
+
+def test_werkzeug_is_declared_where_the_app_imports_it():
+    imported = any("werkzeug" in path.read_text() for path in (ROOT / "shared").rglob("*.py"))
+    declared = re.search(r"^werkzeug\b", (ROOT / "requirements.txt").read_text(), re.M | re.I)
+    assert not imported or declared

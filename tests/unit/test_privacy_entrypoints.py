@@ -56,7 +56,10 @@ def erasure(store_id: str, body: bytes, **headers: str) -> func.HttpRequest:
     )
 
 
-def test_erasure_route_redacts_and_records_the_signed_in_operator(functions, invoiced: Services) -> None:
+def test_erasure_route_redacts_and_records_the_signed_in_operator(
+    functions, invoiced: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBSITE_SITE_NAME", "o2c-func")  # on Azure, where the platform sets the principal header
     request = erasure(
         WOO, json.dumps({"email": EMAIL}).encode(), **{"X-MS-CLIENT-PRINCIPAL-NAME": "marta@shop.example"}
     )
@@ -71,10 +74,22 @@ def test_erasure_route_redacts_and_records_the_signed_in_operator(functions, inv
     assert (last.action, last.actor) == ("privacy.erased", "operator:marta@shop.example")
 
 
-def test_erasure_route_without_a_signed_in_operator_records_operator(functions, invoiced: Services) -> None:
+def test_erasure_route_without_a_signed_in_operator_records_the_function_key(
+    functions, invoiced: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBSITE_SITE_NAME", "o2c-func")
     response = functions["erase_customer"].get_user_function()(erasure(WOO, b'{"tax_id": "B58378431"}'))
     assert response.status_code == 200
-    assert invoiced.state.get_timeline(WOO, WOO_ORDER)[-1].actor == "operator"
+    assert invoiced.state.get_timeline(WOO, WOO_ORDER)[-1].actor == "operator:function-key"
+
+
+def test_erasure_route_run_locally_records_the_operating_system_user(functions, invoiced: Services) -> None:
+    from shared.actor import local_actor
+
+    request = erasure(WOO, b'{"tax_id": "B58378431"}', **{"X-MS-CLIENT-PRINCIPAL-NAME": "someone-else"})
+    response = functions["erase_customer"].get_user_function()(request)
+    assert response.status_code == 200
+    assert invoiced.state.get_timeline(WOO, WOO_ORDER)[-1].actor == local_actor()
 
 
 def test_erasure_route_is_an_operator_route(functions) -> None:

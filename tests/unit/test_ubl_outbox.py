@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from shared.adapters.documents_fs import FolderDocumentStore
 from shared.errors import PermanentError, RetryableError
 from shared.ports import Target
 from shared.targets.ubl import UblOutboxTarget
@@ -33,7 +34,14 @@ def clock() -> Clock:
 
 @pytest.fixture
 def target(tmp_path: Path, clock: Clock) -> UblOutboxTarget:
-    return UblOutboxTarget(tmp_path / "outbox" / "demo-woo", store(), {"BLUE-MUG-350ML": "MUG-B-350"}, clock=clock)
+    documents = FolderDocumentStore(tmp_path / "outbox")
+    return UblOutboxTarget(documents, store(), {"BLUE-MUG-350ML": "MUG-B-350"}, clock=clock)
+
+
+@pytest.fixture
+def outbox_dir(tmp_path: Path) -> Path:
+    """Where the folder document store keeps the store's documents (layout unchanged: outbox/<store_id>/)."""
+    return tmp_path / "outbox" / "demo-woo"
 
 
 def test_the_outbox_implements_the_target_port(target):
@@ -41,25 +49,25 @@ def test_the_outbox_implements_the_target_port(target):
     assert port.name == "ubl"
 
 
-def test_issue_invoice_writes_number_xml_with_a_valid_invoice(target):
+def test_issue_invoice_writes_number_xml_with_a_valid_invoice(target, outbox_dir):
     order = two_mugs_with_coupon(shipping_amount="4.95")
 
     ref = target.issue_invoice(order, "INV-000041")
 
-    path = target.outbox_dir / "INV-000041.xml"
+    path = outbox_dir / "INV-000041.xml"
     assert ref.location == str(path) and ref.external_id == "INV-000041.xml"
     assert (ref.kind, ref.number, ref.target, ref.currency) == ("invoice", "INV-000041", "ubl", "EUR")
     assert (ref.total, ref.tax) == (order.total, D("12.36"))
     assert check_invoice(path.read_bytes(), ignore=CONSUMER) == []
     root = etree.fromstring(path.read_bytes())
     assert root.findtext("cbc:IssueDate", namespaces=NS) == "2025-03-31"  # the clock's UTC date
-    assert [p.name for p in target.outbox_dir.iterdir()] == ["INV-000041.xml"]  # no temporary file left
+    assert [p.name for p in outbox_dir.iterdir()] == ["INV-000041.xml"]  # no temporary file left
 
 
-def test_duplicate_issue_returns_the_existing_invoice_without_rewriting(target, clock):
+def test_duplicate_issue_returns_the_existing_invoice_without_rewriting(target, clock, outbox_dir):
     order = two_mugs_with_coupon(shipping_amount="4.95")
     first = target.issue_invoice(order, "INV-000041")
-    path = target.outbox_dir / "INV-000041.xml"
+    path = outbox_dir / "INV-000041.xml"
     written = (path.read_bytes(), path.stat().st_mtime_ns)
 
     clock.now = datetime(2025, 4, 2, 8, 0, tzinfo=UTC)  # a retry two days later must not re-date the invoice
@@ -88,7 +96,7 @@ def test_a_number_already_used_by_another_order_is_a_conflict(target):
     assert raised.value.code == "document_number_conflict"
 
 
-def test_credit_note_is_written_next_to_the_invoice_and_references_it(target):
+def test_credit_note_is_written_next_to_the_invoice_and_references_it(target, outbox_dir):
     order = two_mugs_with_coupon(shipping_amount="4.95")
     invoice = target.issue_invoice(order, "INV-000041")
     refund = partial_refund(order)
@@ -96,7 +104,7 @@ def test_credit_note_is_written_next_to_the_invoice_and_references_it(target):
     ref = target.issue_credit_note(order, refund, invoice, "CN-000007")
 
     assert (ref.kind, ref.refund_id, ref.total, ref.tax) == ("credit_note", "7001", D("19.60"), D("3.40"))
-    xml = (target.outbox_dir / "CN-000007.xml").read_bytes()
+    xml = (outbox_dir / "CN-000007.xml").read_bytes()
     assert check_invoice(xml, ignore=CONSUMER) == []
     assert (
         etree.fromstring(xml).findtext("cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID", namespaces=NS)
@@ -105,23 +113,23 @@ def test_credit_note_is_written_next_to_the_invoice_and_references_it(target):
     assert target.issue_credit_note(order, refund, invoice, "CN-000007") == ref
 
 
-def test_a_failed_write_leaves_no_file_and_can_be_retried(target, monkeypatch):
+def test_a_failed_write_leaves_no_file_and_can_be_retried(target, monkeypatch, outbox_dir):
     order = two_mugs_with_coupon()
 
     def disk_full(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "replace", disk_full)
+    monkeypatch.setattr(os, "link", disk_full)
     with pytest.raises(RetryableError):
         target.issue_invoice(order, "INV-000041")
-    assert list(target.outbox_dir.iterdir()) == []
+    assert list(outbox_dir.iterdir()) == []
 
     monkeypatch.undo()
     assert target.issue_invoice(order, "INV-000041").number == "INV-000041"
 
 
 def test_a_store_without_seller_details_cannot_invoice(tmp_path):
-    target = UblOutboxTarget(tmp_path, store(seller=None))
+    target = UblOutboxTarget(FolderDocumentStore(tmp_path), store(seller=None))
 
     with pytest.raises(PermanentError) as raised:
         target.issue_invoice(two_mugs_with_coupon(), "INV-000041")

@@ -111,3 +111,31 @@ def test_ci_runs_the_tests_and_builds_and_lints_bicep() -> None:
     assert "az bicep build --file infra/main.bicep" in runs
     assert "az bicep lint --file infra/main.bicep" in runs
     assert "az bicep build-params" in runs
+
+
+def test_deploy_runs_only_for_a_commit_on_which_ci_succeeded() -> None:
+    deploy = _load("deploy.yml")
+    assert "push" not in deploy["on"]  # no deploy racing the tests of the same push
+    assert deploy["on"]["workflow_run"] == {"workflows": ["ci"], "types": ["completed"], "branches": ["main"]}
+    gate = deploy["jobs"]["gate"]
+    assert "github.event.workflow_run.conclusion == 'success'" in gate["if"]
+    assert gate["permissions"] == {"actions": "read"}
+    check = "\n".join(str(s.get("run", "")) for s in gate["steps"])
+    assert "actions/workflows/ci.yml/runs?head_sha=" in check and "status=success" in check and "exit 1" in check
+    job = deploy["jobs"]["deploy"]
+    assert job["needs"] == "gate"
+    (checkout,) = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/checkout@")]
+    assert checkout["with"]["ref"] == "${{ needs.gate.outputs.sha }}"
+
+
+def test_deploy_restarts_after_deploying_and_its_smoke_test_fails_unless_health_is_ok() -> None:
+    steps = _load("deploy.yml")["jobs"]["deploy"]["steps"]
+    names = [s.get("name", "") for s in steps]
+    order = ["Provision infrastructure", "Deploy code", "Restart (refresh Key Vault references)", "Smoke test"]
+    assert [n for n in names if n in order] == order
+    (smoke,) = [s for s in steps if s.get("name") == "Smoke test"]
+    script = smoke["run"]
+    assert "/api/health" in script
+    assert '[ "$status" = 200 ] && [ "$(jq -r .status health.json)" = ok ]' in script
+    assert script.rstrip().endswith("exit 1")  # a 503 (or anything else) after the retries fails the job
+    assert ".failing" in script

@@ -1,19 +1,15 @@
-"""The UBL outbox target: writes each invoice / credit note as `<outbox_dir>/<number>.xml`, one file per document.
+"""The UBL outbox target: keeps each invoice / credit note as `<store_id>/<number>.xml` in the document store.
 
-The invoicing and payment handlers call it through the Target port. A file is written to a temporary name,
-fsynced and renamed into place, so a reader never sees half a document; a file that exists is the document
-(find_document), and issuing again returns it without rewriting.
+The invoicing and payment handlers call it through the Target port. The document store (a folder locally,
+Blob Storage on Azure) writes a number only once; a document that exists is the document (find_document),
+and issuing again returns it without rewriting.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import re
-import tempfile
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time
-from pathlib import Path
 
 from lxml import etree
 
@@ -21,13 +17,13 @@ from shared.domain.order import Order, Refund
 from shared.domain.records import DocumentRef
 from shared.domain.rules.mapping import transform_payment_terms
 from shared.errors import PermanentError, RetryableError
+from shared.ports import DocumentExists, DocumentStore, InvalidDocumentName, document_name
 from shared.stores import InvoiceSettings, StoreSettings
 from shared.targets.ubl import codes
 from shared.targets.ubl.mapper import clean_text, credit_note_xml, document_totals, invoice_xml
 
 log = logging.getLogger(__name__)
 
-_SAFE_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _KIND_ES = {"invoice": "factura", "credit_note": "factura rectificativa"}
 _ROOTS = {"invoice": f"{{{codes.NS_INVOICE}}}Invoice", "credit_note": f"{{{codes.NS_CREDIT_NOTE}}}CreditNote"}
 _NS = {"cac": codes.NS_CAC, "cbc": codes.NS_CBC}
@@ -48,43 +44,41 @@ def _utcnow() -> datetime:
 
 
 class UblOutboxTarget:
-    """Target port over a folder of Peppol BIS 3.0 UBL files. Idempotent on the document number."""
+    """Target port over a document store of Peppol BIS 3.0 UBL files. Idempotent on the document number."""
 
     name = "ubl"
 
     def __init__(
         self,
-        outbox_dir: Path,
+        documents: DocumentStore,
         settings: StoreSettings,
         item_codes: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
-        self.outbox_dir = Path(outbox_dir)
+        self.documents = documents
         self.settings = settings
         self.item_codes: Mapping[str, str] = item_codes or {}
         self.clock = clock
 
-    def path_for(self, number: str) -> Path:
-        # The number becomes a file name: refuse anything that could leave the folder or hide the file.
-        if not _SAFE_NUMBER.fullmatch(number):
+    def _checked(self, number: str) -> str:
+        # The number names a file or a blob: refuse anything that could leave the store's folder or hide it.
+        try:
+            document_name(self.settings.store_id, number)
+        except InvalidDocumentName:
             raise PermanentError(
                 "document_number_invalid",
                 f"'{number}' cannot be used as a document file name.",
                 message_es=f"'{number}' no puede usarse como nombre de archivo de un documento.",
-            )
-        return self.outbox_dir / f"{number}.xml"
+            ) from None
+        return number
 
     def find_document(self, order: Order, kind: str, number: str, refund_id: str = "") -> DocumentRef | None:
         """The DocumentRef of `<number>.xml` if it exists. Raises PermanentError("document_number_conflict") when
-        that file is another kind of document or belongs to another order."""
-        path = self.path_for(number)
-        try:
-            xml = path.read_bytes()
-            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        except FileNotFoundError:
+        that document is another kind of document or belongs to another order."""
+        stored = self.documents.get(self.settings.store_id, self._checked(number))
+        if stored is None:
             return None
-        except OSError as exc:
-            raise RetryableError(f"cannot read {path.name}: {exc.strerror}") from exc
+        xml = stored.content
         root = etree.fromstring(xml)
         order_number = root.findtext("cac:OrderReference/cbc:ID", namespaces=_NS)
         if root.tag != _ROOTS.get(kind) or order_number != clean_text(order.number):
@@ -95,6 +89,7 @@ class UblOutboxTarget:
                 f"{_KIND_ES.get(kind, kind)} u otro pedido.",
             )
         total, tax = document_totals(xml)
+        modified = stored.modified_at
         issue_date = date.fromisoformat(root.findtext("cbc:IssueDate", namespaces=_NS) or modified.date().isoformat())
         # issued_at must carry the document's IssueDate: a credit note quotes it in its BillingReference.
         issued_at = modified if modified.date() == issue_date else datetime.combine(issue_date, time.min, UTC)
@@ -102,8 +97,8 @@ class UblOutboxTarget:
             kind="invoice" if kind == "invoice" else "credit_note",
             number=number,
             target=self.name,
-            external_id=path.name,
-            location=str(path),
+            external_id=f"{number}.xml",
+            location=stored.location,
             issued_at=issued_at,
             total=total,
             tax=tax,
@@ -131,11 +126,11 @@ class UblOutboxTarget:
 
     def issue_invoice(self, order: Order, number: str) -> DocumentRef:
         """Write the invoice for the order unless `<number>.xml` exists. Raises PermanentError when the order or
-        the settings cannot make a valid invoice, RetryableError when the folder cannot be written."""
+        the settings cannot make a valid invoice, RetryableError when the document store cannot be written."""
         existing = self.find_document(order, "invoice", number)
         if existing is not None:
             return existing
-        self._write(number, self._invoice_xml(order, number))
+        self._write(order, number, self._invoice_xml(order, number))
         log.info("ubl invoice written store=%s order=%s number=%s", order.store_id, order.order_id, number)
         return self._ref_after_write(order, "invoice", number)
 
@@ -145,7 +140,7 @@ class UblOutboxTarget:
         if existing is not None:
             return existing
         xml = self._credit_note_xml(order, refund, invoice, number)
-        self._write(number, xml)
+        self._write(order, number, xml)
         log.info(
             "ubl credit note written store=%s order=%s refund=%s number=%s",
             order.store_id,
@@ -157,35 +152,14 @@ class UblOutboxTarget:
 
     def _ref_after_write(self, order: Order, kind: str, number: str, refund_id: str = "") -> DocumentRef:
         ref = self.find_document(order, kind, number, refund_id)
-        if ref is None:  # someone removed it between the rename and now
-            raise RetryableError(f"{number}.xml vanished from the outbox right after it was written")
+        if ref is None:  # someone removed it between the write and now
+            raise RetryableError(f"{number}.xml vanished from the document store right after it was written")
         return ref
 
-    def _write(self, number: str, xml: bytes) -> None:
-        final = self.path_for(number)
+    def _write(self, order: Order, number: str, xml: bytes) -> None:
         try:
-            self.outbox_dir.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.outbox_dir, prefix=f".{number}.", suffix=".tmp")
-            try:
-                with os.fdopen(handle, "wb") as stream:
-                    stream.write(xml)
-                    stream.flush()
-                    os.fsync(stream.fileno())
-                os.replace(temporary, final)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
-            _fsync_directory(self.outbox_dir)
-        except OSError as exc:
-            raise RetryableError(f"cannot write {final.name} to the outbox: {exc.strerror}") from exc
-
-
-def _fsync_directory(folder: Path) -> None:
-    """Make the rename itself durable. Windows cannot open a directory for fsync; there the rename is enough."""
-    if os.name != "posix":
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+            self.documents.put(self.settings.store_id, number, xml, order_id=order.order_id)
+        except DocumentExists:
+            # Another writer got there first (a concurrent retry, another day's issue date): the document
+            # that is there stands; _ref_after_write accepts it if it is this order's, else a conflict.
+            log.warning("ubl document already written store=%s number=%s", order.store_id, number)
