@@ -66,13 +66,13 @@ def _env_number(name: str, default: float) -> float:
 @dataclass(frozen=True)
 class HttpSettings:
     """Env overrides: LOCAL_HTTP_THREADS, LOCAL_HTTP_CONNECTION_LIMIT, LOCAL_HTTP_BACKLOG,
-    LOCAL_HTTP_READ_TIMEOUT (seconds a connection may stay silent), LOCAL_MAX_REQUEST_BYTES,
+    LOCAL_HTTP_READ_TIMEOUT (whole seconds a connection may stay silent), LOCAL_MAX_REQUEST_BYTES,
     LOCAL_ALLOWED_HOSTS (comma-separated extra Host names, `*` for any)."""
 
     threads: int = 8
     connection_limit: int = 256
     backlog: int = 1024
-    read_timeout: float = 15.0
+    read_timeout: int = 15
     max_request_bytes: int = MAX_REQUEST_BYTES
     allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
 
@@ -87,7 +87,7 @@ class HttpSettings:
             threads=int(_env_number("LOCAL_HTTP_THREADS", cls.threads)),
             connection_limit=int(_env_number("LOCAL_HTTP_CONNECTION_LIMIT", cls.connection_limit)),
             backlog=int(_env_number("LOCAL_HTTP_BACKLOG", cls.backlog)),
-            read_timeout=_env_number("LOCAL_HTTP_READ_TIMEOUT", cls.read_timeout),
+            read_timeout=max(1, round(_env_number("LOCAL_HTTP_READ_TIMEOUT", cls.read_timeout))),
             max_request_bytes=int(_env_number("LOCAL_MAX_REQUEST_BYTES", cls.max_request_bytes)),
             allowed_hosts=LOOPBACK_HOSTS | extra,
         )
@@ -204,7 +204,7 @@ class _Channel(HTTPChannel):
             super().handle_close()
             return
         self.will_close = False
-        self.lingering_until = time.monotonic() + min(LINGER_SECONDS, self.adj.channel_timeout)
+        self.lingering_until = time.monotonic() + min(LINGER_SECONDS, float(self.adj.channel_timeout))
 
     def readable(self) -> bool:
         if not self.lingering_until:
@@ -282,11 +282,11 @@ class LocalHttpServer:
             threads=settings.threads,
             connection_limit=settings.connection_limit,
             backlog=settings.backlog,
+            # Whole seconds (waitress's unit). A silent client is cut off between the timeout and the timeout
+            # plus the cleanup interval: its idle connections are looked for that often.
             channel_timeout=settings.read_timeout,
-            # How often idle connections are looked for: a silent client is cut off between the timeout
-            # and the timeout plus this.
-            cleanup_interval=min(30.0, max(settings.read_timeout / 2, 0.1)),
-            asyncore_loop_timeout=min(1.0, max(settings.read_timeout / 2, 0.1)),
+            cleanup_interval=min(30, max(settings.read_timeout // 2, 1)),
+            asyncore_loop_timeout=1,
             # Waitress refuses Content-Length >= this, so the limit itself is still accepted.
             max_request_body_size=settings.max_request_bytes + 1,
             max_request_header_size=64 * 1024,
