@@ -191,6 +191,7 @@ class _Channel(HTTPChannel):
     makes the kernel send a reset, and the client may lose the 413 it was about to read."""
 
     error_task_class = _ProblemErrorTask
+    request: Any  # the request being read (waitress's parser), None between requests
     linger_on_close = False
     lingering_until = 0.0
 
@@ -220,8 +221,9 @@ class _Channel(HTTPChannel):
     def handle_read(self) -> None:
         try:
             data = self.socket.recv(65536 if self.lingering_until else self.adj.recv_bytes)
-        except OSError:
-            data = b""
+        except OSError:  # reset by the client: nobody left to answer
+            super().handle_close()
+            return
         if self.lingering_until:  # read and forget: nothing of it is kept
             if not data:
                 super().handle_close()
@@ -295,6 +297,8 @@ class LocalHttpServer:
             clear_untrusted_proxy_headers=True,
             log_socket_errors=False,
         )
+        # Requests waiting for a worker are the bounded pool doing its job, not news for every request.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         self.server = _Server(self._wsgi, map={}, adj=adjustments)
         self.port = int(self.server.effective_port)
         self.thread = threading.Thread(target=self.server.run, name="local-http", daemon=True)
@@ -305,8 +309,11 @@ class LocalHttpServer:
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         method = str(environ["REQUEST_METHOD"])
         host = environ.get("HTTP_HOST")
-        status, headers, body = refusal(method, host, environ.get("HTTP_ORIGIN"), self.settings) or (None, {}, b"")
-        if status is None:
+        refused = refusal(method, host, environ.get("HTTP_ORIGIN"), self.settings)
+        if refused is not None:
+            status, headers, body = refused
+            log.info("%s %s -> %d (refused at the edge)", method, environ.get("PATH_INFO", ""), status)
+        else:
             length = int(environ.get("CONTENT_LENGTH") or 0)  # waitress has the whole body, chunked or not
             request = Request(
                 method=method,
@@ -315,9 +322,11 @@ class LocalHttpServer:
                 body=environ["wsgi.input"].read(length) if length > 0 else b"",
                 host=str(host),
             )
-            status, headers, body = self.handler(request)
-        else:
-            log.info("%s %s -> %d (refused at the edge)", method, environ.get("PATH_INFO", ""), status)
+            try:
+                status, headers, body = self.handler(request)
+            except Exception:  # a fault of the host itself; a function's own failure is answered by the host
+                log.exception("%s %s: the local host failed", method, environ.get("PATH_INFO", ""))
+                status, headers, body = problem(500, "Internal Server Error", "the local host failed; see its log")
         pairs = [
             (str(name), str(value))
             for name, value in (headers.items() if isinstance(headers, Mapping) else headers)
