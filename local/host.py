@@ -1,8 +1,9 @@
 """Local host: drives the function objects registered in function_app.py on one machine, no Core Tools.
 
-HTTP triggers are served on 127.0.0.1 under the route prefix, Service Bus triggers are fed from the
-SQLite bus (peek-lock, lock renewal, backoff, dead-letter) and timer triggers run on their NCRONTAB
-schedule. Function code gets real azure.functions objects and never knows it runs locally.
+HTTP triggers are served on 127.0.0.1 under the route prefix (waitress: local/http_server.py), Service
+Bus triggers are fed from the SQLite bus (peek-lock, lock renewal, backoff, dead-letter) and timer
+triggers run on their NCRONTAB schedule. Function code gets real azure.functions objects and never knows
+it runs locally.
 """
 
 from __future__ import annotations
