@@ -16,17 +16,25 @@ from shared.errors import BadRequest
 
 log = logging.getLogger("o2c.http")
 
+# On every answer: a browser must take JSON for JSON, never sniff it into HTML or script.
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff"}
+
 
 def json_response(status: int, body: Any) -> func.HttpResponse:
     return func.HttpResponse(
-        json.dumps(body, ensure_ascii=False, default=str), status_code=status, mimetype="application/json"
+        json.dumps(body, ensure_ascii=False, default=str),
+        status_code=status,
+        headers=dict(SECURITY_HEADERS),
+        mimetype="application/json",
     )
 
 
 def problem(status: int, title: str, detail: str = "", type_: str = "about:blank", **extra: Any) -> func.HttpResponse:
     body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
     return func.HttpResponse(
-        json.dumps(body, ensure_ascii=False), status_code=status, headers={"Content-Type": "application/problem+json"}
+        json.dumps(body, ensure_ascii=False),
+        status_code=status,
+        headers={**SECURITY_HEADERS, "Content-Type": "application/problem+json"},
     )
 
 

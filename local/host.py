@@ -1,8 +1,9 @@
 """Local host: drives the function objects registered in function_app.py on one machine, no Core Tools.
 
-HTTP triggers are served on 127.0.0.1 under the route prefix, Service Bus triggers are fed from the
-SQLite bus (peek-lock, lock renewal, backoff, dead-letter) and timer triggers run on their NCRONTAB
-schedule. Function code gets real azure.functions objects and never knows it runs locally.
+HTTP triggers are served on 127.0.0.1 under the route prefix (waitress: local/http_server.py), Service
+Bus triggers are fed from the SQLite bus (peek-lock, lock renewal, backoff, dead-letter) and timer
+triggers run on their NCRONTAB schedule. Function code gets real azure.functions objects and never knows
+it runs locally.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -35,6 +35,7 @@ from azure.functions.decorators.function_app import Function
 from azure.functions.servicebus import ServiceBusMessage
 from azure.functions.timer import TimerRequest
 
+from local.http_server import Answer, HttpSettings, LocalHttpServer, Request, problem
 from local.registry import registered_functions
 from local.settings import load_local_settings
 from local.timers import next_occurrence
@@ -44,7 +45,6 @@ from shared.errors import ConfigError
 log = logging.getLogger("local.host")
 
 ROOT = Path(__file__).resolve().parent.parent
-MAX_REQUEST_BODY = 100 * 1024 * 1024  # the Functions host's own request limit (100 MB)
 _SETTING = re.compile(r"%([^%]+)%")
 
 
@@ -312,69 +312,6 @@ def compile_route(template: str) -> tuple[re.Pattern[str], tuple[int, ...]]:
         else:
             regex += separator + segment_regex
     return re.compile(f"^{regex}$", re.IGNORECASE), tuple(precedence)
-
-
-def _problem(status: int, title: str, detail: str = "") -> tuple[int, dict[str, str], bytes]:
-    """RFC 9457 problem details for errors the host itself answers."""
-    body = {"type": "about:blank", "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
-    return status, {"Content-Type": "application/problem+json"}, json.dumps(body).encode()
-
-
-class _HostServer(ThreadingHTTPServer):
-    daemon_threads = True
-    host: LocalHost
-
-
-class _RequestHandler(BaseHTTPRequestHandler):
-    server: _HostServer
-    protocol_version = "HTTP/1.1"
-    server_version = "o2c-local-host"
-    # Answer small responses at once: without this, Nagle plus delayed ACK adds ~40 ms per keep-alive request.
-    disable_nagle_algorithm = True
-
-    def _dispatch(self) -> None:
-        status, headers, body = self.server.host.handle_http(self)
-        if self.server.host.stopping.is_set():
-            self.close_connection = True  # keep-alive connections must not outlive stop()
-        self.send_response(status)
-        for name, value in headers.items() if isinstance(headers, Mapping) else headers:
-            if name.lower() not in ("content-length", "transfer-encoding", "connection"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(0 if self.command == "HEAD" else len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
-
-    def read_body(self) -> bytes | None:
-        """The request body; None when it is over MAX_REQUEST_BODY."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            size = 0
-            while True:
-                length = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if length == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # trailers
-                        pass
-                    break
-                size += length
-                if size > MAX_REQUEST_BODY:
-                    self.close_connection = True
-                    return None
-                chunks.append(self.rfile.read(length))
-                self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_REQUEST_BODY:
-            self.close_connection = True
-            return None
-        return self.rfile.read(length) if length > 0 else b""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # handle_http logs each request without its query string, which may carry API keys
 
 
 # -- queues and timers ------------------------------------------------------------------------------------
@@ -677,81 +614,62 @@ class LocalHost:
 
     # HTTP
 
-    def handle_http(self, request: _RequestHandler) -> tuple[int, Any, bytes]:
+    def handle_http(self, request: Request) -> Answer:
         started = time.monotonic()
-        split = urlsplit(request.path)
+        split = urlsplit(request.target)
         path = split.path.strip("/")
-        # Read the body whatever the route: an unread body would corrupt the next keep-alive request.
-        try:
-            body_in = request.read_body()
-        except ValueError:  # a malformed Content-Length or chunk size
-            request.close_connection = True
-            status, headers, body = _problem(400, "Bad Request", "malformed request body framing")
-            log.info("%s /%s -> %d", request.command, path, status)
-            return status, headers, body
-        if body_in is None:
-            status, headers, body = _problem(
-                413, "Content Too Large", f"request bodies are limited to {MAX_REQUEST_BODY} bytes"
-            )
-        else:
-            status, headers, body = self._route(request, split.query, path, body_in)
-        log.info("%s /%s -> %d (%.0f ms)", request.command, path, status, (time.monotonic() - started) * 1000)
+        status, headers, body = self._route(request, split.query, path)
+        log.info("%s /%s -> %d (%.0f ms)", request.method, path, status, (time.monotonic() - started) * 1000)
         return status, headers, body
 
-    def _route(self, request: _RequestHandler, query: str, path: str, body: bytes) -> tuple[int, Any, bytes]:
+    def _route(self, request: Request, query: str, path: str) -> Answer:
         admin = re.fullmatch(r"admin/functions/([^/]+)", path, re.IGNORECASE)
-        if admin and request.command == "POST":
+        if admin and request.method == "POST":
             return self._run_admin(admin.group(1))
         if self.prefix:
             if path.lower() != self.prefix.lower() and not path.lower().startswith(self.prefix.lower() + "/"):
-                return _problem(404, "Not Found", "no function serves this route")
+                return problem(404, "Not Found", "no function serves this route")
             path = path[len(self.prefix) :].lstrip("/")
         allowed: set[str] = set()
         for route in self.routes:
             match = route.pattern.match(path)
             if match is None:
                 continue
-            if route.methods is not None and request.command not in route.methods:
+            if route.methods is not None and request.method not in route.methods:
                 allowed |= route.methods
                 continue
             route_params = {name: unquote(value) for name, value in match.groupdict().items() if value is not None}
-            return self._call_http(route, request, query, route_params, body)
+            return self._call_http(route, request, query, route_params)
         if allowed:
-            status, headers, problem = _problem(405, "Method Not Allowed", f"allowed: {', '.join(sorted(allowed))}")
-            return status, {**headers, "Allow": ", ".join(sorted(allowed))}, problem
-        return _problem(404, "Not Found", "no function serves this route")
+            status, headers, refused = problem(405, "Method Not Allowed", f"allowed: {', '.join(sorted(allowed))}")
+            return status, {**headers, "Allow": ", ".join(sorted(allowed))}, refused
+        return problem(404, "Not Found", "no function serves this route")
 
-    def _call_http(
-        self, route: HttpRoute, request: _RequestHandler, query: str, route_params: dict[str, str], body: bytes
-    ) -> tuple[int, Any, bytes]:
+    def _call_http(self, route: HttpRoute, request: Request, query: str, route_params: dict[str, str]) -> Answer:
         headers: dict[str, str] = {}
-        for name, value in request.headers.items():
+        for name, value in request.headers:
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        host_header = request.headers.get("Host") or f"127.0.0.1:{self.port}"
         http_request = func.HttpRequest(
-            method=request.command,
-            url=f"http://{host_header}{request.path}",
+            method=request.method,
+            url=f"http://{request.host}{request.target}",
             headers=headers,
             params=dict(parse_qsl(query, keep_blank_values=True)),
             route_params=route_params,
-            body=body,
+            body=request.body,
         )
         name = route.function.get_function_name() or ""
         invocation_id = str(uuid.uuid4())
+        trace_parent = http_request.headers.get("traceparent", "")
+        trace_state = http_request.headers.get("tracestate", "")
         try:
             result = _invoke(
                 route.function,
                 http_request,
-                _Context(
-                    invocation_id,
-                    name,
-                    _trace_parent=headers.get("traceparent", ""),
-                    _trace_state=headers.get("tracestate", ""),
-                ),
+                _Context(invocation_id, name, _trace_parent=trace_parent, _trace_state=trace_state),
             )
         except Exception:
             log.exception("%s failed (invocation %s)", name, invocation_id)
-            return _problem(500, "Internal Server Error", f"the function failed; invocation {invocation_id}")
+            return problem(500, "Internal Server Error", f"the function failed; invocation {invocation_id}")
         return _http_result(result)
 
     def _run_admin(self, name: str) -> tuple[int, Any, bytes]:
@@ -760,7 +678,7 @@ class LocalHost:
             if timer_name.lower() == name.lower():
                 threading.Thread(target=timer.fire, args=(datetime.now(UTC),), daemon=True).start()
                 return 202, {}, b""
-        return _problem(404, "Not Found", f"no timer function named {name!r}")
+        return problem(404, "Not Found", f"no timer function named {name!r}")
 
 
 def _http_result(result: Any) -> tuple[int, Any, bytes]:
@@ -775,7 +693,7 @@ def _http_result(result: Any) -> tuple[int, Any, bytes]:
         body = result.encode() if isinstance(result, str) else result
         return 200, {"Content-Type": "text/plain; charset=utf-8"}, body
     log.error("function returned %s, not an HttpResponse", type(result).__name__)
-    return _problem(500, "Internal Server Error", "the function returned no HTTP response")
+    return problem(500, "Internal Server Error", "the function returned no HTTP response")
 
 
 # -- starting and stopping --------------------------------------------------------------------------------
@@ -786,8 +704,7 @@ class RunningHost:
     """A started host: `url` is http://127.0.0.1:PORT; stop() stops accepting, lets work finish, closes."""
 
     host: LocalHost
-    server: _HostServer
-    server_thread: threading.Thread
+    server: LocalHttpServer
     url: str
     port: int
     dashboard_url: str
@@ -804,10 +721,9 @@ class RunningHost:
         self._stopped = True
         if timeout is None:
             timeout = _env_float("LOCAL_HOST_STOP_SECONDS", 30.0)
-        self.host.stopping.set()  # workers take no new message; open HTTP connections close after a reply
-        self.server.shutdown()
-        self.server.server_close()
-        self.server_thread.join(5)
+        self.host.stopping.set()  # workers take no new message
+        # Requests being served are answered; then every connection closes, keep-alive ones included.
+        self.server.stop(min(timeout, 10.0))
         self.host.stop_workers(timeout)
         self.host.bus.close()
 
@@ -853,17 +769,15 @@ def start_host(
         functions, bus=bus, bus_settings=settings, prefix=route_prefix(root), timers_enabled=timers_enabled
     )
 
-    server = _HostServer((bind, port), _RequestHandler)
-    server.host = host
-    actual_port = int(server.server_address[1])
+    server = LocalHttpServer(host.handle_http, bind=bind, port=port, settings=HttpSettings.from_env())
+    actual_port = server.port
     host.port = actual_port
     os.environ["PORT"] = str(actual_port)
-    server_thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-    server_thread.start()
+    server.start()
     host.start_workers()
     url = f"http://{bind}:{actual_port}"
     prefix = f"/{host.prefix}" if host.prefix else ""
-    return RunningHost(host, server, server_thread, url, actual_port, f"{url}{prefix}/dashboard", state_dir)
+    return RunningHost(host, server, url, actual_port, f"{url}{prefix}/dashboard", state_dir)
 
 
 def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> int:

@@ -502,10 +502,7 @@ class _Page:
             f'<a class="language" hreflang="{other}" lang="{other}" href="{e(self.link(lang=other, order=self.order))}"'
             f' title="{self.t("switch_language_title")}">{self.t("switch_language")}</a>'
         )
-        csp = (
-            f"default-src 'none'; script-src 'nonce-{self.nonce}'; style-src 'nonce-{self.nonce}'; "
-            "connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'"
-        )
+        csp = content_security_policy(self.nonce)
         return (
             f'<!doctype html><html lang="{self.lang}"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{e(csp)}">'
@@ -520,11 +517,23 @@ class _Page:
         )
 
 
-def render_dashboard(services: Services, params: Mapping[str, str], accept_language: str) -> str:
+def content_security_policy(nonce: str) -> str:
+    """The page's policy: its own script and style by nonce only, no inline handlers, calls to itself."""
+    return (
+        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+        "connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'"
+    )
+
+
+def render_dashboard(
+    services: Services, params: Mapping[str, str], accept_language: str, *, nonce: str | None = None
+) -> str:
     """The dashboard HTML for the query parameters (lang, store, state, order, limit, code).
 
     Language: `lang` if en or es, else the browser's Accept-Language, else the filtered store's
-    `language` setting, else English. Reads state only; never raises for odd parameters.
+    `language` setting, else English. Reads state only; never raises for odd parameters. `nonce` (new
+    for each response) marks the page's script and style; the caller sends the same one in the
+    Content-Security-Policy header.
     """
     store = (params.get("store") or "").strip()
     settings = services.store(store) if store else None
@@ -544,7 +553,7 @@ def render_dashboard(services: Services, params: Mapping[str, str], accept_langu
         store=store,
         state=state,
         limit=limit,
-        nonce=secrets.token_urlsafe(16),
+        nonce=nonce or secrets.token_urlsafe(16),
         order=order_id if store else "",
     )
     return page.document(page.refused_stores() + (page.detail(order_id) if store and order_id else page.overview()))

@@ -332,6 +332,51 @@ def test_webhook_with_one_odd_value_is_202_200_or_a_clean_refusal(
         wait_until_idle(host)
 
 
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "LocalHost", "[::1]", "127.0.0.1:7071", "localhost:1", "[::1]:80"]
+FOREIGN_HOSTS = ["evil.example", "evil.example:7071", "127.0.0.1.nip.example", "10.0.0.5", "[::2]", "", "a b"]
+# Random text that happens to name a loopback host is not foreign; the sampled loopback names cover those.
+foreign_text = header_values.filter(
+    lambda text: text.strip().lower().split(":")[0].rstrip(".") not in ("127.0.0.1", "localhost", "[")
+)
+
+
+@FUZZ
+@given(
+    method=st.sampled_from(["POST", "PUT", "PATCH", "DELETE", "GET"]),
+    path=st.sampled_from(
+        ["/api/webhooks/woocommerce/demo-woo", "/api/stores/demo-woo/sku-map", "/api/orders/demo-woo/5123/retry"]
+    ),
+    foreign=st.booleans(),
+    data=st.data(),
+    origin=st.one_of(
+        st.none(), st.sampled_from(["http://evil.example", "null", "https://127.0.0.1", "file://"]), header_values
+    ),
+)
+def test_foreign_host_or_cross_site_origin_is_refused_and_changes_nothing(
+    host: RunningHost, method: str, path: str, foreign: bool, data: st.DataObject, origin: str | None
+) -> None:
+    host_header = data.draw(
+        st.sampled_from(FOREIGN_HOSTS) | foreign_text if foreign else st.sampled_from(LOOPBACK_HOSTS)
+    )
+    body = fixture_bytes("woocommerce", "order_created")
+    headers = {**signed(body, "order.updated"), "Host": host_header}
+    if origin is not None:
+        headers["Origin"] = origin
+    before = snapshot(host)
+    status, answer_headers, answer = call(host, method, path, body, headers)
+    event(f"{'foreign' if foreign else 'loopback'} {status}")
+    assert status < 500, (method, path, host_header, origin, status, answer[:300])
+    if foreign:
+        assert status in (400, 421), (host_header, status)
+    elif method != "GET" and origin is not None:
+        assert status == 403, (origin, status)
+    if status >= 400:
+        assert_problem(status, answer_headers, answer, method)
+        assert snapshot(host) == before
+    else:
+        wait_until_idle(host)
+
+
 def test_body_over_one_mebibyte_is_413_problem_and_changes_nothing(host: RunningHost) -> None:
     body = b'{"id": 1, "note": "' + b"x" * (1024 * 1024) + b'"}'
     before = snapshot(host)
@@ -350,8 +395,19 @@ def test_body_over_one_mebibyte_is_413_problem_and_changes_nothing(host: Running
         b"Content-Length: -5\r\n\r\n",
         b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
         b"Transfer-Encoding: chunked\r\n\r\n5\r\nab",
+        b"Transfer-Encoding: gzip\r\n\r\nab",
+        b"X-Padding: " + b"x" * 70_000 + b"\r\n\r\n",
+        b"Content-Length: 10\r\n\r\nab",
     ],
-    ids=["length-not-a-number", "negative-length", "chunk-size-not-hex", "chunk-cut-short"],
+    ids=[
+        "length-not-a-number",
+        "negative-length",
+        "chunk-size-not-hex",
+        "chunk-cut-short",
+        "unsupported-transfer-encoding",
+        "headers-over-64-kib",
+        "body-cut-short",
+    ],
 )
 def test_malformed_request_framing_is_answered_without_5xx(host: RunningHost, framing: bytes) -> None:
     import socket
@@ -364,5 +420,7 @@ def test_malformed_request_framing_is_answered_without_5xx(host: RunningHost, fr
         while chunk := raw.recv(65536):
             answer += chunk
     status_line = answer.split(b"\r\n", 1)[0]
-    assert status_line.startswith(b"HTTP/1.1 4"), answer[:300]
+    # HTTP/1.0 when the request line itself could not be read (headers over the limit).
+    assert status_line.startswith((b"HTTP/1.1 4", b"HTTP/1.0 4")), answer[:300]
+    assert b"application/problem+json" in answer.split(b"\r\n\r\n", 1)[0]
     assert snapshot(host) == before

@@ -7,13 +7,14 @@ import itertools
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,220 @@ def test_route_templates_follow_aspnet_syntax() -> None:
     optional, _ = compile_route("stores/{store_id}/sku-map/{format?}")
     assert optional.match("stores/demo-woo/sku-map")["format"] is None  # type: ignore[index]
     assert optional.match("STORES/demo-woo/SKU-MAP/csv")["format"] == "csv"  # type: ignore[index]
+
+
+def raw_exchange(port: int, data: bytes, *, finish: bool = True, timeout: float = 20.0) -> bytes:
+    """Send bytes exactly as given on a fresh connection and read until the host closes it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+        raw.sendall(data)
+        if finish:
+            raw.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    return answer
+
+
+def status_and_body(answer: bytes) -> tuple[int, dict[str, str], bytes]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {name.strip().lower(): value.strip() for name, _, value in (h.partition(":") for h in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@contextmanager
+def host_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **settings: str) -> Iterator[RunningHost]:
+    """A second host of the test app, with its own state and the given settings."""
+    for name, value in {
+        "LOCAL_STATE_DIR": str(tmp_path / "state"),
+        "HOST_APP_RECORDS": str(tmp_path / "records.db"),
+        "PORT": "0",
+        "LOCAL_TIMERS": "off",
+        "HostTestEventsQueue": "order-events",
+        "HostTestTimerSchedule": "0 0 * * * *",
+        **settings,
+    }.items():
+        monkeypatch.setenv(name, value)
+    running = start_host(0, app_module=APP, root=tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop(timeout=10)
+
+
+@pytest.mark.parametrize("host_name", ["127.0.0.1", "localhost", "LOCALHOST", "[::1]", "localhost:7071", "[::1]:80"])
+def test_loopback_host_names_are_served(host: RunningHost, host_name: str) -> None:
+    response = requests.get(f"{host.url}/api/health", headers={"Host": host_name}, timeout=10)
+
+    assert (response.status_code, response.text) == (200, "ok")
+
+
+@pytest.mark.parametrize(
+    "host_name", ["evil.example", "evil.example:7071", "127.0.0.1.evil.example", "192.168.1.20:7071", "[::1", "a/b"]
+)
+def test_other_host_names_are_refused_as_dns_rebinding(host: RunningHost, host_name: str) -> None:
+    # A page on evil.example whose name was made to resolve to 127.0.0.1 still sends its own Host.
+    response = requests.get(f"{host.url}/api/orders/demo-woo/1001", headers={"Host": host_name}, timeout=10)
+
+    assert response.status_code == 421
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["status"] == 421
+
+
+def test_request_without_host_header_is_400_problem(host: RunningHost) -> None:
+    status, headers, body = status_and_body(raw_exchange(host.port, b"GET /api/health HTTP/1.1\r\n\r\n"))
+
+    assert status == 400
+    assert headers["content-type"] == "application/problem+json"
+    assert "Host" in json.loads(body)["detail"]
+
+
+def test_allowed_hosts_setting_admits_more_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with host_with(tmp_path, monkeypatch, LOCAL_ALLOWED_HOSTS="o2c.test, laptop.lan") as running:
+        named = requests.get(f"{running.url}/api/health", headers={"Host": "laptop.lan:7071"}, timeout=10)
+        other = requests.get(f"{running.url}/api/health", headers={"Host": "evil.example"}, timeout=10)
+
+    assert named.status_code == 200
+    assert other.status_code == 421
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "https://127.0.0.1", "http://127.0.0.1:1"])
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_cross_site_origin_may_not_change_state(host: RunningHost, records: Path, origin: str, method: str) -> None:
+    response = requests.request(
+        method,
+        f"{host.url}/api/orders/demo-woo/1001/retry",
+        json={"reason": "from another site"},
+        headers={"Origin": origin},
+        timeout=10,
+    )
+
+    assert response.status_code == 403
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["status"] == 403
+
+
+def test_same_origin_and_originless_writes_reach_the_function(host: RunningHost) -> None:
+    own = requests.post(
+        f"{host.url}/api/orders/demo-woo/1001/retry",
+        json={"reason": "from the dashboard"},
+        headers={"Origin": host.url},
+        timeout=10,
+    )
+    # Stores send webhooks without an Origin; a cross-site Origin on a read changes nothing and is served.
+    store = requests.post(f"{host.url}/api/orders/demo-woo/1001/retry", json={"reason": "from a store"}, timeout=10)
+    read = requests.get(f"{host.url}/api/health", headers={"Origin": "http://evil.example"}, timeout=10)
+
+    assert (own.status_code, own.json()["reason"]) == (202, "from the dashboard")
+    assert (store.status_code, store.json()["reason"]) == (202, "from a store")
+    assert read.status_code == 200
+
+
+def test_body_of_exactly_the_limit_is_accepted_and_one_byte_more_is_413(host: RunningHost) -> None:
+    limit = 1024 * 1024
+    padding = b'{"reason": "' + b"x" * (limit - len(b'{"reason": ""}')) + b'"}'
+    assert len(padding) == limit
+    accepted = requests.post(f"{host.url}/api/orders/demo-woo/1001/retry", data=padding, timeout=30)
+    refused = requests.post(f"{host.url}/api/orders/demo-woo/1001/retry", data=padding + b" ", timeout=30)
+
+    assert accepted.status_code == 202
+    assert refused.status_code == 413
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert refused.json()["status"] == 413
+
+
+def test_declared_oversized_body_is_refused_413_before_it_is_sent(host: RunningHost) -> None:
+    # 95 MB declared, 64 KiB sent, and the client waits: the old host read the whole body first and never
+    # answered such a client. The answer must come from the Content-Length alone.
+    headers = (
+        f"POST /api/orders/demo-woo/1001/retry HTTP/1.1\r\nHost: 127.0.0.1:{host.port}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 95000000\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", host.port), timeout=20) as raw:
+        raw.sendall(headers + b"x" * 65536)
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer) < answer.index(b"\r\n\r\n") + 10:
+            chunk = raw.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        status, answer_headers, body = status_and_body(answer)
+
+    assert status == 413
+    assert answer_headers["content-type"] == "application/problem+json"
+    assert json.loads(body)["detail"] == "request bodies are limited to 1048576 bytes"
+
+
+def test_chunked_body_over_the_limit_is_413_problem(host: RunningHost) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(20):
+            yield b"x" * 65536
+
+    response = requests.post(f"{host.url}/api/orders/demo-woo/1001/retry", data=chunks(), timeout=30)
+
+    assert response.status_code == 413
+    assert response.headers["Content-Type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"POST /api/orders/demo-woo/1001/retry HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{",
+        b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half-A-Hea",
+    ],
+    ids=["body-stalls", "header-stalls"],
+)
+def test_client_that_stalls_is_cut_off_after_the_read_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sent: bytes
+) -> None:
+    with host_with(tmp_path, monkeypatch, LOCAL_HTTP_READ_TIMEOUT="1") as running:
+        # The client's own timeout is far longer: the host, not the client, ends the connection.
+        try:
+            answer = raw_exchange(running.port, sent, finish=False, timeout=60)
+        except ConnectionResetError:  # closed by the host too, only more abruptly
+            answer = b""
+
+    assert answer == b""
+
+
+def test_open_connections_take_no_worker_thread_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with host_with(tmp_path, monkeypatch, LOCAL_HTTP_THREADS="2") as running:
+        before = threading.active_count()
+        slow = [socket.create_connection(("127.0.0.1", running.port), timeout=10) for _ in range(30)]
+        try:
+            for connection in slow:  # a slow body: headers, then a trickle that has not ended
+                connection.sendall(
+                    b"POST /api/orders/demo-woo/1001/retry HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 50\r\n\r\n{"
+                )
+            health = requests.get(f"{running.url}/api/health", timeout=10)
+            during = threading.active_count()
+        finally:
+            for connection in slow:
+                connection.close()
+
+    assert health.status_code == 200, "slow senders must not starve the workers"
+    assert during - before < 5, f"{during - before} threads for 30 open connections"
+
+
+def test_keep_alive_connection_serves_several_requests_and_is_closed_by_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with host_with(tmp_path, monkeypatch) as running:
+        connection = socket.create_connection(("127.0.0.1", running.port), timeout=20)
+        request = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        answers = []
+        for _ in range(2):
+            connection.sendall(request)
+            answer = b""
+            while not answer.endswith(b"ok"):
+                answer += connection.recv(65536)
+            answers.append(answer)
+        running.stop(timeout=10)
+        after_stop = connection.recv(65536)
+        connection.close()
+
+    assert all(answer.startswith(b"HTTP/1.1 200 ") for answer in answers)
+    assert after_stop == b"", "an idle keep-alive connection must not outlive stop()"
 
 
 # -- queues -----------------------------------------------------------------------------------------------
