@@ -1,4 +1,4 @@
-"""Timers: the catch-up poll of store APIs and the stuck-order sweep."""
+"""Timers: the catch-up poll of store APIs, the stuck-order sweep and the outbox relay."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import azure.functions as func
 
 from shared.bootstrap import services
 from shared.handlers.housekeeping import catch_up, sweep_stuck_orders
+from shared.handlers.relay import relay_unsent_events
 
 bp = func.Blueprint()
 
@@ -20,3 +21,13 @@ def catch_up_poll(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(schedule="%SweepSchedule%", arg_name="timer", run_on_startup=False)
 def sweep(timer: func.TimerRequest) -> None:
     sweep_stuck_orders(services())
+
+
+# Outbox relay: sends events that intake recorded and acknowledged but did not get onto the bus (a crash
+# or a failed send in between). run_on_startup is safe: the relay is idempotent (message id = event key,
+# duplicate detection drops repeats) and cheap (one query of an index of unsent events), and a restart is
+# exactly when unsent events are likely.
+@bp.function_name("relay_unsent_events")
+@bp.timer_trigger(schedule="%OutboxRelaySchedule%", arg_name="timer", run_on_startup=True)
+def relay(timer: func.TimerRequest) -> None:
+    relay_unsent_events(services())

@@ -36,7 +36,7 @@ var queueSettings = [
   }
 ]
 
-// NCRONTAB schedules of the timers (catch-up poll of store APIs, stuck-order sweep) and the delivery
+// NCRONTAB schedules of the timers (catch-up poll of store APIs, stuck-order sweep, outbox relay) and the delivery
 // count after which a stage marks the order failed (the queues' maxDeliveryCount).
 var timerSettings = [
   {
@@ -46,6 +46,10 @@ var timerSettings = [
   {
     name: 'SweepSchedule'
     value: '0 */5 * * * *'
+  }
+  {
+    name: 'OutboxRelaySchedule'
+    value: '0 * * * * *'
   }
   {
     name: 'MAX_DELIVERY_COUNT'

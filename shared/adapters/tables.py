@@ -8,6 +8,8 @@ Layout, one table per concern, partition keys spread by store and order so no pa
 |            |                         |                                 | timeline in the order's partition   |
 | orderindex | store                   | inverted changed time|order     | list newest first without a scan    |
 | events     | store|event key         | "event"                         | insert-if-absent on the event key   |
+|            | "unsent"                | store|event key                 | sparse index of the outbox: events  |
+|            |                         |                                 | whose message the bus may not have  |
 | claims     | store                   | claim|key, series|name          | counter + claim in one transaction  |
 | skumaps    | store                   | store SKU                       | batched writes within the store     |
 | watermarks | name                    | "watermark"                     |                                     |
@@ -16,6 +18,10 @@ Timeline entries share the order's partition so that a state change and its time
 in one entity group transaction: a crash cannot keep one and lose the other. Claims live in the store's
 partition because an entity group transaction only spans one partition, and
 the gap-free number needs the counter and the claim written together.
+
+The event row and its "unsent" index row live in different partitions, so no transaction spans them: the
+index row is written before the event and deleted after the event is marked sent. An unsent event always
+has its index row; an index row without an event (a crash before the insert) is dropped after an hour.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import quote, unquote
 
@@ -44,7 +50,7 @@ from azure.core.exceptions import (
 from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
 
 from shared.adapters.claimcheck import BlobClaimCheck, azure_credential
-from shared.domain.records import Claim, EventRecord, OrderRecord, TimelineEntry, utcnow
+from shared.domain.records import Claim, EventRecord, OrderRecord, OutgoingMessage, TimelineEntry, utcnow
 from shared.errors import ConfigError, RetryableError
 from shared.ports import ConcurrencyError
 
@@ -62,6 +68,10 @@ _CHUNK_BYTES = 60_000
 _MAX_CHUNKS = 15
 _BATCH = 100
 _CLAIM_ATTEMPTS = 10
+UNSENT_PARTITION = "unsent"  # never an event's partition: those always hold "|"
+# An index row whose event is still missing this long after it was written belongs to an intake that died
+# before the insert (it never answered 2xx). Long past any HTTP request's lifetime (230 s on Azure).
+ORPHAN_AGE = timedelta(hours=1)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -164,7 +174,25 @@ class TableStateStore:
     def _table(self, name: str) -> TableClient:
         return self._tables[name]
 
-    # events ---------------------------------------------------------------------------------
+    # events and their outbox -----------------------------------------------------------------
+    def _put_bytes(self, entity: dict[str, Any], prefix: str, data: bytes, store_id: str) -> None:
+        """Inline when small; else in the claim-check container, or gzip'd over several properties."""
+        if len(data) <= _CHUNK_BYTES:
+            entity[prefix] = data
+        elif self._claim_checks is not None:
+            entity[f"{prefix}Ref"] = self._claim_checks.put(data, f"events/{store_id}")
+        else:
+            entity.update(_pack(f"{prefix}Gz", data))
+
+    def _get_bytes(self, entity: Mapping[str, Any], prefix: str) -> bytes | None:
+        if f"{prefix}Ref" in entity:
+            if self._claim_checks is None:
+                raise ConfigError("an event is in the claim-check container but no claim check is configured")
+            return self._claim_checks.get(entity[f"{prefix}Ref"])
+        if f"{prefix}GzParts" in entity:
+            return _unpack(f"{prefix}Gz", entity)
+        return None if entity.get(prefix) is None else bytes(entity[prefix])
+
     @_passing_faults
     def record_event(self, event: EventRecord) -> bool:
         entity: dict[str, Any] = {
@@ -177,15 +205,26 @@ class TableStateStore:
             "OrderId": event.order_id,
             "ReceivedAt": event.received_at.isoformat(),
             "Headers": json.dumps(event.headers),
+            "Unsent": event.unsent,
         }
-        if len(event.body) <= _CHUNK_BYTES:
-            entity["Body"] = event.body
-        elif self._claim_checks is not None:
-            entity["BodyRef"] = self._claim_checks.put(event.body, f"events/{event.store_id}")
-        else:
-            entity.update(_pack("BodyGz", event.body))
+        self._put_bytes(entity, "Body", event.body, event.store_id)
+        if event.message is not None:
+            self._put_bytes(entity, "Message", event.message.model_dump_json().encode(), event.store_id)
+        events = self._table("events")
+        if event.unsent:
+            # First, so that an unsent event is never without its index row; kept when it exists, so a
+            # duplicate delivery does not push the original's time back.
+            index_row = {
+                "PartitionKey": UNSENT_PARTITION,
+                "RowKey": _pair(event.store_id, event.event_key),
+                "StoreId": event.store_id,
+                "EventKey": event.event_key,
+                "ReceivedAt": event.received_at,
+            }
+            with contextlib.suppress(ResourceExistsError):
+                events.create_entity(index_row)
         try:
-            self._table("events").create_entity(entity)
+            events.create_entity(entity)
         except ResourceExistsError:
             return False
         return True
@@ -196,14 +235,7 @@ class TableStateStore:
             entity = self._table("events").get_entity(_pair(store_id, event_key), "event")
         except ResourceNotFoundError:
             return None
-        if "BodyRef" in entity:
-            if self._claim_checks is None:
-                raise ConfigError("an event body is in the claim-check container but no claim check is configured")
-            body = self._claim_checks.get(entity["BodyRef"])
-        elif "BodyGzParts" in entity:
-            body = _unpack("BodyGz", entity)
-        else:
-            body = bytes(entity.get("Body") or b"")
+        message = self._get_bytes(entity, "Message")
         return EventRecord(
             store_id=entity["StoreId"],
             event_key=entity["EventKey"],
@@ -212,8 +244,43 @@ class TableStateStore:
             order_id=entity["OrderId"],
             received_at=datetime.fromisoformat(entity["ReceivedAt"]),
             headers=json.loads(entity["Headers"]),
-            body=body,
+            body=self._get_bytes(entity, "Body") or b"",
+            message=None if message is None else OutgoingMessage.model_validate_json(message),
+            unsent=bool(entity.get("Unsent", False)),
         )
+
+    @_passing_faults
+    def unsent_events(self, received_before: datetime, limit: int = 100) -> list[EventRecord]:
+        """One query of the sparse "unsent" partition. Index rows left behind (their event was sent, or
+        never inserted and older than ORPHAN_AGE) are deleted on the way, like stale order index rows."""
+        events = self._table("events")
+        rows = events.query_entities(
+            "PartitionKey eq @pk and ReceivedAt lt @before",
+            parameters={"pk": UNSENT_PARTITION, "before": received_before},
+            select=["RowKey", "StoreId", "EventKey", "ReceivedAt"],
+        )
+        found: list[EventRecord] = []
+        for row in sorted(rows, key=lambda r: r["ReceivedAt"]):
+            event = self.get_event(str(row["StoreId"]), str(row["EventKey"]))
+            if event is not None and event.unsent:
+                found.append(event)
+                if len(found) >= max(1, int(limit)):
+                    break
+            elif event is not None or row["ReceivedAt"] < received_before - ORPHAN_AGE:
+                self._delete_quietly(events, UNSENT_PARTITION, str(row["RowKey"]))
+        return found
+
+    @_passing_faults
+    def mark_event_sent(self, store_id: str, event_key: str) -> None:
+        events = self._table("events")
+        try:
+            events.update_entity(
+                {"PartitionKey": _pair(store_id, event_key), "RowKey": "event", "Unsent": False}, mode=UpdateMode.MERGE
+            )
+        except ResourceNotFoundError:
+            return
+        # Only after the mark: a crash in between leaves an index row that the relay drops.
+        self._delete_quietly(events, UNSENT_PARTITION, _pair(store_id, event_key))
 
     # orders ---------------------------------------------------------------------------------
     def _order_entity(self, record: OrderRecord, index_key: str) -> dict[str, Any]:

@@ -27,7 +27,11 @@ EXPECTED_HTTP = {
     "simulate": ("simulate/{store_id}", ["POST"]),
     "dashboard": ("dashboard", ["GET"]),
 }
-EXPECTED_TIMERS = {"catch_up_poll": "%CatchUpSchedule%", "sweep_stuck_orders": "%SweepSchedule%"}
+EXPECTED_TIMERS = {
+    "catch_up_poll": "%CatchUpSchedule%",
+    "sweep_stuck_orders": "%SweepSchedule%",
+    "relay_unsent_events": "%OutboxRelaySchedule%",
+}
 EXPECTED_QUEUES = {
     "order_events": "%OrderEventsQueue%",
     "invoice_requests": "%InvoiceRequestsQueue%",
