@@ -96,8 +96,8 @@ def test_kill_after_any_intake_step_then_restart_invoices_the_order_once(service
     assert crashed
     after = restarted(services)
     relay_unsent_events(after)  # the relay's run at host start; the store never sends again
-    after.bus.drain(after)  # type: ignore[attr-defined]
-    assert after.state.get_order(WOO, "5123").state == OrderState.INVOICED  # type: ignore[union-attr]
+    after.bus.drain(after)
+    assert after.state.get_order(WOO, "5123").state == OrderState.INVOICED
     assert invoices(after) == [("INV-000001", Decimal("53.97"))] and target.calls == 1
     assert unsent(after) == []
 
@@ -107,11 +107,11 @@ def test_kill_between_recording_and_sending_is_relayed_at_restart(services, targ
     with pytest.raises(Crash):
         deliver(services, woo_order())
     [event] = services.state.unsent_events(services.clock() + LATER)
-    assert services.bus.messages == []  # type: ignore[attr-defined]
+    assert services.bus.messages == []
     after = restarted(services)
     assert relay_unsent_events(after).sent == 1
     # The message id is the event key, so a relay racing a late intake send is a dropped duplicate.
-    assert [m.message_id for m in after.bus.messages] == [event.event_key]  # type: ignore[attr-defined]
+    assert [m.message_id for m in after.bus.messages] == [event.event_key]
     assert unsent(after) == []
 
 
@@ -119,11 +119,11 @@ def test_failed_send_after_the_record_is_still_accepted_and_the_relay_sends_it(s
     bus = services.bus
     services.bus = RefusingBus(bus)
     assert deliver(services, woo_order()) == 202
-    assert bus.messages == [] and unsent(services) == ["5123"]  # type: ignore[attr-defined]
+    assert bus.messages == [] and unsent(services) == ["5123"]
     services.bus = bus  # Service Bus is back
     after = restarted(services)
     assert relay_unsent_events(after).sent == 1
-    bus.drain(after)  # type: ignore[attr-defined]
+    bus.drain(after)
     assert invoices(after) == [("INV-000001", Decimal("53.97"))] and target.calls == 1
 
 
@@ -133,8 +133,8 @@ def test_repeat_of_a_still_unsent_event_sends_it(services, target):
     assert deliver(services, woo_order()) == 202
     services.bus = bus
     assert deliver(services, woo_order()) == 200  # a resend, or the catch-up poll finding the order
-    assert len(bus.messages) == 1 and unsent(services) == []  # type: ignore[attr-defined]
-    bus.drain(services)  # type: ignore[attr-defined]
+    assert len(bus.messages) == 1 and unsent(services) == []
+    bus.drain(services)
     assert invoices(services) == [("INV-000001", Decimal("53.97"))]
 
 
@@ -164,7 +164,7 @@ def test_relay_sends_the_rest_when_one_message_is_refused_and_tries_that_one_onc
     services.bus = refusing = RefusingBus(bus, refuse=lambda message_id: ":5124:" in message_id)
     result = relay_unsent_events(restarted(services))
     assert (result.sent, result.failed) == (2, 1)
-    assert [m.session_id for m in bus.messages] == ["demo-woo/5123", "demo-woo/5125"]  # type: ignore[attr-defined]
+    assert [m.session_id for m in bus.messages] == ["demo-woo/5123", "demo-woo/5125"]
     assert unsent(services) == ["5124"] and len(refusing.refused) == 1  # tried once in this run, no spinning
 
 
@@ -182,4 +182,4 @@ def test_relay_timer_function_runs_the_relay(services, target):
         timer.get_user_function()(TimerRequest(past_due=False))
     finally:
         override_services(None)
-    assert len(bus.messages) == 1 and unsent(services) == []  # type: ignore[attr-defined]
+    assert len(bus.messages) == 1 and unsent(services) == []
