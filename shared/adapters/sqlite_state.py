@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS sku_map (
 CREATE TABLE IF NOT EXISTS watermarks (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # State files written before the outbox lack its columns; their events count as sent (they were sent
-# before the answer, or lost before this fix). The partial index holds unsent events only.
+# before the answer, or lost before this fix). The partial index holds unsent events only. A message is
+# kept only while unsent: it repeats the body's personal data.
 _OUTBOX_COLUMNS = {"message": "TEXT", "unsent": "INTEGER NOT NULL DEFAULT 0"}
 _OUTBOX_INDEX = "CREATE INDEX IF NOT EXISTS events_unsent ON events (received_at) WHERE unsent = 1"
 _EVENT_COLUMNS = "channel, topic, order_id, received_at, headers, body, message, unsent"
@@ -148,7 +149,7 @@ class SqliteStateStore:
     def mark_event_sent(self, store_id: str, event_key: str) -> None:
         with self._write() as db:
             db.execute(
-                "UPDATE events SET unsent = 0 WHERE store_id = ? AND event_key = ? AND unsent = 1",
+                "UPDATE events SET unsent = 0, message = NULL WHERE store_id = ? AND event_key = ? AND unsent = 1",
                 (store_id, event_key),
             )
 

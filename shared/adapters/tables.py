@@ -8,8 +8,8 @@ Layout, one table per concern, partition keys spread by store and order so no pa
 |            |                         |                                 | timeline in the order's partition   |
 | orderindex | store                   | inverted changed time|order     | list newest first without a scan    |
 | events     | store|event key         | "event"                         | insert-if-absent on the event key   |
-|            | "unsent"                | store|event key                 | sparse index of the outbox: events  |
-|            |                         |                                 | whose message the bus may not have  |
+|            | "unsent"                | store|event key                 | the outbox: the message of each     |
+|            |                         |                                 | event the bus may not have yet      |
 | claims     | store                   | claim|key, series|name          | counter + claim in one transaction  |
 | skumaps    | store                   | store SKU                       | batched writes within the store     |
 | watermarks | name                    | "watermark"                     |                                     |
@@ -19,9 +19,11 @@ in one entity group transaction: a crash cannot keep one and lose the other. Cla
 partition because an entity group transaction only spans one partition, and
 the gap-free number needs the counter and the claim written together.
 
-The event row and its "unsent" index row live in different partitions, so no transaction spans them: the
-index row is written before the event and deleted after the event is marked sent. An unsent event always
-has its index row; an index row without an event (a crash before the insert) is dropped after an hour.
+The event row (with its Unsent mark) and its outbox row (with the message) live in different partitions, so
+no transaction spans them: the outbox row is written first and deleted after the event is marked sent, so an
+unsent event always has its message. The "unsent" partition stays small, one query finds what to relay, and
+the message (which repeats the body's personal data) is not kept once sent. An outbox row without an event
+(a crash before the insert, never acknowledged) is dropped after an hour.
 """
 
 from __future__ import annotations
@@ -208,21 +210,21 @@ class TableStateStore:
             "Unsent": event.unsent,
         }
         self._put_bytes(entity, "Body", event.body, event.store_id)
-        if event.message is not None:
-            self._put_bytes(entity, "Message", event.message.model_dump_json().encode(), event.store_id)
         events = self._table("events")
         if event.unsent:
-            # First, so that an unsent event is never without its index row; kept when it exists, so a
-            # duplicate delivery does not push the original's time back.
-            index_row = {
+            if event.message is None:
+                raise ValueError(f"event {event.event_key}: an unsent event needs its message")
+            outbox_row: dict[str, Any] = {
                 "PartitionKey": UNSENT_PARTITION,
                 "RowKey": _pair(event.store_id, event.event_key),
                 "StoreId": event.store_id,
                 "EventKey": event.event_key,
                 "ReceivedAt": event.received_at,
             }
-            with contextlib.suppress(ResourceExistsError):
-                events.create_entity(index_row)
+            self._put_bytes(outbox_row, "Message", event.message.model_dump_json().encode(), event.store_id)
+            # Before the event, so an unsent event never lacks its message. An upsert, not insert-if-absent:
+            # the new ETag stops a relay that judged an old row an orphan from deleting it now.
+            events.upsert_entity(outbox_row, mode=UpdateMode.REPLACE)
         try:
             events.create_entity(entity)
         except ResourceExistsError:
@@ -231,11 +233,15 @@ class TableStateStore:
 
     @_passing_faults
     def get_event(self, store_id: str, event_key: str) -> EventRecord | None:
+        events = self._table("events")
         try:
-            entity = self._table("events").get_entity(_pair(store_id, event_key), "event")
+            entity = events.get_entity(_pair(store_id, event_key), "event")
         except ResourceNotFoundError:
             return None
-        message = self._get_bytes(entity, "Message")
+        message = None
+        if entity.get("Unsent"):
+            with contextlib.suppress(ResourceNotFoundError):
+                message = self._get_bytes(events.get_entity(UNSENT_PARTITION, _pair(store_id, event_key)), "Message")
         return EventRecord(
             store_id=entity["StoreId"],
             event_key=entity["EventKey"],
@@ -251,8 +257,8 @@ class TableStateStore:
 
     @_passing_faults
     def unsent_events(self, received_before: datetime, limit: int = 100) -> list[EventRecord]:
-        """One query of the sparse "unsent" partition. Index rows left behind (their event was sent, or
-        never inserted and older than ORPHAN_AGE) are deleted on the way, like stale order index rows."""
+        """One query of the small "unsent" partition. Outbox rows left behind (their event was sent, or never
+        inserted and older than ORPHAN_AGE) are deleted on the way, unless written again since they were read."""
         events = self._table("events")
         rows = events.query_entities(
             "PartitionKey eq @pk and ReceivedAt lt @before",
@@ -267,7 +273,13 @@ class TableStateStore:
                 if len(found) >= max(1, int(limit)):
                     break
             elif event is not None or row["ReceivedAt"] < received_before - ORPHAN_AGE:
-                self._delete_quietly(events, UNSENT_PARTITION, str(row["RowKey"]))
+                with contextlib.suppress(ResourceNotFoundError, ResourceModifiedError):
+                    events.delete_entity(
+                        UNSENT_PARTITION,
+                        str(row["RowKey"]),
+                        etag=row.metadata["etag"],
+                        match_condition=MatchConditions.IfNotModified,
+                    )
         return found
 
     @_passing_faults
@@ -279,7 +291,7 @@ class TableStateStore:
             )
         except ResourceNotFoundError:
             return
-        # Only after the mark: a crash in between leaves an index row that the relay drops.
+        # Only after the mark: a crash in between leaves an outbox row that the relay drops.
         self._delete_quietly(events, UNSENT_PARTITION, _pair(store_id, event_key))
 
     # orders ---------------------------------------------------------------------------------

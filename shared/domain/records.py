@@ -113,5 +113,5 @@ class EventRecord(_Record):
     received_at: UtcDatetime
     headers: dict[str, str] = Field(default_factory=dict)  # non-secret delivery headers only
     body: bytes = b""
-    message: OutgoingMessage | None = None  # None on events recorded before the outbox existed
+    message: OutgoingMessage | None = None  # kept while unsent only: it repeats the body's personal data
     unsent: bool = False  # True from the insert until the message is on the bus

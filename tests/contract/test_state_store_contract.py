@@ -358,6 +358,7 @@ def test_unsent_event_is_listed_with_its_message_until_marked_sent(store: StateS
     assert store.unsent_events(NOW + timedelta(days=1)) == []
     found = store.get_event("demo-woo", event.event_key)
     assert found is not None and not found.unsent and found.body == event.body
+    assert found.message is None  # not kept once sent: it repeats the body's personal data
     store.mark_event_sent("demo-woo", event.event_key)  # idempotent
     store.mark_event_sent("demo-woo", "never-recorded")  # unknown: nothing to do
 
@@ -463,6 +464,21 @@ def test_tables_index_row_without_its_event_is_dropped_only_after_an_hour(tables
         tables._table("events").create_entity({**row, "EventKey": order_id, "ReceivedAt": NOW - age})
     assert tables.unsent_events(NOW) == []
     assert [row["EventKey"] for row in _unsent_rows(tables)] == ["4712"]
+
+
+@pytest.mark.azurite
+def test_tables_orphan_written_again_while_the_relay_looks_is_kept(tables: Any, monkeypatch: Any) -> None:
+    row = {"PartitionKey": "unsent", "RowKey": _pair("demo-woo", "4711"), "StoreId": "demo-woo", "EventKey": "4711"}
+    tables._table("events").create_entity({**row, "ReceivedAt": NOW - timedelta(hours=2)})
+    read_event = tables.get_event
+
+    def a_late_delivery_writes_it_again(store_id: str, event_key: str) -> Any:
+        tables._table("events").upsert_entity({**row, "ReceivedAt": NOW})  # its event insert comes next
+        return read_event(store_id, event_key)
+
+    monkeypatch.setattr(tables, "get_event", a_late_delivery_writes_it_again)
+    assert tables.unsent_events(NOW) == []
+    assert [r["EventKey"] for r in _unsent_rows(tables)] == ["4711"]
 
 
 @pytest.mark.azurite
