@@ -1,11 +1,14 @@
-"""Timers: the catch-up poll of store APIs, the stuck-order sweep and the outbox relay."""
+"""Timers: the catch-up poll of store APIs, the stuck-order sweep, personal-data retention and the outbox
+relay; the erasure request for one customer's personal data."""
 
 from __future__ import annotations
 
 import azure.functions as func
 
+from functions.http import http_errors, json_response
 from shared.bootstrap import services
 from shared.handlers.housekeeping import catch_up, sweep_stuck_orders
+from shared.handlers.privacy import actor_from_headers, apply_retention, erase_customer, erasure_request
 from shared.handlers.relay import relay_unsent_events
 
 bp = func.Blueprint()
@@ -21,6 +24,24 @@ def catch_up_poll(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(schedule="%SweepSchedule%", arg_name="timer", run_on_startup=False)
 def sweep(timer: func.TimerRequest) -> None:
     sweep_stuck_orders(services())
+
+
+# -- personal data: the retention timer and the erasure request (shared.handlers.privacy) --------------
+
+
+@bp.function_name("apply_retention")
+@bp.timer_trigger(schedule="%RetentionSchedule%", arg_name="timer", run_on_startup=False)
+def retention(timer: func.TimerRequest) -> None:
+    apply_retention(services())
+
+
+@bp.function_name("erase_customer")
+@bp.route(route="stores/{store_id}/erasure", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@http_errors
+def erasure(req: func.HttpRequest) -> func.HttpResponse:
+    request = erasure_request(req.get_body())
+    answer = erase_customer(services(), req.route_params["store_id"], actor=actor_from_headers(req.headers), **request)
+    return json_response(200, answer)
 
 
 # Outbox relay: sends events that intake recorded and acknowledged but did not get onto the bus (a crash

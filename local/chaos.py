@@ -43,6 +43,7 @@ def main() -> int:
         "OutboxRelaySchedule": "*/2 * * * * *",
         "CatchUpSchedule": "0 0 0 1 1 *",
         "SweepSchedule": "0 0 0 1 1 *",
+        "RetentionSchedule": "0 0 0 1 1 *",
     }
     host = HostProcess(work / "state", work / "stores", env_overrides=env)
     started = time.monotonic()

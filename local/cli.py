@@ -7,11 +7,13 @@ simulate STORE ORDER.json                 dry run: canonical order, problems, in
 orders [--store S] [--state X]            list orders
 order STORE ORDER                         one order with its timeline
 retry STORE ORDER                         release a held or failed order
+erase STORE --email E | --tax-id T        redact one customer's personal data (issued documents stay)
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import Any
 from local.settings import load_local_settings
 from shared.bootstrap import services
 from shared.errors import BadRequest, ConfigError
-from shared.handlers import catalog, operations, simulate
+from shared.handlers import catalog, operations, privacy, simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         one = commands.add_parser(name)
         one.add_argument("store")
         one.add_argument("order")
+    erase = commands.add_parser("erase")
+    erase.add_argument("store")
+    who = erase.add_mutually_exclusive_group(required=True)
+    who.add_argument("--email", default="")
+    who.add_argument("--tax-id", default="")
     commands.add_parser("dead-letters").add_argument("queue", nargs="?")
     resubmit = commands.add_parser("resubmit")
     resubmit.add_argument("queue")
@@ -79,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
             _print(operations.order_detail(found, args.store, args.order))
         elif args.command == "retry":
             _print(operations.order_summary(operations.retry_order(found, args.store, args.order, "operator:cli")))
+        elif args.command == "erase":
+            # The erasure is recorded under the person who ran it: the operating-system user.
+            actor = f"operator:{getpass.getuser()}"
+            _print(privacy.erase_customer(found, args.store, email=args.email, tax_id=args.tax_id, actor=actor))
         elif args.command in ("dead-letters", "resubmit"):
             return _dead_letters(found.bus, args)
     except BadRequest as error:

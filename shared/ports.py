@@ -6,7 +6,7 @@ otherwise. Adapters raise shared.errors.RetryableError for passing faults.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -73,6 +73,26 @@ class StateStore(Protocol):
     def get_watermark(self, name: str) -> str | None: ...
 
     def set_watermark(self, name: str, value: str) -> None: ...
+
+    # personal data: retention and erasure (shared.handlers.privacy) ----------------------------
+    def scan_orders(self, store_id: str, changed_before: datetime | None = None) -> Iterator[OrderRecord]:
+        """Every order of one store (optionally only those last changed before a time), in no set order.
+
+        A full read of the store's orders: for the daily retention run and an erasure request, not for
+        a request path that must be fast.
+        """
+
+    def scan_events(
+        self, store_id: str, *, received_before: datetime | None = None, order_id: str | None = None
+    ) -> Iterator[EventRecord]:
+        """The raw events of one store, optionally only those received before a time or of one order."""
+
+    def replace_event(self, event: EventRecord) -> None:
+        """Overwrite the headers and body of an event that exists (its redacted copy). KeyError if unknown."""
+
+    def rewrite_timeline(self, store_id: str, order_id: str, rewrite: Callable[[TimelineEntry], TimelineEntry]) -> int:
+        """Replace each of the order's timeline entries by rewrite(entry) in place (same position), writing only
+        the entries that changed. Returns how many changed. The one exception to an append-only timeline."""
 
 
 class Bus(Protocol):

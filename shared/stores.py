@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from shared.domain.limits import MAX_STORE_ID_BYTES, size
 from shared.errors import ConfigError
 
 
@@ -94,6 +95,22 @@ class TrytonSettings(_Settings):
     timeout_seconds: float = Field(default=30.0, gt=0)
 
 
+class RetentionSettings(_Settings):
+    """How long personal data stays in this service's own records (shared.handlers.privacy).
+
+    Issued documents are never touched: the outbox / ERP is the legal record (Spain: 4 years for tax,
+    6 for the commercial code). These limits cover our copies: the raw deliveries and the order records.
+    """
+
+    # Days after a finished order (invoiced, paid, credited, cancelled) last changed before its buyer's
+    # name, e-mail, phone, addresses and tax id are redacted. At least 30: the EU 14-day withdrawal period
+    # plus delivery, so a return is still credited from the full order.
+    personal_data_days: int = Field(default=90, ge=30, le=3650)
+    # Days a raw delivery (body as the store sent it: addresses, IP address, user agent) is kept whole.
+    # At least 7: enough to compare a delivery with the order during the week it was processed.
+    raw_events_days: int = Field(default=30, ge=7, le=3650)
+
+
 class StoreSettings(_Settings):
     store_id: str
     channel: Literal["woocommerce", "shopify"]
@@ -111,6 +128,7 @@ class StoreSettings(_Settings):
     sku_map: dict[str, str] = Field(default_factory=dict)
     # Validation rules; their schema lives with the rules (shared.domain.rules) and is checked there.
     rules: dict[str, Any] = Field(default_factory=dict)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     outgoing_writes: bool = True  # False blocks every write to the target and store (a safe pause)
 
     @field_validator("currency")
@@ -126,6 +144,9 @@ class StoreSettings(_Settings):
     def _store_id(cls, value: str) -> str:
         if not value or not all(c.isalnum() or c in "-_" for c in value):
             raise ValueError("must be letters, digits, '-' or '_'")
+        # It is part of every session id ("<store_id>/<order_id>", 128 characters) and Table key.
+        if size(value, "bytes") > MAX_STORE_ID_BYTES:
+            raise ValueError(f"is {size(value, 'bytes')} bytes long (UTF-8); the limit is {MAX_STORE_ID_BYTES}")
         return value
 
 

@@ -36,8 +36,9 @@ var queueSettings = [
   }
 ]
 
-// NCRONTAB schedules of the timers (catch-up poll of store APIs, stuck-order sweep, outbox relay) and the delivery
-// count after which a stage marks the order failed (the queues' maxDeliveryCount).
+// NCRONTAB schedules of the timers (catch-up poll of store APIs, stuck-order sweep, personal-data retention
+// once a day at 03:30 UTC, outbox relay every minute) and the delivery count after which a stage marks the
+// order failed (the queues' maxDeliveryCount).
 var timerSettings = [
   {
     name: 'CatchUpSchedule'
@@ -46,6 +47,10 @@ var timerSettings = [
   {
     name: 'SweepSchedule'
     value: '0 */5 * * * *'
+  }
+  {
+    name: 'RetentionSchedule'
+    value: '0 30 3 * * *'
   }
   {
     name: 'OutboxRelaySchedule'

@@ -88,6 +88,11 @@ class BlobClaimCheck:
         except ResourceNotFoundError as exc:
             raise KeyError(f"claim check {reference} not found in container {self._container.container_name}") from exc
 
+    def delete(self, reference: str) -> None:
+        """Remove the payload (a redacted event no longer points at it). Gone already is fine."""
+        with contextlib.suppress(ResourceNotFoundError):
+            self._container.delete_blob(reference)
+
 
 def require(claim_checks: BlobClaimCheck | None, what: str) -> BlobClaimCheck:
     if claim_checks is None:

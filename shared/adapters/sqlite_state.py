@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +51,9 @@ _EVENT_COLUMNS = "channel, topic, order_id, received_at, headers, body, message,
 def _utc_text(moment: datetime) -> str:
     """ISO 8601 in UTC with microseconds: one fixed width, so text order is time order."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+_PAGE = 500  # rows per page of a store-wide scan
 
 
 def state_path(state_dir: Path) -> Path:
@@ -329,6 +332,63 @@ class SqliteStateStore:
     def set_watermark(self, name: str, value: str) -> None:
         with self._write() as db:
             db.execute("INSERT OR REPLACE INTO watermarks VALUES (?, ?)", (name, value))
+
+    # personal data: retention and erasure ----------------------------------------------------
+    def _pages(self, sql: str, args: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
+        """Rows of `sql` (which selects rowid first and ends in `rowid > ?`) in pages, so a long scan holds
+        no read transaction open while the caller writes."""
+        last = 0
+        while True:
+            rows = self._connection().execute(f"{sql} ORDER BY rowid LIMIT {_PAGE}", (*args, last)).fetchall()
+            yield from rows
+            if len(rows) < _PAGE:
+                return
+            last = rows[-1][0]
+
+    def scan_orders(self, store_id: str, changed_before: datetime | None = None) -> Iterator[OrderRecord]:
+        before = changed_before.astimezone(UTC).isoformat() if changed_before else "9999"
+        sql = "SELECT rowid, record, version FROM orders WHERE store_id = ? AND changed_at < ? AND rowid > ?"
+        for _, body, version in self._pages(sql, (store_id, before)):
+            record = OrderRecord.model_validate_json(body)
+            record.version = str(version)
+            yield record
+
+    def scan_events(
+        self, store_id: str, *, received_before: datetime | None = None, order_id: str | None = None
+    ) -> Iterator[EventRecord]:
+        before = received_before.astimezone(UTC).isoformat() if received_before else "9999"
+        sql = "SELECT rowid, event_key FROM events WHERE store_id = ? AND received_at < ?"
+        args: tuple[Any, ...] = (store_id, before)
+        if order_id is not None:
+            sql += " AND order_id = ?"
+            args = (*args, order_id)
+        for _, event_key in self._pages(f"{sql} AND rowid > ?", args):
+            event = self.get_event(store_id, event_key)
+            if event is not None:
+                yield event
+
+    def replace_event(self, event: EventRecord) -> None:
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE events SET headers = ?, body = ? WHERE store_id = ? AND event_key = ?",
+                (json.dumps(event.headers), event.body, event.store_id, event.event_key),
+            )
+            if cursor.rowcount != 1:
+                raise KeyError(f"no event {event.store_id}/{event.event_key}")
+
+    def rewrite_timeline(self, store_id: str, order_id: str, rewrite: Callable[[TimelineEntry], TimelineEntry]) -> int:
+        changed = 0
+        with self._write() as db:
+            rows = db.execute(
+                "SELECT seq, entry FROM timeline WHERE store_id = ? AND order_id = ? ORDER BY seq", (store_id, order_id)
+            ).fetchall()
+            for seq, text in rows:
+                entry = TimelineEntry.model_validate_json(text)
+                new = rewrite(entry)
+                if new != entry:
+                    db.execute("UPDATE timeline SET entry = ? WHERE seq = ?", (new.model_dump_json(), seq))
+                    changed += 1
+        return changed
 
     def dump(self) -> dict[str, list[Any]]:
         """Every row of every table, for tests that assert a request changed nothing."""

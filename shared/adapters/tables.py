@@ -35,7 +35,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import quote, unquote
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 
 TABLES = ("orders", "orderindex", "events", "claims", "skumaps", "watermarks")
 ORDER_ROW = "order"
+EVENT_ROW = "event"
 TIMELINE_PREFIX = "timeline|"
 
 # Table Storage limits: a string or binary property holds at most 64 KiB (strings are UTF-16, so 32 K
@@ -195,11 +196,10 @@ class TableStateStore:
             return _unpack(f"{prefix}Gz", entity)
         return None if entity.get(prefix) is None else bytes(entity[prefix])
 
-    @_passing_faults
-    def record_event(self, event: EventRecord) -> bool:
+    def _event_entity(self, event: EventRecord) -> dict[str, Any]:
         entity: dict[str, Any] = {
             "PartitionKey": _pair(event.store_id, event.event_key),
-            "RowKey": "event",
+            "RowKey": EVENT_ROW,
             "StoreId": event.store_id,
             "EventKey": event.event_key,
             "Channel": event.channel,
@@ -210,6 +210,10 @@ class TableStateStore:
             "Unsent": event.unsent,
         }
         self._put_bytes(entity, "Body", event.body, event.store_id)
+        return entity
+
+    @_passing_faults
+    def record_event(self, event: EventRecord) -> bool:
         events = self._table("events")
         if event.unsent:
             if event.message is None:
@@ -226,7 +230,7 @@ class TableStateStore:
             # the new ETag stops a relay that judged an old row an orphan from deleting it now.
             events.upsert_entity(outbox_row, mode=UpdateMode.REPLACE)
         try:
-            events.create_entity(entity)
+            events.create_entity(self._event_entity(event))
         except ResourceExistsError:
             return False
         return True
@@ -235,13 +239,16 @@ class TableStateStore:
     def get_event(self, store_id: str, event_key: str) -> EventRecord | None:
         events = self._table("events")
         try:
-            entity = events.get_entity(_pair(store_id, event_key), "event")
+            entity = events.get_entity(_pair(store_id, event_key), EVENT_ROW)
         except ResourceNotFoundError:
             return None
         message = None
         if entity.get("Unsent"):
             with contextlib.suppress(ResourceNotFoundError):
                 message = self._get_bytes(events.get_entity(UNSENT_PARTITION, _pair(store_id, event_key)), "Message")
+        return self._event_from(entity, message)
+
+    def _event_from(self, entity: Mapping[str, Any], message: bytes | None = None) -> EventRecord:
         return EventRecord(
             store_id=entity["StoreId"],
             event_key=entity["EventKey"],
@@ -286,9 +293,8 @@ class TableStateStore:
     def mark_event_sent(self, store_id: str, event_key: str) -> None:
         events = self._table("events")
         try:
-            events.update_entity(
-                {"PartitionKey": _pair(store_id, event_key), "RowKey": "event", "Unsent": False}, mode=UpdateMode.MERGE
-            )
+            mark = {"PartitionKey": _pair(store_id, event_key), "RowKey": EVENT_ROW, "Unsent": False}
+            events.update_entity(mark, mode=UpdateMode.MERGE)
         except ResourceNotFoundError:
             return
         # Only after the mark: a crash in between leaves an outbox row that the relay drops.
@@ -591,6 +597,75 @@ class TableStateStore:
         self._table("watermarks").upsert_entity(
             {"PartitionKey": _key(name), "RowKey": "watermark", "Value": value}, mode=UpdateMode.REPLACE
         )
+
+    # personal data: retention and erasure ----------------------------------------------------
+    # Table Storage has no secondary index: both scans below filter on properties, which the service
+    # evaluates over the whole table (orders: one row per order plus its timeline; events: one per
+    # delivery). That is a daily timer and a rare erasure request, so a scan is the trade-off taken
+    # instead of an index table that every save would have to keep in step. (Generators: a fault while
+    # iterating reaches the caller unmapped, which for a timer means the next run tries again.)
+    def scan_orders(self, store_id: str, changed_before: datetime | None = None) -> Iterator[OrderRecord]:
+        query = "RowKey eq @row and StoreId eq @store"
+        parameters: dict[str, Any] = {"row": ORDER_ROW, "store": store_id}
+        if changed_before is not None:
+            query += " and ChangedAt lt @before"
+            parameters["before"] = changed_before.astimezone(UTC).isoformat()
+        for entity in self._table("orders").query_entities(query, parameters=parameters):
+            yield self._record_from(entity)
+
+    def scan_events(
+        self, store_id: str, *, received_before: datetime | None = None, order_id: str | None = None
+    ) -> Iterator[EventRecord]:
+        # The event rows only: the outbox rows of the "unsent" partition carry a StoreId too.
+        query = "RowKey eq @row and StoreId eq @store"
+        parameters: dict[str, Any] = {"row": EVENT_ROW, "store": store_id}
+        if received_before is not None:
+            query += " and ReceivedAt lt @before"
+            parameters["before"] = received_before.astimezone(UTC).isoformat()
+        if order_id is not None:
+            query += " and OrderId eq @order"
+            parameters["order"] = order_id
+        for entity in self._table("events").query_entities(query, parameters=parameters):
+            yield self._event_from(entity)
+
+    @_passing_faults
+    def replace_event(self, event: EventRecord) -> None:
+        events = self._table("events")
+        try:
+            old = events.get_entity(_pair(event.store_id, event.event_key), EVENT_ROW, select=["BodyRef"])
+        except ResourceNotFoundError as exc:
+            raise KeyError(f"no event {event.store_id}/{event.event_key}") from exc
+        entity = self._event_entity(event)
+        # REPLACE drops the properties the new copy does not have (Body parts of a bigger original).
+        events.update_entity(entity, mode=UpdateMode.REPLACE)
+        reference = old.get("BodyRef")
+        if reference and reference != entity.get("BodyRef") and self._claim_checks is not None:
+            self._claim_checks.delete(str(reference))
+
+    @_passing_faults
+    def rewrite_timeline(self, store_id: str, order_id: str, rewrite: Callable[[TimelineEntry], TimelineEntry]) -> int:
+        orders = self._table("orders")
+        rows = orders.query_entities(
+            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+            parameters={"pk": _pair(store_id, order_id), "low": TIMELINE_PREFIX, "high": "timeline}"},
+            select=["PartitionKey", "RowKey", "Entry"],
+        )
+        operations: list[Any] = []
+        for row in rows:
+            entry = TimelineEntry.model_validate_json(row["Entry"])
+            new = rewrite(entry)
+            if new != entry:
+                replaced = {
+                    "PartitionKey": row["PartitionKey"],
+                    "RowKey": row["RowKey"],
+                    "Entry": new.model_dump_json(),
+                }
+                operations.append(("update", replaced, {"mode": UpdateMode.MERGE}))
+        # All rows share the order's partition: batches of 100 are each atomic, and a rerun finishes a
+        # batch that failed (rewrite is idempotent for redaction).
+        for start in range(0, len(operations), _BATCH):
+            orders.submit_transaction(operations[start : start + _BATCH])
+        return len(operations)
 
     def drop_tables(self) -> None:
         """Delete this store's tables (tests on a shared Azurite)."""

@@ -1,4 +1,5 @@
-"""Helpers the channel parsers share: signature check, tolerant JSON/number/time reading, event keys.
+"""Helpers the channel parsers share: signature check, tolerant JSON/number/time reading, event keys, and the
+limits on JSON depth and on the length of ids, SKUs and names (docs/input-limits.md).
 
 Everything here turns bad store input into shared.errors.BadRequest(400), so intake never answers 5xx.
 """
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from shared.domain.limits import MAX_ID_BYTES, MAX_NAME_CHARACTERS, MAX_SKU_BYTES, Unit, shown, too_long
 from shared.errors import BadRequest
 
 ZERO = Decimal("0")
@@ -30,7 +32,19 @@ MAX_KEY_LENGTH = 128  # Service Bus message ids are at most 128 characters
 # make quantize/divide raise InvalidOperation or Overflow deep in the rules instead of holding the order.
 MAX_ADJUSTED_EXPONENT = 11
 MIN_ADJUSTED_EXPONENT = -12
-SHOWN_LENGTH = 60  # how much of a bad value an error message repeats
+# Deepest nesting of objects and arrays a request body may have. Shopify orders nest about 6 levels (order →
+# line_items → tax_lines → price_set → shop_money), WooCommerce plugin meta a few more; a body of "[[[[…" has no
+# business here and, past the interpreter's recursion limit, would crash whatever walks it.
+MAX_JSON_DEPTH = 64
+DEPTH_TITLE = "JSON nested too deeply"
+# Per field name of the canonical models: (limit, unit). Ids go through to_id; these come in as text.
+FIELD_LIMITS: dict[str, tuple[int, Unit]] = {
+    "sku": (MAX_SKU_BYTES, "bytes"),
+    "number": (MAX_ID_BYTES, "bytes"),
+    "name": (MAX_NAME_CHARACTERS, "characters"),
+    "company": (MAX_NAME_CHARACTERS, "characters"),
+}
+_MODEL_WORDS = {"OrderLine": "line", "RefundLine": "refund line", "TaxLine": "tax", "Charge": "charge"}
 # What text may hold: XML 1.0's characters without DEL and the C1 controls. Stores pass control characters through
 # from pasted names, and a JSON "\ud800" escape gives a lone surrogate that UTF-8, pydantic and lxml all refuse;
 # none of them means anything to a person.
@@ -65,14 +79,47 @@ def verify_signature(raw_body: bytes, given: str, secret: str) -> bool:
     return hmac.compare_digest(sign(raw_body, secret).encode("ascii"), given.strip().encode("ascii", "replace"))
 
 
-def load_json_object(raw_body: bytes) -> dict[str, Any]:
-    """Parse a webhook body; floats become Decimal from their text, ints stay exact (Shopify ids > 2^53)."""
+def load_json(raw_body: bytes | str) -> Any:
+    """Parse a request body; floats become Decimal from their text, ints stay exact (Shopify ids > 2^53).
+
+    Raises BadRequest(400) for text that is not JSON and for nesting deeper than MAX_JSON_DEPTH.
+    """
     try:
         data = json.loads(raw_body, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise BadRequest(400, "Malformed JSON", f"The body is not valid JSON: {exc}") from exc
     except RecursionError as exc:  # "[[[[…" nested deeper than the interpreter's stack
-        raise BadRequest(400, "Malformed JSON", "The body is nested too deeply.") from exc
+        raise BadRequest(400, DEPTH_TITLE, _depth_detail(f"more than {MAX_JSON_DEPTH}")) from exc
+    depth = json_depth(data)
+    if depth > MAX_JSON_DEPTH:
+        raise BadRequest(400, DEPTH_TITLE, _depth_detail(str(depth)))
+    return data
+
+
+def _depth_detail(depth: str) -> str:
+    return f"The body nests objects and arrays {depth} levels deep; the limit is {MAX_JSON_DEPTH}."
+
+
+def json_depth(value: Any) -> int:
+    """How deep objects and arrays nest: 0 for a scalar, 1 for {} or [], 2 for {"a": []}.
+
+    An explicit stack rather than recursion: the value may be nested almost as deep as the interpreter allows.
+    """
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def load_json_object(raw_body: bytes) -> dict[str, Any]:
+    """Parse a webhook or simulation body that must be one JSON object (see load_json)."""
+    data = load_json(raw_body)
     if not isinstance(data, dict):
         raise BadRequest(400, "Not an order", f"Expected a JSON object, got {type(data).__name__}.")
     return data
@@ -120,12 +167,6 @@ def to_decimal(value: Any, field: str = "amount") -> Decimal:
     return result
 
 
-def shown(value: Any) -> str:
-    """A bad value as an error message repeats it: repr, cut short (a store may send megabytes of it)."""
-    text = repr(value)
-    return text if len(text) <= SHOWN_LENGTH else f"{text[: SHOWN_LENGTH - 1]}…"
-
-
 def to_money(value: Any, field: str = "amount") -> Decimal:
     """An amount with at least cent precision: 10.8 → 10.80; WooCommerce's unrounded "4.536" keeps its digits."""
     amount = to_decimal(value, field)
@@ -135,18 +176,27 @@ def to_money(value: Any, field: str = "amount") -> Decimal:
     return amount
 
 
-def to_id(value: Any) -> str:
-    """An id as an exact string; ints keep every digit, 123.0 becomes "123"."""
+def to_id(value: Any, field: str = "id") -> str:
+    """An id as an exact string; ints keep every digit, 123.0 becomes "123".
+
+    Raises BadRequest(400, "Malformed order") for an id over MAX_ID_BYTES: ids become session ids and Table keys.
+    """
     if value is None or isinstance(value, bool):
         return ""
     if isinstance(value, Decimal):
         # int() rather than quantize: an id sent as 1e308 has more digits than Decimal's 28-digit context.
         if value.is_finite() and value == value.to_integral_value() and value.adjusted() < MAX_KEY_LENGTH:
-            return str(int(value))
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    return _NOT_TEXT.sub("", str(value)).strip()
+            text = str(int(value))
+        else:
+            text = str(value)
+    elif isinstance(value, int):
+        text = str(value)  # json.loads already refused ints past Python's 4300-digit conversion limit
+    else:
+        text = _NOT_TEXT.sub("", str(value)).strip()
+    refusal = too_long(field, text, MAX_ID_BYTES)
+    if refusal:
+        raise BadRequest(400, "Malformed order", refusal)
+    return text
 
 
 def to_text(value: Any) -> str:
@@ -229,8 +279,17 @@ def event_key(*parts: str) -> str:
     safe = _KEY_UNSAFE.sub("-", raw)
     if safe == raw and len(safe) <= MAX_KEY_LENGTH:
         return safe
-    digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:24]
-    return f"{safe[: MAX_KEY_LENGTH - len(digest) - 1]}:{digest}"
+    return _shortened(safe, raw)
+
+
+def bounded_key(text: str) -> str:
+    """`text` as a bus message id: unchanged up to 128 characters, else its start and a hash of the whole."""
+    return text if len(text) <= MAX_KEY_LENGTH else _shortened(text, text)
+
+
+def _shortened(shown_part: str, whole: str) -> str:
+    digest = hashlib.sha256(whole.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    return f"{shown_part[: MAX_KEY_LENGTH - len(digest) - 1]}:{digest}"
 
 
 def scalar_meta(entries: Iterable[Mapping[str, Any]], key_field: str, value_field: str) -> dict[str, str]:
@@ -263,7 +322,17 @@ def find_tax_id(meta: Mapping[str, str], keys: Iterable[str]) -> str:
 
 
 def build(model: type[ModelT], **fields: Any) -> ModelT:
-    """Build a canonical model; a payload that still does not fit it is the store's fault: 400, not 500."""
+    """Build a canonical model; a payload that still does not fit it is the store's fault: 400, not 500.
+
+    SKUs, order numbers and names over their FIELD_LIMITS are refused here too, never cut short: a cut SKU maps to
+    another product, a cut buyer name is another party on a legal document.
+    """
+    for name, value in fields.items():
+        if name in FIELD_LIMITS and isinstance(value, str):
+            limit, unit = FIELD_LIMITS[name]
+            refusal = too_long(f"{_MODEL_WORDS.get(model.__name__, model.__name__.lower())} {name}", value, limit, unit)
+            if refusal:
+                raise BadRequest(400, "Malformed order", refusal)
     try:
         return model(**fields)
     except ValidationError as exc:

@@ -187,6 +187,9 @@ class Order(_Model):
     refunds: list[Refund] = Field(default_factory=list)
     note: str = ""
     meta: dict[str, str] = Field(default_factory=dict)  # order meta / note attributes, for tax ids and rules
+    # Set when the buyer's personal data was redacted from this snapshot (retention or erasure): no document
+    # is ever issued from it (shared.handlers.privacy). A new snapshot from the store comes without it.
+    redacted_at: UtcDatetime | None = None
 
     @property
     def key(self) -> str:

@@ -1,5 +1,6 @@
 """Product mapping per store: store SKU (or "SKU:variant id") → target item code, imported and
-exported as CSV or JSON, and the SKUs that held orders are waiting for."""
+exported as CSV or JSON, and the SKUs that held orders are waiting for. The CSV export is safe to open in a
+spreadsheet and reads back unchanged; uploads obey the JSON depth and length limits (docs/input-limits.md)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import json
 from typing import Any
 
 from shared.bootstrap import Services
+from shared.channels.common import load_json
 from shared.domain.order import OrderState
-from shared.domain.rules.mapping import parse_sku_map_csv, sku_key, sku_map_to_csv
+from shared.domain.rules.mapping import add_sku_map_row, parse_sku_map_csv, sku_map_to_csv
 from shared.errors import BadRequest
 
 MAX_ROWS = 100_000
@@ -23,7 +25,8 @@ def parse_sku_map(body: bytes, content_type: str) -> dict[str, str]:
     """CSV (`sku,variant_id,item_code`, variant_id optional) or JSON: {"SKU": "CODE"} or
     [{"sku": ..., "variant_id": ..., "item_code": ...}].
 
-    Raises BadRequest(400) naming the row and the reason; nothing is stored from a bad file.
+    Raises BadRequest(400) naming the row and the reason (an empty or over-long value, a key given twice, JSON
+    nested deeper than the limit); nothing is stored from a bad file.
     """
     try:
         text = body.decode("utf-8-sig") if body else ""
@@ -40,10 +43,7 @@ def parse_sku_map(body: bytes, content_type: str) -> dict[str, str]:
 
 
 def _json_sku_map(text: str) -> dict[str, str]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+    data = load_json(text)  # BadRequest(400) for text that is not JSON or nests too deeply
     if isinstance(data, dict):
         rows = [{"sku": k, "item_code": v} for k, v in data.items()]
     elif isinstance(data, list) and all(isinstance(item, dict) for item in data):
@@ -53,12 +53,7 @@ def _json_sku_map(text: str) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for number, row in enumerate(rows, start=1):
         sku, code, variant = (str(row.get(k) or "").strip() for k in ("sku", "item_code", "variant_id"))
-        if not sku or not code:
-            raise ValueError(f"entry {number}: sku and item_code must both be given")
-        key = sku_key(sku, variant)
-        if key in mapping:
-            raise ValueError(f"entry {number}: {key} appears twice")
-        mapping[key] = code
+        add_sku_map_row(mapping, f"entry {number}", sku, variant, code)
     return mapping
 
 

@@ -21,6 +21,7 @@ from shared.errors import NothingToDo, PermanentError, RetryableError
 from shared.handlers.common import entry, format_number, hold, log, problem_from_error, update_order
 from shared.handlers.messages import CancelOrder, IssueCreditNote, IssueInvoice
 from shared.handlers.orders import changed_after_invoicing, follow_up, invoiced_content
+from shared.handlers.privacy import refuse_redacted
 from shared.ports import Target
 from shared.stores import StoreSettings
 from shared.telemetry import count_order, record_target_call
@@ -73,6 +74,8 @@ def _issue(
     target = services.target(settings)
     numbered = _numbered(target)
     try:
+        if record.order is not None:
+            refuse_redacted(record.order)  # before a number is taken: a redacted snapshot names no buyer
         if preflight is not None:
             preflight(target)
         claim, _ = services.state.claim(settings.store_id, claim_key, series if numbered else None)

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from shared.bootstrap import Services, queue_name
+from shared.channels.common import bounded_key
 from shared.domain.order import OrderEvent
 from shared.domain.records import OutgoingMessage
 
@@ -78,8 +79,8 @@ def message_id(message: _Message) -> str:
         return message.event.event_key
     base = f"{message.store_id}:{message.order_id}:{message.attempt}"
     if isinstance(message, IssueCreditNote):
-        return f"{base}:credit_note:{message.refund_id}"
-    return f"{base}:{getattr(message, 'type', '')}"
+        return bounded_key(f"{base}:credit_note:{message.refund_id}")  # ids within their limits can pass 128
+    return bounded_key(f"{base}:{getattr(message, 'type', '')}")
 
 
 QUEUE_OF = {

@@ -381,6 +381,12 @@ def test_repeated_record_of_an_unsent_event_keeps_one_entry_with_the_first_time(
     assert _keys(listed) == [first.event_key] and listed[0].received_at == NOW
 
 
+def test_scanning_a_store_lists_an_unsent_event_once_as_an_event(store: StateStore) -> None:
+    event = make_unsent_event()
+    store.record_event(event)
+    assert [e.event_key for e in store.scan_events("demo-woo")] == [event.event_key]
+
+
 def test_unsent_event_near_the_webhook_limit_keeps_body_and_message(store: StateStore) -> None:
     body = b'{"line_items": [' + b",".join(b'{"sku": "BLUE-MUG-350ML-%06d"}' % n for n in range(30000)) + b"]}"
     event = make_unsent_event(message_body=body.replace(b"sku", b"item")).model_copy(update={"body": body})
@@ -435,6 +441,95 @@ def test_tables_list_skips_a_stale_index_row_left_by_an_interrupted_save(azurite
 
 def _event_keys(tables: Any) -> list[str]:
     return [str(e["PartitionKey"]) for e in tables._table("events").list_entities(select=["PartitionKey"])]
+
+
+# personal data: scans, event replacement, timeline rewrite (shared.handlers.privacy) ------------------
+
+
+def test_scan_orders_reads_every_order_of_one_store_and_filters_by_last_change(store: StateStore) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    for order_id in ("1001", "1002", "1003"):
+        store.save_order(make_record(order_id))
+    store.save_order(make_record("2001", store_id="demo-shopify"))
+    after = datetime.now(UTC) + timedelta(seconds=1)
+    assert sorted(r.order_id for r in store.scan_orders("demo-woo")) == ["1001", "1002", "1003"]
+    assert sorted(r.order_id for r in store.scan_orders("demo-woo", changed_before=after)) == ["1001", "1002", "1003"]
+    assert list(store.scan_orders("demo-woo", changed_before=before)) == []
+    scanned = next(iter(store.scan_orders("demo-shopify")))
+    # A scanned record saves like a read one: its version is current.
+    scanned.state = OrderState.PAID
+    assert store.save_order(scanned).state == OrderState.PAID
+
+
+def test_scan_events_filters_by_store_time_and_order(store: StateStore) -> None:
+    store.record_event(make_event("demo-woo/4711/a"))
+    store.record_event(make_event("demo-woo/4711/b").model_copy(update={"received_at": NOW + timedelta(days=2)}))
+    store.record_event(make_event("demo-woo/5000/a").model_copy(update={"order_id": "5000"}))
+    store.record_event(make_event("demo-shopify/1/a").model_copy(update={"store_id": "demo-shopify"}))
+    assert sorted(e.event_key for e in store.scan_events("demo-woo")) == [
+        "demo-woo/4711/a",
+        "demo-woo/4711/b",
+        "demo-woo/5000/a",
+    ]
+    older = store.scan_events("demo-woo", received_before=NOW + timedelta(days=1))
+    assert sorted(e.event_key for e in older) == ["demo-woo/4711/a", "demo-woo/5000/a"]
+    of_order = store.scan_events("demo-woo", order_id="4711")
+    assert sorted(e.event_key for e in of_order) == ["demo-woo/4711/a", "demo-woo/4711/b"]
+
+
+def test_replace_event_overwrites_headers_and_body_and_refuses_an_unknown_event(store: StateStore) -> None:
+    event = make_event(body=b'{"id": 4711, "billing": {"email": "ana.garcia@example.es"}}')
+    store.record_event(event)
+    store.replace_event(event.model_copy(update={"body": b'{"id": 4711}', "headers": {"redacted": "yes"}}))
+    found = store.get_event("demo-woo", event.event_key)
+    assert found is not None and found.body == b'{"id": 4711}' and found.headers == {"redacted": "yes"}
+    assert found.received_at == NOW and found.order_id == "4711"
+    with pytest.raises(KeyError):
+        store.replace_event(make_event("demo-woo/unknown"))
+    assert store.get_event("demo-woo", "demo-woo/unknown") is None
+
+
+def test_replace_event_shrinks_a_big_body(store: StateStore) -> None:
+    event = make_event(body=b'{"note": "' + b"Calle Mayor 1 " * 20_000 + b'"}')
+    store.record_event(event)
+    store.replace_event(event.model_copy(update={"body": b'{"note": "[redacted]"}'}))
+    found = store.get_event("demo-woo", event.event_key)
+    assert found is not None and found.body == b'{"note": "[redacted]"}'
+
+
+def test_rewrite_timeline_replaces_entries_in_place_and_counts_the_changed_ones(store: StateStore) -> None:
+    store.save_order(make_record())
+    for detail in ("Held: tax_id_invalid ES-X1234", "Validated.", "Note from ES-X1234"):
+        store.append_timeline("demo-woo", "4711", TimelineEntry(at=NOW, actor="validation", action="a", detail=detail))
+    store.append_timeline("demo-woo", "4712", TimelineEntry(at=NOW, actor="validation", action="a", detail="ES-X1234"))
+
+    def scrub(item: TimelineEntry) -> TimelineEntry:
+        return item.model_copy(update={"detail": item.detail.replace("ES-X1234", "[redacted]")})
+
+    assert store.rewrite_timeline("demo-woo", "4711", scrub) == 2
+    assert [t.detail for t in store.get_timeline("demo-woo", "4711")] == [
+        "Held: tax_id_invalid [redacted]",
+        "Validated.",
+        "Note from [redacted]",
+    ]
+    assert [t.detail for t in store.get_timeline("demo-woo", "4712")] == ["ES-X1234"]
+    assert store.rewrite_timeline("demo-woo", "4711", scrub) == 0
+
+
+@pytest.mark.azurite
+def test_tables_replacing_a_claim_checked_event_deletes_the_old_blob(azurite: str) -> None:
+    claim_checks = _claim_checks(azurite)
+    tables = _tables_store(azurite, claim_checks=claim_checks)
+    try:
+        tables.record_event(make_event(body=b"x" * 200_000))
+        reference = tables._table("events").get_entity(_event_keys(tables)[0], "event")["BodyRef"]
+        tables.replace_event(make_event(body=b"[redacted]"))
+        entity = tables._table("events").get_entity(_event_keys(tables)[0], "event")
+        assert "BodyRef" not in entity and bytes(entity["Body"]) == b"[redacted]"
+        with pytest.raises(KeyError):
+            claim_checks.get(reference)
+    finally:
+        tables.drop_tables()
 
 
 @pytest.fixture

@@ -64,6 +64,7 @@ def test_sigkill_mid_burst_then_restart_invoices_every_acknowledged_order_once_w
         "OutboxRelaySchedule": "*/2 * * * * *",
         "CatchUpSchedule": NEVER,
         "SweepSchedule": NEVER,
+        "RetentionSchedule": NEVER,
         "LOCAL_BUS_LOCK_SECONDS": "3",
         "LOCAL_BUS_BACKOFF_BASE": "0.2",
         "LOCAL_BUS_POLL_SECONDS": "0.05",

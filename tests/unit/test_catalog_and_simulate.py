@@ -33,7 +33,10 @@ def test_csv_round_trip(services):
     assert import_sku_map(services, "demo-woo", csv_body, "text/csv") == {"store_id": "demo-woo", "count": 2}
     body, content_type = export_sku_map(services, "demo-woo", as_json=False)
     assert content_type.startswith("text/csv")
-    assert body == csv_body.decode()
+    assert body == (
+        'sku,variant_id,item_code\n"BLUE-MUG-350ML","","MUG-BLUE-350"\n"TEE-ORG-M","815","TEE-ORGANIC-M-BLACK"\n'
+    )
+    assert parse_sku_map(body.encode(), "text/csv") == services.state.get_sku_map("demo-woo")
     as_json, _ = export_sku_map(services, "demo-woo", as_json=True)
     assert json.loads(as_json) == {"BLUE-MUG-350ML": "MUG-BLUE-350", "TEE-ORG-M:815": "TEE-ORGANIC-M-BLACK"}
 
@@ -44,7 +47,7 @@ def test_csv_round_trip(services):
         (b"code,name\nA,B\n", "header row"),
         (b"sku,item_code\nA,\n", "item_code is empty for SKU A"),
         (b"sku,item_code\nA,X\nA,Y\n", "appears twice"),
-        (b'{"A": ""}', "must both be given"),
+        (b'{"A": ""}', "entry 1: item_code is empty for SKU A"),
         (b"[1]", "list of objects"),
         (b"{oops", "not valid JSON"),
         (b"\xff\xfe", "not UTF-8"),

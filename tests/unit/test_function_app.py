@@ -26,10 +26,12 @@ EXPECTED_HTTP = {
     "unmapped_skus": ("stores/{store_id}/unmapped-skus", ["GET"]),
     "simulate": ("simulate/{store_id}", ["POST"]),
     "dashboard": ("dashboard", ["GET"]),
+    "erase_customer": ("stores/{store_id}/erasure", ["POST"]),
 }
 EXPECTED_TIMERS = {
     "catch_up_poll": "%CatchUpSchedule%",
     "sweep_stuck_orders": "%SweepSchedule%",
+    "apply_retention": "%RetentionSchedule%",
     "relay_unsent_events": "%OutboxRelaySchedule%",
 }
 EXPECTED_QUEUES = {

@@ -91,7 +91,7 @@ def test_unmapped_skus_are_listed_once_and_sorted() -> None:
 def test_csv_round_trip_keeps_variant_keys() -> None:
     text = sku_map_to_csv(SKU_MAP)
     assert text.splitlines()[0] == "sku,variant_id,item_code"
-    assert "TEE-ORG-M,8841,TEE-M-NAVY" in text.splitlines()
+    assert '"TEE-ORG-M","8841","TEE-M-NAVY"' in text.splitlines()  # data cells quoted: OWASP CSV injection
     assert parse_sku_map_csv(text) == SKU_MAP
 
 

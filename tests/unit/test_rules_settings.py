@@ -102,18 +102,22 @@ def test_rules_that_are_not_a_mapping_are_refused() -> None:
         check_rules_settings(["EUR"], "shop.yaml")  # type: ignore[arg-type]
 
 
-def test_every_problem_code_is_documented_in_the_readme() -> None:
+def _order_checks_doc() -> str:
+    return (Path(__file__).resolve().parents[2] / "docs" / "order-checks.md").read_text(encoding="utf-8")
+
+
+def test_every_problem_code_is_documented() -> None:
     from shared.domain.rules import MESSAGES
 
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    text = _order_checks_doc()
     missing = [code for code in MESSAGES if f"`{code}`" not in text]
     assert missing == []
 
 
-def test_the_rules_example_in_the_readme_is_valid() -> None:
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+def test_the_rules_example_in_the_docs_is_valid() -> None:
+    text = _order_checks_doc()
     blocks = [part.split("```", 1)[0] for part in text.split("```yaml\n")[1:]]
     block = next(b for b in blocks if b.startswith("rules:"))
-    rules = parse_rules(yaml.safe_load(block)["rules"], "README.md")
+    rules = parse_rules(yaml.safe_load(block)["rules"], "order-checks.md")
     assert rules.transforms.payment_terms["*"] == "ZZZ"
     assert rules.billing.countries["ES"].limit == Decimal("3000")

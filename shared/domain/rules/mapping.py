@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from shared.domain.limits import MAX_ID_BYTES, MAX_ITEM_CODE_BYTES, MAX_SKU_BYTES, too_long
 from shared.domain.order import Charge, Order, OrderLine
 from shared.domain.records import Problem
 from shared.domain.rules.messages import problem
@@ -20,6 +21,11 @@ from shared.domain.rules.settings import RulesSettings, parse_rules
 FALLBACK = "*"  # in transforms only: the code for any method not listed
 CSV_COLUMNS = ("sku", "variant_id", "item_code")
 _VARIANT_KEY = re.compile(r"^(?P<sku>.+):(?P<variant>\d+)$")
+# A cell a spreadsheet would run as a formula (OWASP "CSV Injection"): one starting with = + - @, tab, CR or LF.
+# The export puts the spreadsheet's text mark, an apostrophe, in front of it, and in front of a cell that already
+# starts with one, so that the import can drop exactly one mark and read back the SKU as it was ("-BLUE-MUG").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+_TEXT_MARK = "'"
 
 
 def sku_key(sku: str, variant_id: str = "") -> str:
@@ -112,10 +118,52 @@ def unmapped_skus(orders: Iterable[Order], sku_map: Mapping[str, str]) -> list[s
     return sorted(seen)
 
 
+def spreadsheet_cell(value: str) -> str:
+    """A CSV cell no spreadsheet runs as a formula: "-BLUE-MUG" → "'-BLUE-MUG"; from_spreadsheet_cell undoes it.
+
+    >>> spreadsheet_cell("=SUM(A1:A9)"), spreadsheet_cell("BLUE-MUG-350ML"), spreadsheet_cell("'-A")
+    ("'=SUM(A1:A9)", 'BLUE-MUG-350ML', "''-A")
+    """
+    return _TEXT_MARK + value if value.startswith((*_FORMULA_STARTS, _TEXT_MARK)) else value
+
+
+def from_spreadsheet_cell(value: str) -> str:
+    """The value an exported cell stands for; a cell without the export's mark is taken as it is.
+
+    >>> from_spreadsheet_cell("'-BLUE-MUG"), from_spreadsheet_cell("-BLUE-MUG"), from_spreadsheet_cell("'BLUE")
+    ('-BLUE-MUG', '-BLUE-MUG', "'BLUE")
+    """
+    if value.startswith(_TEXT_MARK) and value[1:].startswith((*_FORMULA_STARTS, _TEXT_MARK)):
+        return value[1:]
+    return value
+
+
+def add_sku_map_row(mapping: dict[str, str], where: str, sku: str, variant_id: str, item_code: str) -> None:
+    """Add one uploaded row to `mapping`. Raises ValueError naming `where` (e.g. "row 3") for an empty SKU or item
+    code, a value over its length limit (docs/input-limits.md) or a key given twice."""
+    if not sku:
+        raise ValueError(f"{where}: sku is empty")
+    if not item_code:
+        raise ValueError(f"{where}: item_code is empty for SKU {sku}")
+    for field, value, limit in (
+        ("sku", sku, MAX_SKU_BYTES),
+        ("variant_id", variant_id, MAX_ID_BYTES),
+        ("item_code", item_code, MAX_ITEM_CODE_BYTES),
+    ):
+        refusal = too_long(field, value, limit)
+        if refusal:
+            raise ValueError(f"{where}: {refusal}")
+    key = sku_key(sku, variant_id)
+    if key in mapping:
+        raise ValueError(f"{where}: {key} appears twice")
+    mapping[key] = item_code
+
+
 def parse_sku_map_csv(text: str) -> dict[str, str]:
     """Read a SKU map CSV with a header `sku,variant_id,item_code` (variant_id may be empty or absent).
 
-    Raises ValueError naming the row for a missing column, an empty SKU or item code, or a key given twice.
+    Cells written by sku_map_to_csv read back as they were (see spreadsheet_cell). Raises ValueError naming the row
+    for a missing column, an empty SKU or item code, a value over its length limit, or a key given twice.
     """
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))  # Excel writes a byte-order mark
     header = [name.strip().lower() for name in reader.fieldnames or []]
@@ -123,28 +171,29 @@ def parse_sku_map_csv(text: str) -> dict[str, str]:
         raise ValueError("the CSV needs a header row with the columns sku and item_code (variant_id optional)")
     mapping: dict[str, str] = {}
     for row_number, row in enumerate(reader, start=2):
-        values = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if isinstance(v, str)}
+        values = {
+            (k or "").strip().lower(): from_spreadsheet_cell((v or "").strip())
+            for k, v in row.items()
+            if isinstance(v, str)
+        }
         if not any(values.values()):
             continue
         sku, item_code = values.get("sku", ""), values.get("item_code", "")
-        if not sku:
-            raise ValueError(f"row {row_number}: sku is empty")
-        if not item_code:
-            raise ValueError(f"row {row_number}: item_code is empty for SKU {sku}")
-        key = sku_key(sku, values.get("variant_id", ""))
-        if key in mapping:
-            raise ValueError(f"row {row_number}: {key} appears twice")
-        mapping[key] = item_code
+        add_sku_map_row(mapping, f"row {row_number}", sku, values.get("variant_id", ""), item_code)
     return mapping
 
 
 def sku_map_to_csv(sku_map: Mapping[str, str]) -> str:
-    """Write a SKU map as CSV (same columns parse_sku_map_csv reads), sorted by key."""
+    """Write a SKU map as CSV (same columns parse_sku_map_csv reads), sorted by key.
+
+    Every data cell is quoted and none starts a formula (OWASP's CSV injection advice): a map uploaded by one person is
+    opened in a spreadsheet by another, and a separator inside a quoted cell cannot start a new one.
+    """
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    csv.writer(out, lineterminator="\n").writerow(CSV_COLUMNS)  # our own words: the header stays plain
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
     for key in sorted(sku_map):
         match = _VARIANT_KEY.match(key)
         sku, variant = (match["sku"], match["variant"]) if match else (key, "")
-        writer.writerow((sku, variant, sku_map[key]))
+        writer.writerow([spreadsheet_cell(cell) for cell in (sku, variant, sku_map[key])])
     return out.getvalue()
