@@ -387,6 +387,15 @@ def test_scanning_a_store_lists_an_unsent_event_once_as_an_event(store: StateSto
     assert [e.event_key for e in store.scan_events("demo-woo")] == [event.event_key]
 
 
+def test_redacting_an_unsent_event_keeps_it_unsent_with_its_message(store: StateStore) -> None:
+    event = make_unsent_event()
+    store.record_event(event)
+    [scanned] = store.scan_events("demo-woo")
+    store.replace_event(scanned.model_copy(update={"body": b'{"id": 4711}'}))
+    [listed] = store.unsent_events(NOW + timedelta(seconds=1))
+    assert listed.body == b'{"id": 4711}' and listed.message == event.message
+
+
 def test_unsent_event_near_the_webhook_limit_keeps_body_and_message(store: StateStore) -> None:
     body = b'{"line_items": [' + b",".join(b'{"sku": "BLUE-MUG-350ML-%06d"}' % n for n in range(30000)) + b"]}"
     event = make_unsent_event(message_body=body.replace(b"sku", b"item")).model_copy(update={"body": body})
