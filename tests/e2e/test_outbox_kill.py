@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -25,10 +26,11 @@ NEVER = "0 0 0 1 1 *"  # the other timers stay out of the way (they would only f
 
 
 def read(path: Path, query: str) -> set[str]:
-    """Read-only, from outside the host process; WAL readers see the last committed state."""
+    """From outside the host process, frozen or dead: WAL readers see the last committed state. Not a
+    read-only connection: after a SIGKILL the first reader may have to recover the WAL index."""
     if not path.exists():
         return set()
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as db:
+    with closing(sqlite3.connect(path, timeout=30)) as db:
         return {str(row[0]) for row in db.execute(query)}
 
 
