@@ -178,14 +178,26 @@ class TableStateStore:
         return self._tables[name]
 
     # events and their outbox -----------------------------------------------------------------
-    def _put_bytes(self, entity: dict[str, Any], prefix: str, data: bytes, store_id: str) -> None:
-        """Inline when small; else in the claim-check container, or gzip'd over several properties."""
+    def _put_bytes(
+        self, entity: dict[str, Any], prefix: str, data: bytes, store_id: str, *, keep_in_entity: bool = False
+    ) -> None:
+        """Inline when small; else in the claim-check container, or gzip'd over several properties.
+
+        keep_in_entity prefers the gzip'd properties to a blob, so that the payload goes when the row goes;
+        the claim check then takes only what does not fit in an entity.
+        """
         if len(data) <= _CHUNK_BYTES:
             entity[prefix] = data
-        elif self._claim_checks is not None:
-            entity[f"{prefix}Ref"] = self._claim_checks.put(data, f"events/{store_id}")
-        else:
-            entity.update(_pack(f"{prefix}Gz", data))
+            return
+        claim_checks = self._claim_checks
+        if claim_checks is None or keep_in_entity:
+            try:
+                entity.update(_pack(f"{prefix}Gz", data))
+                return
+            except ValueError:
+                if claim_checks is None:
+                    raise
+        entity[f"{prefix}Ref"] = claim_checks.put(data, f"events/{store_id}")
 
     def _get_bytes(self, entity: Mapping[str, Any], prefix: str) -> bytes | None:
         if f"{prefix}Ref" in entity:
@@ -225,7 +237,8 @@ class TableStateStore:
                 "EventKey": event.event_key,
                 "ReceivedAt": event.received_at,
             }
-            self._put_bytes(outbox_row, "Message", event.message.model_dump_json().encode(), event.store_id)
+            message = event.message.model_dump_json().encode()
+            self._put_bytes(outbox_row, "Message", message, event.store_id, keep_in_entity=True)
             # Before the event, so an unsent event never lacks its message. An upsert, not insert-if-absent:
             # the new ETag stops a relay that judged an old row an orphan from deleting it now.
             events.upsert_entity(outbox_row, mode=UpdateMode.REPLACE)

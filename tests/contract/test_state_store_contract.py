@@ -595,6 +595,21 @@ def test_tables_unsent_index_holds_unsent_events_only(tables: Any) -> None:
     assert _unsent_rows(tables) == []
 
 
+@pytest.mark.azurite
+def test_tables_big_unsent_message_stays_in_its_outbox_row_not_in_a_blob(azurite: str) -> None:
+    tables = _tables_store(azurite, claim_checks=_claim_checks(azurite))
+    try:
+        body = b'{"line_items": [' + b",".join(b'{"sku": "BLUE-MUG-350ML-%06d"}' % n for n in range(5000)) + b"]}"
+        event = make_unsent_event(message_body=body)
+        tables.record_event(event)
+        [row] = _unsent_rows(tables)
+        assert "MessageRef" not in row and row["MessageGzParts"] >= 1  # gone with the row once sent
+        [listed] = tables.unsent_events(NOW + timedelta(seconds=1))
+        assert listed.message == event.message
+    finally:
+        tables.drop_tables()
+
+
 def _pair(first: str, second: str) -> str:
     from shared.adapters.tables import _pair as pair
 
