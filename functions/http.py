@@ -10,6 +10,7 @@ from typing import Any
 
 import azure.functions as func
 
+from shared.bootstrap import services
 from shared.errors import BadRequest
 
 log = logging.getLogger("o2c.http")
@@ -31,11 +32,17 @@ def problem(status: int, title: str, detail: str = "", type_: str = "about:blank
 def http_errors(
     handler: Callable[[func.HttpRequest], func.HttpResponse],
 ) -> Callable[[func.HttpRequest], func.HttpResponse]:
-    """Turn refusals into problem+json; an unexpected error is logged and answered 500 without internals."""
+    """Turn refusals into problem+json; an unexpected error is logged and answered 500 without internals.
+
+    A route that names a store whose settings file was refused at load answers 503 before its handler runs.
+    """
 
     @functools.wraps(handler)
     def wrapper(req: func.HttpRequest) -> func.HttpResponse:
         try:
+            store_id = req.route_params.get("store_id")
+            if store_id:
+                services().loaded_store(store_id)
             return handler(req)
         except BadRequest as error:
             return problem(error.status, error.title, error.detail, error.type)

@@ -878,6 +878,19 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
     except (OSError, ConfigError) as error:
         out(f"cannot start the local host: {error}")
         return 1
+    from shared.bootstrap import services
+
+    try:
+        # Built now rather than on the first request, so a refused store file is said before anything else.
+        refused = services().broken
+    except ConfigError as error:
+        running.stop()
+        out(f"cannot start the local host: {error}")
+        return 1
+    for store_id, problems in sorted(refused.items()):
+        out(f"STORE NOT LOADED: {store_id} is not served until its file is fixed (its webhooks answer 503):")
+        for problem in problems:
+            out(f"  {problem}")
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:

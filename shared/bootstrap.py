@@ -6,6 +6,7 @@ STATE_BACKEND=tables and BUS_BACKEND=servicebus select Table Storage and Service
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -15,7 +16,9 @@ from pathlib import Path
 
 from shared.errors import ConfigError
 from shared.ports import Bus, StateStore, Target
-from shared.stores import StoreSettings, load_stores
+from shared.stores import StoreNotLoaded, StoreProblem, StoreSettings, load_store_folder
+
+log = logging.getLogger("o2c")
 
 QUEUE_SETTINGS = {
     "order-events": "OrderEventsQueue",
@@ -49,8 +52,16 @@ class Services:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     targets: dict[str, Target] = field(default_factory=dict)
     target_factory: Callable[[StoreSettings, Services], Target] | None = None
+    # Store files refused at load, by store id (the file name stem): reported, never served.
+    broken: dict[str, list[StoreProblem]] = field(default_factory=dict)
 
     def store(self, store_id: str) -> StoreSettings | None:
+        return self.stores.get(store_id)
+
+    def loaded_store(self, store_id: str) -> StoreSettings | None:
+        """The store's settings, None for an unknown store; raises StoreNotLoaded if its file was refused."""
+        if store_id in self.broken:
+            raise StoreNotLoaded(store_id, self.broken[store_id])
         return self.stores.get(store_id)
 
     def message_body(self, body: bytes, properties: Mapping[object, object] | None) -> bytes:
@@ -130,8 +141,16 @@ def services() -> Services:
             from shared.telemetry import configure_telemetry
 
             configure_telemetry()
+            loaded = load_store_folder(stores_dir())
+            for problems in loaded.broken.values():
+                for problem in problems:
+                    log.error("store file refused, its store is not served: %s", problem)
             _services = Services(
-                state=_build_state(), bus=_build_bus(), stores=load_stores(stores_dir()), state_dir=state_dir()
+                state=_build_state(),
+                bus=_build_bus(),
+                stores=loaded.stores,
+                state_dir=state_dir(),
+                broken=loaded.broken,
             )
         return _services
 

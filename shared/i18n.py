@@ -94,6 +94,12 @@ EN: dict[str, str] = {
     "where": "Where",
     "not_found": "This order is not known here.",
     "unknown_store": "Unknown store",
+    "store_files_refused": "Store settings not loaded",
+    "store_files_help": "These stores are not served until their settings file is fixed and the service is "
+    "restarted; every other store keeps working. Their orders are refused for now (503): Shopify sends them "
+    "again for up to 4 hours; WooCommerce orders are fetched by the catch-up poll once the file is fixed, if "
+    "the store's API credentials are set.",
+    "store_file_key": "setting",
     "network_error": "The service did not answer; try again.",
     "action_order_received": "Order received",
     "action_order_updated": "Order updated by the store",
@@ -199,6 +205,12 @@ ES: dict[str, str] = {
     "where": "Dónde",
     "not_found": "Este pedido no se conoce aquí.",
     "unknown_store": "Tienda desconocida",
+    "store_files_refused": "Configuración de tienda no cargada",
+    "store_files_help": "Estas tiendas no se atienden hasta que se corrija su archivo de configuración y se "
+    "reinicie el servicio; las demás tiendas siguen funcionando. Sus pedidos se rechazan por ahora (503): "
+    "Shopify los reenvía durante hasta 4 horas; los pedidos de WooCommerce los recupera la consulta periódica "
+    "a la tienda una vez corregido el archivo, si la tienda tiene credenciales de API.",
+    "store_file_key": "ajuste",
     "network_error": "El servicio no ha respondido; inténtelo de nuevo.",
     "action_order_received": "Pedido recibido",
     "action_order_updated": "Pedido modificado por la tienda",

@@ -7,6 +7,7 @@ environment, so secrets live in app settings or Key Vault references, not in the
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,7 +15,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shared.domain.limits import MAX_STORE_ID_BYTES, size
-from shared.errors import ConfigError
+from shared.errors import BadRequest, ConfigError, RetryableError
+
+MIN_SECRET_LENGTH = 16
+# On Azure an app setting whose Key Vault (or App Configuration) reference cannot be resolved keeps the
+# reference text as its value; used as a secret, anyone who reads the setting's definition could sign.
+UNRESOLVED_REFERENCES = ("@Microsoft.KeyVault(", "@Microsoft.AppConfiguration(")
+UNRESOLVED_REASON = (
+    "is a Key Vault reference that did not resolve; give the app's identity read access to the secret "
+    "and check the reference"
+)
 
 
 class _Settings(BaseModel):
@@ -139,6 +149,18 @@ class StoreSettings(_Settings):
             raise ValueError("must be a three-letter ISO 4217 currency code")
         return value
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: str) -> str:
+        # The reason never shows the value: it reaches logs and the anonymous health route.
+        if value.startswith(UNRESOLVED_REFERENCES):
+            raise ValueError(UNRESOLVED_REASON)
+        if not value.strip():
+            raise ValueError("is empty; a store would accept deliveries signed with an empty key")
+        if len(value) < MIN_SECRET_LENGTH:
+            raise ValueError(f"is shorter than {MIN_SECRET_LENGTH} characters; use a long random secret")
+        return value
+
     @field_validator("store_id")
     @classmethod
     def _store_id(cls, value: str) -> str:
@@ -150,54 +172,167 @@ class StoreSettings(_Settings):
         return value
 
 
-def resolve_env(value: Any, where: str) -> Any:
-    """Replace `env:NAME` strings (recursively) with the environment variable's value."""
-    if isinstance(value, str) and value.startswith("env:"):
-        name = value[4:]
-        if name not in os.environ:
-            raise ConfigError(f"{where}: environment variable {name} is not set")
-        return os.environ[name]
+@dataclass(frozen=True)
+class StoreProblem:
+    """Why one store file is refused: the file, the key (dotted) and the reason, never a secret value."""
+
+    file: str
+    key: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.key}: {self.reason}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"file": self.file, "key": self.key, "reason": self.reason}
+
+
+class StoreFileError(ConfigError):
+    """A store file that cannot be loaded; `problems` lists every reason found."""
+
+    def __init__(self, problems: list[StoreProblem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+class StoreNotLoaded(BadRequest, RetryableError):
+    """A request for a store whose file was refused at load: 503, so the store sends it again later.
+
+    Retryable for queued work too: a message already on the bus waits for the fix (then fails, replayable)
+    instead of being completed unprocessed.
+    """
+
+    def __init__(self, store_id: str, problems: list[StoreProblem]) -> None:
+        reasons = "; ".join(str(p) for p in problems)
+        super().__init__(
+            503,
+            "Store settings not loaded",
+            f"Store '{store_id}' is not served until its settings file is fixed: {reasons}",
+        )
+        self.store_id = store_id
+        self.problems = problems
+
+
+@dataclass
+class LoadedStores:
+    """Every store file of a folder: the stores that loaded and, by store id, why the others did not."""
+
+    stores: dict[str, StoreSettings] = field(default_factory=dict)
+    broken: dict[str, list[StoreProblem]] = field(default_factory=dict)
+
+
+def _resolve(value: Any, key: str, file: str, problems: list[StoreProblem]) -> Any:
+    """Replace `env:NAME` strings (recursively) with the environment variable's value; note what is missing."""
+    if isinstance(value, str):
+        source = ""
+        if value.startswith("env:"):
+            name = value[4:]
+            if name not in os.environ:
+                problems.append(StoreProblem(file, key, f"environment variable {name} is not set"))
+                return value
+            source = f"environment variable {name} "
+            value = os.environ[name]
+        if value.startswith(UNRESOLVED_REFERENCES):
+            problems.append(StoreProblem(file, key, f"{source}{UNRESOLVED_REASON}".strip()))
+        return value
     if isinstance(value, dict):
-        return {k: resolve_env(v, f"{where}.{k}") for k, v in value.items()}
+        return {k: _resolve(v, f"{key}.{k}" if key else str(k), file, problems) for k, v in value.items()}
     if isinstance(value, list):
-        return [resolve_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_resolve(v, f"{key}[{i}]", file, problems) for i, v in enumerate(value)]
     return value
 
 
-def _describe(error: ValidationError, path: Path) -> str:
-    parts = []
+def _validation_problems(error: ValidationError, file: str) -> list[StoreProblem]:
+    problems = []
     for item in error.errors():
         key = ".".join(str(p) for p in item["loc"]) or "(top level)"
         reason = "unknown key" if item["type"] == "extra_forbidden" else item["msg"].removeprefix("Value error, ")
-        parts.append(f"{path.name}: {key}: {reason}")
-    return "; ".join(parts)
+        problems.append(StoreProblem(file, key, reason))
+    return problems
+
+
+def _rules_problems(error: ConfigError, file: str) -> list[StoreProblem]:
+    """The rules check words its errors "<file>: rules.<key>: <reason>; …" (shared.domain.rules.settings)."""
+    problems = []
+    for part in str(error).split("; "):
+        key, _, reason = part.removeprefix(f"{file}: ").partition(": ")
+        problems.append(StoreProblem(file, key, reason) if reason else StoreProblem(file, "rules", part))
+    return problems
+
+
+def _yaml_reason(error: yaml.YAMLError) -> str:
+    """Where and what, without PyYAML's quoted snippet of the line, which may hold a literal secret."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or type(error).__name__
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"not valid YAML: {problem}{where}"
 
 
 def load_store(path: Path) -> StoreSettings:
+    """One store file, validated. Raises StoreFileError naming the file, the key and the reason."""
+    file = path.name
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path.name}: not valid YAML: {exc}") from exc
+        # `from None` here and below: the original error quotes the value, and a traceback would log it.
+        raise StoreFileError([StoreProblem(file, "(file)", _yaml_reason(exc))]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StoreFileError([StoreProblem(file, "(file)", f"cannot be read: {type(exc).__name__}")]) from exc
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path.name}: expected a mapping of settings at the top level")
-    raw = resolve_env(raw, path.name)
+        raise StoreFileError([StoreProblem(file, "(top level)", "expected a mapping of settings at the top level")])
+    problems: list[StoreProblem] = []
+    raw = _resolve(raw, "", file, problems)
+    if problems:
+        raise StoreFileError(problems)
     try:
         settings = StoreSettings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, path)) from exc
+        raise StoreFileError(_validation_problems(exc, file)) from None
     if settings.store_id != path.stem:
-        raise ConfigError(f"{path.name}: store_id: '{settings.store_id}' must equal the file name '{path.stem}'")
+        reason = f"'{settings.store_id}' must equal the file name '{path.stem}'"
+        raise StoreFileError([StoreProblem(file, "store_id", reason)])
     from shared.domain.rules import check_rules_settings  # the rules own their schema
 
-    check_rules_settings(settings.rules, path.name)
+    try:
+        check_rules_settings(settings.rules, file)
+    except ConfigError as exc:
+        raise StoreFileError(_rules_problems(exc, file)) from exc
     return settings
 
 
-def load_stores(folder: Path) -> dict[str, StoreSettings]:
-    stores: dict[str, StoreSettings] = {}
+def store_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
-        return stores
-    for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
-        settings = load_store(path)
-        stores[settings.store_id] = settings
-    return stores
+        return []
+    return sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
+
+
+def load_store_folder(folder: Path) -> LoadedStores:
+    """Load every store file; a file that is refused is set aside with its reasons and the others still load.
+
+    A store id defined twice (`shop.yaml` and `shop.yml`) is refused as a whole: which file is meant is unclear.
+    """
+    loaded = LoadedStores()
+    first_file: dict[str, str] = {}
+    for path in store_files(folder):
+        try:
+            settings = load_store(path)
+        except StoreFileError as error:
+            loaded.broken.setdefault(path.stem, []).extend(error.problems)
+            continue
+        if settings.store_id in first_file:
+            reason = f"'{settings.store_id}' is also defined by {first_file[settings.store_id]}"
+            loaded.broken.setdefault(settings.store_id, []).append(StoreProblem(path.name, "store_id", reason))
+            continue
+        first_file[settings.store_id] = path.name
+        loaded.stores[settings.store_id] = settings
+    for store_id in loaded.broken:
+        loaded.stores.pop(store_id, None)
+    return loaded
+
+
+def load_stores(folder: Path) -> dict[str, StoreSettings]:
+    """Every store of the folder; raises StoreFileError for the first file that is refused."""
+    loaded = load_store_folder(folder)
+    for problems in loaded.broken.values():
+        raise StoreFileError(problems)
+    return loaded.stores

@@ -25,7 +25,7 @@ from shared.handlers.dispatch import handle_message
 from shared.stores import StoreSettings
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SECRETS = {"woocommerce": "wc-test-secret", "shopify": "shpss_test_secret"}
+SECRETS = {"woocommerce": "wc-test-webhook-secret", "shopify": "shpss_test_webhook_secret"}
 # What the demo merchants map: store SKU → item code in the target (UBL SellersItemIdentification).
 SKU_MAP = {
     "BLUE-MUG-350ML": "MUG-BLUE-350",

@@ -37,6 +37,7 @@ from shared.channels.common import (
     unit_price,
     verify_signature,
 )
+from shared.channels.topics import mismatch
 from shared.domain.order import (
     Address,
     Channel,
@@ -120,8 +121,29 @@ def topic_kind(topic: str) -> EventKind:
     return kind
 
 
+def check_body_fits_topic(kind: EventKind, topic: str, data: Mapping[str, Any]) -> None:
+    """Refuse (400) a body its topic does not describe; the signature covers the body, not the topic header.
+
+    Order topics carry the full Admin REST order (`line_items`); orders/cancelled is that order with
+    `cancelled_at` set, and orders/paid one whose financial_status says it was paid (a late delivery may already
+    show a refund, so partially_refunded and refunded count too). refunds/create carries a refund object: its
+    `order_id` and `refund_line_items` (empty for an amount-only refund), never `line_items`.
+    """
+    if kind is EventKind.REFUND_CREATED:
+        if "refund_line_items" not in data or "line_items" in data:
+            raise mismatch("Shopify", topic, "a refund (with order_id and refund_line_items)")
+        return
+    if "line_items" not in data or "refund_line_items" in data:
+        raise mismatch("Shopify", topic, "a full order (with line_items)")
+    if kind is EventKind.ORDER_CANCELLED and data.get("cancelled_at") in (None, ""):
+        raise mismatch("Shopify", topic, "an order with cancelled_at set")
+    if kind is EventKind.ORDER_PAID and to_text(data.get("financial_status")).lower() not in _PAID_STATES:
+        raise mismatch("Shopify", topic, "an order whose financial_status is paid")
+
+
 def parse_event(raw_body: bytes, headers: Mapping[str, str], store_id: str, received_at: datetime) -> OrderEvent:
-    """One webhook delivery as a canonical event. Raises BadRequest(400) for what we cannot read.
+    """One webhook delivery as a canonical event. Raises BadRequest(400) for what we cannot read, and for a
+    body that does not fit its topic (check_body_fits_topic).
 
     Shopify retries a failed delivery up to 8 times and may deliver twice or out of order, with the same
     X-Shopify-Event-Id each time: the key is store + kind + that id (else the webhook id, else order id +
@@ -137,9 +159,13 @@ def parse_event(raw_body: bytes, headers: Mapping[str, str], store_id: str, rece
         order_id = to_id(data.get("order_id"))
         if not order_id:
             raise BadRequest(400, "Not a refund", "The Shopify refund has no order_id.")
+        check_body_fits_topic(kind, topic.strip().lower(), data)
         refund = parse_refund(data)
         occurred_at = refund.created_at
     else:
+        if not to_id(data.get("id")):
+            raise BadRequest(400, "Not an order", "The Shopify payload has no order id.")
+        check_body_fits_topic(kind, topic.strip().lower(), data)
         order = parse_order(data, store_id)
         order_id = order.order_id
         occurred_at = order.updated_at

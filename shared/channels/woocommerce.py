@@ -38,6 +38,7 @@ from shared.channels.common import (
     unit_price,
     verify_signature,
 )
+from shared.channels.topics import mismatch
 from shared.domain.order import (
     Address,
     Channel,
@@ -124,8 +125,24 @@ def topic_kind(topic: str) -> EventKind:
     return kind
 
 
+def check_body_fits_topic(kind: EventKind, topic: str, data: Mapping[str, Any]) -> None:
+    """Refuse (400) a body its topic does not describe; the signature covers the body, not the topic header.
+
+    WooCommerce builds a deletion's payload as {"id": N} and nothing else (WC_Webhook::build_payload: for the
+    'deleted' event "just include the ID"; order.deleted fires when an order is trashed). Every other order
+    topic carries the full REST v3 order, which has `status` and `line_items`; a refund resource has neither
+    `status` nor `currency` and is no order.
+    """
+    if kind is EventKind.ORDER_DELETED:
+        if set(data) != {"id"}:
+            raise mismatch("WooCommerce", topic, 'only the order id ({"id": N})')
+    elif "status" not in data or "line_items" not in data:
+        raise mismatch("WooCommerce", topic, "a full order (with status and line_items)")
+
+
 def parse_event(raw_body: bytes, headers: Mapping[str, str], store_id: str, received_at: datetime) -> OrderEvent:
-    """One webhook delivery as a canonical event. Raises BadRequest(400) for what we cannot read.
+    """One webhook delivery as a canonical event. Raises BadRequest(400) for what we cannot read, and for a
+    body that does not fit its topic (check_body_fits_topic).
 
     The event key is store + order id + order modification time + kind, because WooCommerce's delivery id
     is webhook id + current second (not unique) and WooCommerce never retries, so a repeat is a resend of
@@ -137,6 +154,7 @@ def parse_event(raw_body: bytes, headers: Mapping[str, str], store_id: str, rece
     order_id = to_id(data.get("id"))
     if not order_id:
         raise BadRequest(400, "Not an order", "The WooCommerce payload has no order id.")
+    check_body_fits_topic(kind, topic.strip().lower(), data)
     modified = to_time(data.get("date_modified_gmt"), "date_modified_gmt") or to_time(
         data.get("date_created_gmt"), "date_created_gmt"
     )

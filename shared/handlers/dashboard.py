@@ -287,9 +287,10 @@ class _Page:
     def queues_section(self) -> str:
         report = health_report(self.services)
         checks = report.get("checks", {})
+        # Refused store files have their own banner; this line is for the state store.
         degraded = (
             f'<p class="warning">{self.t("health_degraded")}: {e(checks.get("state", ""))}</p>'
-            if report.get("status") != "ok"
+            if checks.get("state", "ok") != "ok"
             else ""
         )
         queues: Mapping[str, Any] = checks.get("queues") or {}
@@ -329,10 +330,25 @@ class _Page:
             f'<button type="submit">{self.t("filter")}</button></form>'
         )
 
+    def refused_stores(self) -> str:
+        """A banner naming each store file refused at load: file, setting and reason (never a secret)."""
+        items = "".join(
+            f'<li data-store="{e(store_id)}"><code>{e(problem.file)}</code> — {self.t("store_file_key")} '
+            f'<code>{e(problem.key)}</code>: <span lang="en">{e(problem.reason)}</span></li>'
+            for store_id, problems in sorted(self.services.broken.items())
+            for problem in problems
+        )
+        if not items:
+            return ""
+        return (
+            f'<section class="store-files warning" role="alert"><h2>{self.t("store_files_refused")}</h2>'
+            f"<p>{self.t('store_files_help')}</p><ul>{items}</ul></section>"
+        )
+
     def overview(self) -> str:
         unknown = (
             f'<p class="warning">{self.t("unknown_store")}: {e(self.store)}</p>'
-            if self.store and self.services.store(self.store) is None
+            if self.store and self.services.store(self.store) is None and self.store not in self.services.broken
             else ""
         )
         return (
@@ -526,7 +542,7 @@ def render_dashboard(services: Services, params: Mapping[str, str], accept_langu
         nonce=secrets.token_urlsafe(16),
         order=order_id if store else "",
     )
-    return page.document(page.detail(order_id) if store and order_id else page.overview())
+    return page.document(page.refused_stores() + (page.detail(order_id) if store and order_id else page.overview()))
 
 
 STYLE = """

@@ -18,7 +18,7 @@ ACTOR = "fulfilment"
 
 
 def _target(services: Services, store_id: str, order_id: str, method: str) -> tuple[Any, OrderRecord]:
-    settings = services.store(store_id)
+    settings = services.loaded_store(store_id)
     record = services.state.get_order(store_id, order_id)
     if settings is None or record is None or record.order is None or record.document("invoice") is None:
         raise NothingToDo(f"order {store_id}/{order_id} has no invoice yet")

@@ -1,4 +1,5 @@
-"""Health: can we read state, which stores are loaded, how full the queues are (where the bus can tell)."""
+"""Health: can we read state, which stores are loaded and which store files were refused, how full the queues
+are (where the bus can tell)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,23 @@ def health_report(services: Services) -> dict[str, Any]:
         checks["state"] = f"error: {type(error).__name__}"
         status = "degraded"
     checks["stores"] = sorted(services.stores)
+    refused = refused_store_files(services)
+    if refused:
+        checks["store_files"] = refused
+        status = "degraded"
     stats = getattr(services.bus, "stats", None)
     if callable(stats):
         checks["queues"] = {name: _plain(stats(queue_name(name))) for name in QUEUE_SETTINGS}
     return {"status": status, "checks": checks}
+
+
+def refused_store_files(services: Services) -> list[dict[str, str]]:
+    """Each reason a store file was refused at load (file, key, reason, store id); its store is not served."""
+    return [
+        {"store_id": store_id, **problem.as_dict()}
+        for store_id, problems in sorted(services.broken.items())
+        for problem in problems
+    ]
 
 
 def _plain(value: Any) -> Any:

@@ -36,7 +36,8 @@ class IntakeResult:
 def receive_webhook(
     services: Services, channel: str, store_id: str, raw_body: bytes, headers: Mapping[str, str]
 ) -> IntakeResult:
-    """Accept one webhook delivery. Raises BadRequest (400/401/404/413) for anything refused.
+    """Accept one webhook delivery. Raises BadRequest (400/401/404/413) for anything refused, and
+    StoreNotLoaded (503) for a store whose settings file was refused, so that the store sends it again.
 
     Idempotent: a repeated delivery answers 200 "duplicate". Once this answers 2xx the event and its
     message are recorded together, and the message reaches the bus even if the process dies right after
@@ -45,7 +46,7 @@ def receive_webhook(
     headers = {k.lower(): v for k, v in headers.items()}
     if len(raw_body) > MAX_BODY_BYTES:
         raise BadRequest(413, "Payload too large", f"The body is {len(raw_body)} bytes; the limit is 1 MiB.")
-    settings = services.store(store_id)
+    settings = services.loaded_store(store_id)
     if settings is None or settings.channel != channel:
         raise BadRequest(404, "Unknown store", f"No {channel} store '{store_id}' is configured here.")
     inbound = get_channel(channel)

@@ -31,7 +31,7 @@ CANCEL_REFUND_ID = "cancel"
 
 
 def _load(services: Services, store_id: str, order_id: str) -> tuple[StoreSettings, OrderRecord, Order]:
-    settings = services.store(store_id)
+    settings = services.loaded_store(store_id)
     record = services.state.get_order(store_id, order_id)
     if settings is None or record is None or record.order is None:
         raise NothingToDo(f"order {store_id}/{order_id} or its store is unknown")

@@ -6,12 +6,15 @@ Re-running it with the same message changes nothing and sends only commands the 
 
 from __future__ import annotations
 
+from typing import Literal
+
 from shared.bootstrap import Services
+from shared.channels.store_api import can_confirm_cancellations, cancelled_in_store
 from shared.domain.order import EventKind, Order, OrderEvent, OrderState, Refund
 from shared.domain.records import OrderRecord, Problem, TimelineEntry
 from shared.domain.rules import validate_order
 from shared.domain.rules.messages import problem
-from shared.errors import NothingToDo, RetryableError
+from shared.errors import NothingToDo, PermanentError, RetryableError
 from shared.handlers.common import entry, hold, log, update_order
 from shared.handlers.messages import (
     ApplyOrderEvent,
@@ -27,12 +30,15 @@ from shared.stores import StoreSettings
 from shared.telemetry import count_order
 
 ACTOR = "validation"
+# Notices that cancel an order by their topic; a snapshot that says cancelled is asked about as well.
+CONFIRMED_KINDS = {EventKind.ORDER_DELETED, EventKind.ORDER_CANCELLED}
+StoreAnswer = Literal["not_asked", "cancelled", "not_cancelled", "refused"]
 INVOICED_STATES = {OrderState.INVOICED, OrderState.STOCK_SYNCED, OrderState.PAID, OrderState.CREDITED}
 OPEN_STATES = {OrderState.RECEIVED, OrderState.VALIDATED, OrderState.HELD, OrderState.FAILED}
 
 
 def _settings(services: Services, store_id: str) -> StoreSettings:
-    settings = services.store(store_id)
+    settings = services.loaded_store(store_id)
     if settings is None:
         # The store was removed after intake accepted the event: nothing sensible to do but say so.
         raise NothingToDo(f"store {store_id} is no longer configured")
@@ -175,14 +181,19 @@ def _cancel(record: OrderRecord, reason: str, reason_es: str) -> list[TimelineEn
 
 
 def _reopen(
-    record: OrderRecord, event: OrderEvent, cancelled_in_store: bool, settings: StoreSettings, sku_map: dict[str, str]
+    record: OrderRecord,
+    event: OrderEvent,
+    restored: bool,
+    was_cancelled_in_store: bool,
+    settings: StoreSettings,
+    sku_map: dict[str, str],
 ) -> list[TimelineEntry]:
     """A cancelled order the store restored (WooCommerce order.restored) or un-cancelled (status changed back).
 
     Any other snapshot of a deleted order is one the store sent before the deletion (WooCommerce sends webhooks
     from a background queue, so order is not guaranteed): the deletion stands.
     """
-    if event.kind != EventKind.ORDER_RESTORED and not cancelled_in_store:
+    if not restored and not was_cancelled_in_store:
         return []
     if record.document("invoice") is not None:
         return hold(record, [_restored_after_credit()], ACTOR)
@@ -201,7 +212,14 @@ def _same_snapshot(record: OrderRecord, event: OrderEvent) -> bool:
     """This snapshot is already applied: a redelivery after a crash, or one more topic for the same change."""
     if record.order is None or event.order is None or record.source_updated_at != event.occurred_at:
         return False
-    incoming = event.order.model_copy(update={"refunds": _merge_refunds(record.order.refunds, event.order.refunds)})
+    # `cancelled` may be our own mark (a deletion notice, which carries no snapshot): the store's snapshot of the
+    # same moment is still the one we hold.
+    incoming = event.order.model_copy(
+        update={
+            "refunds": _merge_refunds(record.order.refunds, event.order.refunds),
+            "cancelled": event.order.cancelled or record.order.cancelled,
+        }
+    )
     return incoming == record.order
 
 
@@ -224,12 +242,91 @@ def _unreadable(record: OrderRecord, event: OrderEvent) -> list[TimelineEntry]:
     return hold(record, [problem("unreadable_order", field=field, found=found or event.unreadable)], ACTOR)
 
 
+def _needs_confirmation(record: OrderRecord | None, event: OrderEvent) -> bool:
+    """A deletion or cancellation (by its topic or by a snapshot that says cancelled) of an order we hold and have
+    not cancelled yet; a snapshot older than ours is ignored as stale anyway, so the store is not asked about it."""
+    return (
+        (event.kind in CONFIRMED_KINDS or (event.order is not None and event.order.cancelled))
+        and not event.unreadable
+        and record is not None
+        and bool(record.version)
+        and record.state != OrderState.CANCELLED
+        and not (record.order is not None and record.order.cancelled)
+        and not (
+            event.order is not None
+            and record.source_updated_at is not None
+            and event.occurred_at < record.source_updated_at
+        )
+    )
+
+
+def _ask_store(
+    settings: StoreSettings, record: OrderRecord | None, event: OrderEvent
+) -> tuple[StoreAnswer, PermanentError | None]:
+    """Ask the store API whether the order really is deleted or cancelled, before the notice is acted on.
+
+    The topic header is not signed, so a deletion or cancellation notice is believed only when the store says
+    the same. Raises RetryableError when the store API is unreachable (the bus redelivers the notice later).
+    """
+    if not can_confirm_cancellations(settings) or not _needs_confirmation(record, event):
+        return "not_asked", None
+    try:
+        return ("cancelled" if cancelled_in_store(settings, event.order_id) else "not_cancelled"), None
+    except PermanentError as refusal:
+        return "refused", refusal
+
+
+def _cancellation_unconfirmed(refusal: PermanentError, topic: str) -> Problem:
+    return Problem(
+        code="cancellation_unconfirmed",
+        field="status",
+        found=refusal.message[:300],
+        message_en=f"{refusal.message} The store's {topic} notice was not applied and nothing was credited: "
+        "check the order in the store. If it is cancelled there, credit it by hand; otherwise retry to carry on.",
+        message_es=f"{refusal.message_es} No se aplicó el aviso {topic} de la tienda y no se abonó nada: "
+        "compruebe el pedido en la tienda. Si allí está cancelado, abónelo a mano; si no, reintente para seguir.",
+    )
+
+
+def _unconfirmed(
+    settings: StoreSettings,
+    record: OrderRecord,
+    event: OrderEvent,
+    answer: StoreAnswer,
+    refusal: PermanentError | None,
+) -> list[TimelineEntry] | None:
+    """What to record instead of the cancellation when the store does not confirm it; None to go ahead."""
+    if not _needs_confirmation(record, event) or not can_confirm_cancellations(settings):
+        return None
+    if answer == "not_asked":
+        # The order changed between the question and this step (a lost race): ask again on the next delivery.
+        raise RetryableError(f"order {record.store_id}/{record.order_id} changed before its cancellation was confirmed")
+    if answer == "refused" and refusal is not None:
+        return hold(record, [_cancellation_unconfirmed(refusal, event.topic)], ACTOR)
+    if answer == "not_cancelled":
+        number = record.order.number if record.order is not None else record.order_id
+        return [
+            entry(
+                ACTOR,
+                "cancel.ignored",
+                f"The store shows order {number} neither deleted nor cancelled; its {event.topic} notice was ignored.",
+                detail_es=f"La tienda no muestra el pedido {number} eliminado ni cancelado; se ignoró su aviso "
+                f"{event.topic}.",
+                event_key=event.event_key,
+            )
+        ]
+    return None
+
+
 def apply_order_event(services: Services, message: ApplyOrderEvent) -> OrderRecord:
-    """Apply one store notification. Raises RetryableError for a refund whose order is not known yet."""
+    """Apply one store notification. Raises RetryableError for a refund whose order is not known yet, and while
+    the store API cannot be reached to confirm a deletion or cancellation."""
     settings = _settings(services, message.store_id)
     event = message.event
-    if event.kind == EventKind.ORDER_DELETED and services.state.get_order(message.store_id, message.order_id) is None:
+    existing = services.state.get_order(message.store_id, message.order_id)
+    if event.kind == EventKind.ORDER_DELETED and existing is None:
         raise NothingToDo("deletion of an order we never saw")
+    answer, refusal = _ask_store(settings, existing, event)
     sku_map = services.sku_map(message.store_id)
 
     def mutate(record: OrderRecord) -> list[TimelineEntry]:
@@ -245,11 +342,12 @@ def apply_order_event(services: Services, message: ApplyOrderEvent) -> OrderReco
                 entries.append(_refund_entry(event.refund))
             return entries
         if event.kind == EventKind.ORDER_DELETED:
-            return (
-                _cancel(record, "The order was deleted in the store", "El pedido se eliminó en la tienda")
-                if record.version
-                else []
-            )
+            if not record.version:
+                return []
+            unconfirmed = _unconfirmed(settings, record, event, answer, refusal)
+            if unconfirmed is not None:
+                return unconfirmed
+            return _cancel(record, "The order was deleted in the store", "El pedido se eliminó en la tienda")
         if event.order is None:
             return entries
         if stale:
@@ -263,7 +361,15 @@ def apply_order_event(services: Services, message: ApplyOrderEvent) -> OrderReco
                     detail_es=f"Se ignoró el aviso {event.topic}: es anterior a lo que ya tenemos.",
                 )
             ]
-        reopening = record.state == OrderState.CANCELLED and event.kind == EventKind.ORDER_RESTORED
+        unconfirmed = _unconfirmed(settings, record, event, answer, refusal)
+        if unconfirmed is not None:
+            return unconfirmed
+        # A genuine restore is a change in the store (untrashing modifies the order): a snapshot we already hold,
+        # sent again under order.restored, restores nothing.
+        restored = event.kind == EventKind.ORDER_RESTORED and (
+            record.source_updated_at is None or event.occurred_at > record.source_updated_at
+        )
+        reopening = record.state == OrderState.CANCELLED and restored
         if record.state != OrderState.RECEIVED and not reopening and _same_snapshot(record, event):
             return []  # nothing new: no second timeline entry, and follow_up below re-sends what is due
         previous = record.order
@@ -273,8 +379,8 @@ def apply_order_event(services: Services, message: ApplyOrderEvent) -> OrderReco
                 record, "The order was cancelled in the store", "El pedido se canceló en la tienda"
             )
         if record.state == OrderState.CANCELLED:
-            cancelled_in_store = previous is not None and previous.cancelled
-            return entries + _reopen(record, event, cancelled_in_store, settings, sku_map)
+            was_cancelled = previous is not None and previous.cancelled
+            return entries + _reopen(record, event, restored, was_cancelled, settings, sku_map)
         if record.state == OrderState.RECEIVED or _only_unreadable(record):
             entries += check(record, settings, sku_map)
         elif record.state == OrderState.VALIDATED:

@@ -50,7 +50,7 @@ def _store() -> StoreSettings:
     return StoreSettings(
         store_id="demo-woo",
         channel="woocommerce",
-        webhook_secret="not-used-here",
+        webhook_secret="webhook-secret-not-used-here",
         currency="EUR",
         target="tryton",
         tryton={

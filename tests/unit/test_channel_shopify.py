@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from shared.channels import shopify
+from shared.channels.topics import TOPIC_MISMATCH
 from shared.domain.order import EventKind, Order, OrderEvent
 from shared.errors import BadRequest
 
@@ -349,3 +350,52 @@ def test_refund_parsed_with_the_orders_tax_mode_overrides_the_guess() -> None:
     assert guessed.lines[0].amount == Decimal("10.80")
     assert told.lines[0].amount == Decimal("8.53")  # 10.80 gross minus 2.27 tax
     assert told.amount == Decimal("16.85")  # 8.53 + 2.27 + 5.00 + 1.05, from its parts
+
+
+# -- the topic must fit the body (the HMAC covers the body, not X-Shopify-Topic) ----------------------------
+
+
+def test_order_without_cancelled_at_under_orders_cancelled_is_refused() -> None:
+    with pytest.raises(BadRequest) as refused:
+        parse(raw("orders_create"), "orders/cancelled")
+    assert (refused.value.status, refused.value.title) == (400, TOPIC_MISMATCH)
+    assert "cancelled_at" in refused.value.detail
+
+
+@pytest.mark.parametrize("status", ["pending", "authorized", "voided", ""])
+def test_unpaid_order_under_orders_paid_is_refused(status: str) -> None:
+    data = payload("orders_paid")
+    data["financial_status"] = status
+    with pytest.raises(BadRequest) as refused:
+        parse(json.dumps(data).encode(), "orders/paid")
+    assert (refused.value.status, refused.value.title) == (400, TOPIC_MISMATCH)
+
+
+def test_paid_order_delivered_after_a_partial_refund_is_still_paid() -> None:
+    data = payload("orders_paid")
+    data["financial_status"] = "partially_refunded"
+    event = parse(json.dumps(data).encode(), "orders/paid")
+    assert event.kind is EventKind.ORDER_PAID and event.order is not None and event.order.paid_at is not None
+
+
+@pytest.mark.parametrize("topic", ["orders/create", "orders/updated", "orders/paid", "orders/cancelled"])
+def test_refund_body_under_an_order_topic_is_refused(topic: str) -> None:
+    with pytest.raises(BadRequest) as refused:
+        parse(raw("refunds_create"), topic)
+    assert (refused.value.status, refused.value.title) == (400, TOPIC_MISMATCH)
+    assert "full order" in refused.value.detail
+
+
+def test_order_body_under_refunds_create_is_refused_even_with_an_order_id() -> None:
+    data = payload("orders_create")
+    data["order_id"] = data["id"]
+    with pytest.raises(BadRequest) as refused:
+        parse(json.dumps(data).encode(), "refunds/create")
+    assert (refused.value.status, refused.value.title) == (400, TOPIC_MISMATCH)
+
+
+def test_amount_only_refund_with_no_refund_lines_is_a_refund() -> None:
+    data = payload("refunds_create")
+    data["refund_line_items"] = []
+    event = parse(json.dumps(data).encode(), "refunds/create")
+    assert event.kind is EventKind.REFUND_CREATED and event.refund is not None and event.refund.lines == []

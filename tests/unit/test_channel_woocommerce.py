@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from shared.channels import woocommerce
+from shared.channels.topics import TOPIC_MISMATCH
 from shared.domain.order import EventKind, OrderEvent
 from shared.errors import BadRequest
 
@@ -337,3 +338,42 @@ def test_ping_is_the_form_body_without_topic() -> None:
 def test_rest_order_from_the_catch_up_poll_maps_like_the_webhook() -> None:
     polled = woocommerce.parse_order(payload("order_updated_refunded"), STORE)
     assert polled == parse(raw("order_updated_refunded"), "order.updated").order
+
+
+# -- the topic must fit the body (the signature covers the body, not X-WC-Webhook-Topic) ------------------
+
+
+def test_full_order_under_order_deleted_is_refused() -> None:
+    with pytest.raises(BadRequest) as refused:
+        parse(raw("order_created"), "order.deleted")
+    assert (refused.value.status, refused.value.title) == (400, TOPIC_MISMATCH)
+    assert "only the order id" in refused.value.detail
+
+
+def test_trashed_order_body_under_order_deleted_is_refused() -> None:
+    # WooCommerce never sends the order with a deletion, trashed or not: {"id": N} is the whole payload.
+    data = payload("order_created")
+    data["status"] = "trash"
+    with pytest.raises(BadRequest) as refused:
+        parse(json.dumps(data).encode(), "order.deleted")
+    assert refused.value.title == TOPIC_MISMATCH
+
+
+def test_deletion_id_sent_as_text_is_accepted() -> None:
+    event = parse(b'{"id": "5123"}', "order.deleted")
+    assert (event.kind, event.order_id) == (EventKind.ORDER_DELETED, "5123")
+
+
+@pytest.mark.parametrize("topic", ["order.created", "order.updated", "order.restored"])
+def test_refund_resource_under_an_order_topic_is_refused(topic: str) -> None:
+    with pytest.raises(BadRequest) as refused:
+        parse(raw("refund"), topic)
+    assert (refused.value.status, refused.value.title) == (400, TOPIC_MISMATCH)
+    assert "full order" in refused.value.detail
+
+
+@pytest.mark.parametrize("topic", ["order.created", "order.updated", "order.restored"])
+def test_deletion_body_under_an_order_topic_is_refused(topic: str) -> None:
+    with pytest.raises(BadRequest) as refused:
+        parse(raw("order_deleted"), topic)
+    assert (refused.value.status, refused.value.title) == (400, TOPIC_MISMATCH)

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from shared.bootstrap import Services
 from shared.channels.common import sign
+from shared.channels.topics import TOPIC_MISMATCH
 from shared.domain.limits import MAX_ID_BYTES
 from shared.domain.order import OrderState
 from shared.errors import BadRequest, RetryableError
@@ -275,14 +276,12 @@ def test_signed_mutated_delivery_is_accepted_or_refused_400_and_no_worker_crashe
         outcome = deliver(services, channel, body, webhook_headers(channel, topic, body))
         event(f"{outcome.status} {outcome.title if isinstance(outcome, BadRequest) else outcome.body['status']}")
         if isinstance(outcome, BadRequest):
-            # An authentic delivery is refused only when it names no order at all, or an order id too long to be
-            # a session id or Table key.
+            # An authentic delivery is refused only when it names no order at all, its topic does not fit it,
+            # or it names an order id too long to be a session id or Table key.
             assert outcome.status == 400, (outcome.status, outcome.title, outcome.detail)
             too_long_id = outcome.title == "Malformed order" and f"the limit is {MAX_ID_BYTES} bytes" in outcome.detail
-            assert outcome.title in {"Not an order", "Not a refund", "Malformed JSON"} or too_long_id, (
-                outcome.title,
-                outcome.detail,
-            )
+            refusals = {"Not an order", "Not a refund", "Malformed JSON", TOPIC_MISMATCH}
+            assert outcome.title in refusals or too_long_id, (outcome.title, outcome.detail)
         else:
             assert outcome.status in (200, 202), outcome
         crashes = drain(services)

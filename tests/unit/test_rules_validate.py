@@ -57,7 +57,9 @@ RULES: dict[str, Any] = {
 
 def settings(**rule_overrides: Any) -> StoreSettings:
     rules = {**RULES, **rule_overrides}
-    return StoreSettings(store_id="demo-woo", channel="woocommerce", webhook_secret="test", currency="EUR", rules=rules)
+    return StoreSettings(
+        store_id="demo-woo", channel="woocommerce", webhook_secret="rules-test-secret-16", currency="EUR", rules=rules
+    )
 
 
 def cents(value: Decimal) -> Decimal:

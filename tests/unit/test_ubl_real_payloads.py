@@ -44,8 +44,8 @@ Json = dict[str, Any]
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StoreSettings]:
     monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setenv("DEMO_WOO_SECRET", "not-a-secret")
-    monkeypatch.setenv("DEMO_SHOPIFY_SECRET", "not-a-secret")
+    monkeypatch.setenv("DEMO_WOO_SECRET", "not-a-real-webhook-secret")
+    monkeypatch.setenv("DEMO_SHOPIFY_SECRET", "not-a-real-webhook-secret")
     try:
         return {name: load_store(ROOT / "config" / "stores" / f"{name}.yaml") for name in ("demo-woo", "demo-shopify")}
     finally:
