@@ -1,5 +1,5 @@
-"""Timers: the catch-up poll of store APIs, the stuck-order sweep and personal-data retention; the erasure
-request for one customer's personal data."""
+"""Timers: the catch-up poll of store APIs, the stuck-order sweep, personal-data retention and the outbox
+relay; the erasure request for one customer's personal data."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from functions.http import http_errors, json_response, request_actor
 from shared.bootstrap import services
 from shared.handlers.housekeeping import catch_up, sweep_stuck_orders
 from shared.handlers.privacy import apply_retention, erase_customer, erasure_request
+from shared.handlers.relay import relay_unsent_events
 
 bp = func.Blueprint()
 
@@ -41,3 +42,13 @@ def erasure(req: func.HttpRequest) -> func.HttpResponse:
     request = erasure_request(req.get_body())
     answer = erase_customer(services(), req.route_params["store_id"], actor=request_actor(req), **request)
     return json_response(200, answer)
+
+
+# Outbox relay: sends events that intake recorded and acknowledged but did not get onto the bus (a crash
+# or a failed send in between). run_on_startup is safe: the relay is idempotent (message id = event key,
+# duplicate detection drops repeats) and cheap (one query of an index of unsent events), and a restart is
+# exactly when unsent events are likely.
+@bp.function_name("relay_unsent_events")
+@bp.timer_trigger(schedule="%OutboxRelaySchedule%", arg_name="timer", run_on_startup=True)
+def relay(timer: func.TimerRequest) -> None:
+    relay_unsent_events(services())

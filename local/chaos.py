@@ -33,7 +33,18 @@ def main() -> int:
     rng = random.Random(int(os.environ.get("CHAOS_SEED", "20261128")))
     work = Path(tempfile.mkdtemp(prefix="o2c-chaos-"))
     write_stores(work / "stores")
-    env = {"LOCAL_BUS_LOCK_SECONDS": "2", "LOCAL_BUS_BACKOFF_BASE": "0.2", "LOCAL_BUS_POLL_SECONDS": "0.05"}
+    env = {
+        "LOCAL_BUS_LOCK_SECONDS": "2",
+        "LOCAL_BUS_BACKOFF_BASE": "0.2",
+        "LOCAL_BUS_POLL_SECONDS": "0.05",
+        # The outbox relay sends what a kill left recorded but not queued (at start, then every 2 s); the
+        # other timers have nothing to do here and stay out of the way.
+        "LOCAL_TIMERS": "on",
+        "OutboxRelaySchedule": "*/2 * * * * *",
+        "CatchUpSchedule": "0 0 0 1 1 *",
+        "SweepSchedule": "0 0 0 1 1 *",
+        "RetentionSchedule": "0 0 0 1 1 *",
+    }
     host = HostProcess(work / "state", work / "stores", env_overrides=env)
     started = time.monotonic()
     host.start()

@@ -803,8 +803,8 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
         return 1
     for store_id, problems in sorted(refused.items()):
         out(f"STORE NOT LOADED: {store_id} is not served until its file is fixed (its webhooks answer 503):")
-        for problem in problems:
-            out(f"  {problem}")
+        for reason in problems:
+            out(f"  {reason}")
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:

@@ -22,9 +22,20 @@ class ConcurrencyError(Exception):
 
 class StateStore(Protocol):
     def record_event(self, event: EventRecord) -> bool:
-        """Insert the event if its (store_id, event_key) is new. True if inserted, False if known."""
+        """Insert the event if its (store_id, event_key) is new. True if inserted, False if known.
+
+        The event's message and unsent mark are stored in the same atomic insert (transactional outbox):
+        once this returns True, unsent_events finds the event until mark_event_sent clears the mark.
+        """
 
     def get_event(self, store_id: str, event_key: str) -> EventRecord | None: ...
+
+    def unsent_events(self, received_before: datetime, limit: int = 100) -> list[EventRecord]:
+        """Events still marked unsent that were received before `received_before`, oldest first, at most
+        `limit`. Reads an index of unsent events only, never every event."""
+
+    def mark_event_sent(self, store_id: str, event_key: str) -> None:
+        """Clear the unsent mark once the bus has the event's message. Idempotent; an unknown key is a no-op."""
 
     def get_order(self, store_id: str, order_id: str) -> OrderRecord | None: ...
 

@@ -51,8 +51,8 @@ var queueSettings = [
 ]
 
 // NCRONTAB schedules of the timers (catch-up poll of store APIs, stuck-order sweep, personal-data retention
-// once a day at 03:30 UTC) and the delivery count after which a stage marks the order failed (the queues'
-// maxDeliveryCount).
+// once a day at 03:30 UTC, outbox relay every minute) and the delivery count after which a stage marks the
+// order failed (the queues' maxDeliveryCount).
 var timerSettings = [
   {
     name: 'CatchUpSchedule'
@@ -65,6 +65,10 @@ var timerSettings = [
   {
     name: 'RetentionSchedule'
     value: '0 30 3 * * *'
+  }
+  {
+    name: 'OutboxRelaySchedule'
+    value: '0 * * * * *'
   }
   {
     name: 'MAX_DELIVERY_COUNT'

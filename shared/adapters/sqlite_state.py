@@ -15,14 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shared.domain.records import Claim, EventRecord, OrderRecord, TimelineEntry, utcnow
+from shared.domain.records import Claim, EventRecord, OrderRecord, OutgoingMessage, TimelineEntry, utcnow
 from shared.ports import ConcurrencyError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     store_id TEXT NOT NULL, event_key TEXT NOT NULL, channel TEXT NOT NULL, topic TEXT NOT NULL,
     order_id TEXT NOT NULL, received_at TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL,
-    PRIMARY KEY (store_id, event_key));
+    message TEXT, unsent INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (store_id, event_key));
 CREATE TABLE IF NOT EXISTS orders (
     store_id TEXT NOT NULL, order_id TEXT NOT NULL, state TEXT NOT NULL, changed_at TEXT NOT NULL,
     version INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (store_id, order_id));
@@ -40,6 +40,17 @@ CREATE TABLE IF NOT EXISTS sku_map (
     store_id TEXT NOT NULL, sku TEXT NOT NULL, item_code TEXT NOT NULL, PRIMARY KEY (store_id, sku));
 CREATE TABLE IF NOT EXISTS watermarks (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# State files written before the outbox lack its columns; their events count as sent (they were sent
+# before the answer, or lost before this fix). The partial index holds unsent events only. A message is
+# kept only while unsent: it repeats the body's personal data.
+_OUTBOX_COLUMNS = {"message": "TEXT", "unsent": "INTEGER NOT NULL DEFAULT 0"}
+_OUTBOX_INDEX = "CREATE INDEX IF NOT EXISTS events_unsent ON events (received_at) WHERE unsent = 1"
+_EVENT_COLUMNS = "channel, topic, order_id, received_at, headers, body, message, unsent"
+
+
+def _utc_text(moment: datetime) -> str:
+    """ISO 8601 in UTC with microseconds: one fixed width, so text order is time order."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 _PAGE = 500  # rows per page of a store-wide scan
@@ -57,6 +68,15 @@ class SqliteStateStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._connection().executescript(_SCHEMA)
+        self._add_outbox_columns()
+
+    def _add_outbox_columns(self) -> None:
+        with self._write() as db:
+            present = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+            for name, kind in _OUTBOX_COLUMNS.items():
+                if name not in present:
+                    db.execute(f"ALTER TABLE events ADD COLUMN {name} {kind}")
+            db.execute(_OUTBOX_INDEX)
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -85,20 +105,23 @@ class SqliteStateStore:
             conn.close()
             self._local.conn = None
 
-    # events ---------------------------------------------------------------------------------
+    # events and their outbox -----------------------------------------------------------------
     def record_event(self, event: EventRecord) -> bool:
         with self._write() as db:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR IGNORE INTO events (store_id, event_key, {_EVENT_COLUMNS}) "  # noqa: S608
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     event.store_id,
                     event.event_key,
                     event.channel,
                     event.topic,
                     event.order_id,
-                    event.received_at.isoformat(),
+                    _utc_text(event.received_at),
                     json.dumps(event.headers),
                     event.body,
+                    None if event.message is None else event.message.model_dump_json(),
+                    int(event.unsent),
                 ),
             )
             return cursor.rowcount == 1
@@ -107,23 +130,45 @@ class SqliteStateStore:
         row = (
             self._connection()
             .execute(
-                "SELECT channel, topic, order_id, received_at, headers, body FROM events "
-                "WHERE store_id = ? AND event_key = ?",
+                f"SELECT store_id, event_key, {_EVENT_COLUMNS} FROM events WHERE store_id = ? AND event_key = ?",  # noqa: S608
                 (store_id, event_key),
             )
             .fetchone()
         )
-        if row is None:
-            return None
+        return None if row is None else self._event_from(row)
+
+    def unsent_events(self, received_before: datetime, limit: int = 100) -> list[EventRecord]:
+        rows = (
+            self._connection()
+            .execute(
+                f"SELECT store_id, event_key, {_EVENT_COLUMNS} FROM events INDEXED BY events_unsent "  # noqa: S608
+                "WHERE unsent = 1 AND received_at < ? ORDER BY received_at LIMIT ?",
+                (_utc_text(received_before), max(1, int(limit))),
+            )
+            .fetchall()
+        )
+        return [self._event_from(row) for row in rows]
+
+    def mark_event_sent(self, store_id: str, event_key: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE events SET unsent = 0, message = NULL WHERE store_id = ? AND event_key = ? AND unsent = 1",
+                (store_id, event_key),
+            )
+
+    @staticmethod
+    def _event_from(row: Sequence[Any]) -> EventRecord:
         return EventRecord(
-            store_id=store_id,
-            event_key=event_key,
-            channel=row[0],
-            topic=row[1],
-            order_id=row[2],
-            received_at=datetime.fromisoformat(row[3]),
-            headers=json.loads(row[4]),
-            body=bytes(row[5]),
+            store_id=row[0],
+            event_key=row[1],
+            channel=row[2],
+            topic=row[3],
+            order_id=row[4],
+            received_at=datetime.fromisoformat(row[5]),
+            headers=json.loads(row[6]),
+            body=bytes(row[7]),
+            message=None if row[8] is None else OutgoingMessage.model_validate_json(row[8]),
+            unsent=bool(row[9]),
         )
 
     def count_events(self) -> int:

@@ -8,6 +8,8 @@ Layout, one table per concern, partition keys spread by store and order so no pa
 |            |                         |                                 | timeline in the order's partition   |
 | orderindex | store                   | inverted changed time|order     | list newest first without a scan    |
 | events     | store|event key         | "event"                         | insert-if-absent on the event key   |
+|            | "unsent"                | store|event key                 | the outbox: the message of each     |
+|            |                         |                                 | event the bus may not have yet      |
 | claims     | store                   | claim|key, series|name          | counter + claim in one transaction  |
 | skumaps    | store                   | store SKU                       | batched writes within the store     |
 | watermarks | name                    | "watermark"                     |                                     |
@@ -16,6 +18,12 @@ Timeline entries share the order's partition so that a state change and its time
 in one entity group transaction: a crash cannot keep one and lose the other. Claims live in the store's
 partition because an entity group transaction only spans one partition, and
 the gap-free number needs the counter and the claim written together.
+
+The event row (with its Unsent mark) and its outbox row (with the message) live in different partitions, so
+no transaction spans them: the outbox row is written first and deleted after the event is marked sent, so an
+unsent event always has its message. The "unsent" partition stays small, one query finds what to relay, and
+the message (which repeats the body's personal data) is not kept once sent. An outbox row without an event
+(a crash before the insert, never acknowledged) is dropped after an hour.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import quote, unquote
 
@@ -41,7 +49,7 @@ from azure.core.exceptions import (
 from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
 
 from shared.adapters.claimcheck import BlobClaimCheck, azure_credential, passing_faults
-from shared.domain.records import Claim, EventRecord, OrderRecord, TimelineEntry, utcnow
+from shared.domain.records import Claim, EventRecord, OrderRecord, OutgoingMessage, TimelineEntry, utcnow
 from shared.errors import ConfigError, RetryableError
 from shared.ports import ConcurrencyError
 
@@ -50,6 +58,7 @@ if TYPE_CHECKING:
 
 TABLES = ("orders", "orderindex", "events", "claims", "skumaps", "watermarks")
 ORDER_ROW = "order"
+EVENT_ROW = "event"
 TIMELINE_PREFIX = "timeline|"
 
 # Table Storage limits: a string or binary property holds at most 64 KiB (strings are UTF-16, so 32 K
@@ -59,6 +68,10 @@ _CHUNK_BYTES = 60_000
 _MAX_CHUNKS = 15
 _BATCH = 100
 _CLAIM_ATTEMPTS = 10
+UNSENT_PARTITION = "unsent"  # never an event's partition: those always hold "|"
+# An index row whose event is still missing this long after it was written belongs to an intake that died
+# before the insert (it never answered 2xx). Long past any HTTP request's lifetime (230 s on Azure).
+ORPHAN_AGE = timedelta(hours=1)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -155,11 +168,41 @@ class TableStateStore:
     def _table(self, name: str) -> TableClient:
         return self._tables[name]
 
-    # events ---------------------------------------------------------------------------------
+    # events and their outbox -----------------------------------------------------------------
+    def _put_bytes(
+        self, entity: dict[str, Any], prefix: str, data: bytes, store_id: str, *, keep_in_entity: bool = False
+    ) -> None:
+        """Inline when small; else in the claim-check container, or gzip'd over several properties.
+
+        keep_in_entity prefers the gzip'd properties to a blob, so that the payload goes when the row goes;
+        the claim check then takes only what does not fit in an entity.
+        """
+        if len(data) <= _CHUNK_BYTES:
+            entity[prefix] = data
+            return
+        claim_checks = self._claim_checks
+        if claim_checks is None or keep_in_entity:
+            try:
+                entity.update(_pack(f"{prefix}Gz", data))
+                return
+            except ValueError:
+                if claim_checks is None:
+                    raise
+        entity[f"{prefix}Ref"] = claim_checks.put(data, f"events/{store_id}")
+
+    def _get_bytes(self, entity: Mapping[str, Any], prefix: str) -> bytes | None:
+        if f"{prefix}Ref" in entity:
+            if self._claim_checks is None:
+                raise ConfigError("an event is in the claim-check container but no claim check is configured")
+            return self._claim_checks.get(entity[f"{prefix}Ref"])
+        if f"{prefix}GzParts" in entity:
+            return _unpack(f"{prefix}Gz", entity)
+        return None if entity.get(prefix) is None else bytes(entity[prefix])
+
     def _event_entity(self, event: EventRecord) -> dict[str, Any]:
         entity: dict[str, Any] = {
             "PartitionKey": _pair(event.store_id, event.event_key),
-            "RowKey": "event",
+            "RowKey": EVENT_ROW,
             "StoreId": event.store_id,
             "EventKey": event.event_key,
             "Channel": event.channel,
@@ -167,40 +210,49 @@ class TableStateStore:
             "OrderId": event.order_id,
             "ReceivedAt": event.received_at.isoformat(),
             "Headers": json.dumps(event.headers),
+            "Unsent": event.unsent,
         }
-        if len(event.body) <= _CHUNK_BYTES:
-            entity["Body"] = event.body
-        elif self._claim_checks is not None:
-            entity["BodyRef"] = self._claim_checks.put(event.body, f"events/{event.store_id}")
-        else:
-            entity.update(_pack("BodyGz", event.body))
+        self._put_bytes(entity, "Body", event.body, event.store_id)
         return entity
 
     @_passing_faults
     def record_event(self, event: EventRecord) -> bool:
+        events = self._table("events")
+        if event.unsent:
+            if event.message is None:
+                raise ValueError(f"event {event.event_key}: an unsent event needs its message")
+            outbox_row: dict[str, Any] = {
+                "PartitionKey": UNSENT_PARTITION,
+                "RowKey": _pair(event.store_id, event.event_key),
+                "StoreId": event.store_id,
+                "EventKey": event.event_key,
+                "ReceivedAt": event.received_at,
+            }
+            message = event.message.model_dump_json().encode()
+            self._put_bytes(outbox_row, "Message", message, event.store_id, keep_in_entity=True)
+            # Before the event, so an unsent event never lacks its message. An upsert, not insert-if-absent:
+            # the new ETag stops a relay that judged an old row an orphan from deleting it now.
+            events.upsert_entity(outbox_row, mode=UpdateMode.REPLACE)
         try:
-            self._table("events").create_entity(self._event_entity(event))
+            events.create_entity(self._event_entity(event))
         except ResourceExistsError:
             return False
         return True
 
     @_passing_faults
     def get_event(self, store_id: str, event_key: str) -> EventRecord | None:
+        events = self._table("events")
         try:
-            entity = self._table("events").get_entity(_pair(store_id, event_key), "event")
+            entity = events.get_entity(_pair(store_id, event_key), EVENT_ROW)
         except ResourceNotFoundError:
             return None
-        return self._event_from(entity)
+        message = None
+        if entity.get("Unsent"):
+            with contextlib.suppress(ResourceNotFoundError):
+                message = self._get_bytes(events.get_entity(UNSENT_PARTITION, _pair(store_id, event_key)), "Message")
+        return self._event_from(entity, message)
 
-    def _event_from(self, entity: Mapping[str, Any]) -> EventRecord:
-        if "BodyRef" in entity:
-            if self._claim_checks is None:
-                raise ConfigError("an event body is in the claim-check container but no claim check is configured")
-            body = self._claim_checks.get(entity["BodyRef"])
-        elif "BodyGzParts" in entity:
-            body = _unpack("BodyGz", entity)
-        else:
-            body = bytes(entity.get("Body") or b"")
+    def _event_from(self, entity: Mapping[str, Any], message: bytes | None = None) -> EventRecord:
         return EventRecord(
             store_id=entity["StoreId"],
             event_key=entity["EventKey"],
@@ -209,8 +261,48 @@ class TableStateStore:
             order_id=entity["OrderId"],
             received_at=datetime.fromisoformat(entity["ReceivedAt"]),
             headers=json.loads(entity["Headers"]),
-            body=body,
+            body=self._get_bytes(entity, "Body") or b"",
+            message=None if message is None else OutgoingMessage.model_validate_json(message),
+            unsent=bool(entity.get("Unsent", False)),
         )
+
+    @_passing_faults
+    def unsent_events(self, received_before: datetime, limit: int = 100) -> list[EventRecord]:
+        """One query of the small "unsent" partition. Outbox rows left behind (their event was sent, or never
+        inserted and older than ORPHAN_AGE) are deleted on the way, unless written again since they were read."""
+        events = self._table("events")
+        rows = events.query_entities(
+            "PartitionKey eq @pk and ReceivedAt lt @before",
+            parameters={"pk": UNSENT_PARTITION, "before": received_before},
+            select=["RowKey", "StoreId", "EventKey", "ReceivedAt"],
+        )
+        found: list[EventRecord] = []
+        for row in sorted(rows, key=lambda r: r["ReceivedAt"]):
+            event = self.get_event(str(row["StoreId"]), str(row["EventKey"]))
+            if event is not None and event.unsent:
+                found.append(event)
+                if len(found) >= max(1, int(limit)):
+                    break
+            elif event is not None or row["ReceivedAt"] < received_before - ORPHAN_AGE:
+                with contextlib.suppress(ResourceNotFoundError, ResourceModifiedError):
+                    events.delete_entity(
+                        UNSENT_PARTITION,
+                        str(row["RowKey"]),
+                        etag=row.metadata["etag"],
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+        return found
+
+    @_passing_faults
+    def mark_event_sent(self, store_id: str, event_key: str) -> None:
+        events = self._table("events")
+        try:
+            mark = {"PartitionKey": _pair(store_id, event_key), "RowKey": EVENT_ROW, "Unsent": False}
+            events.update_entity(mark, mode=UpdateMode.MERGE)
+        except ResourceNotFoundError:
+            return
+        # Only after the mark: a crash in between leaves an outbox row that the relay drops.
+        self._delete_quietly(events, UNSENT_PARTITION, _pair(store_id, event_key))
 
     # orders ---------------------------------------------------------------------------------
     def _order_entity(self, record: OrderRecord, index_key: str) -> dict[str, Any]:
@@ -528,8 +620,9 @@ class TableStateStore:
     def scan_events(
         self, store_id: str, *, received_before: datetime | None = None, order_id: str | None = None
     ) -> Iterator[EventRecord]:
-        query = "StoreId eq @store"
-        parameters: dict[str, Any] = {"store": store_id}
+        # The event rows only: the outbox rows of the "unsent" partition carry a StoreId too.
+        query = "RowKey eq @row and StoreId eq @store"
+        parameters: dict[str, Any] = {"row": EVENT_ROW, "store": store_id}
         if received_before is not None:
             query += " and ReceivedAt lt @before"
             parameters["before"] = received_before.astimezone(UTC).isoformat()
@@ -543,7 +636,7 @@ class TableStateStore:
     def replace_event(self, event: EventRecord) -> None:
         events = self._table("events")
         try:
-            old = events.get_entity(_pair(event.store_id, event.event_key), "event", select=["BodyRef"])
+            old = events.get_entity(_pair(event.store_id, event.event_key), EVENT_ROW, select=["BodyRef"])
         except ResourceNotFoundError as exc:
             raise KeyError(f"no event {event.store_id}/{event.event_key}") from exc
         entity = self._event_entity(event)

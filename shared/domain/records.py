@@ -85,8 +85,25 @@ class Claim(_Record):
     created_at: UtcDatetime = Field(default_factory=utcnow)
 
 
+class OutgoingMessage(_Record):
+    """A bus message recorded with its event (transactional outbox), sent again by the relay until the bus
+    has it. The queue is the logical name ("order-events"); the app setting maps it when sent."""
+
+    # Base64 in JSON: a body is bytes, and the record must round-trip whatever they are.
+    model_config = ConfigDict(extra="ignore", ser_json_bytes="base64", val_json_bytes="base64")
+    queue: str
+    body: bytes
+    message_id: str
+    session_id: str | None = None
+    properties: dict[str, str] = Field(default_factory=dict)
+
+
 class EventRecord(_Record):
-    """A store notification as received: kept for audit and replay."""
+    """A store notification as received: kept for audit and replay, and the outbox of its bus message.
+
+    `unsent` is set in the same insert as the event and cleared once the bus has the message, so an event
+    acknowledged to the store reaches the queue even when the process dies in between (shared.handlers.relay).
+    """
 
     store_id: str
     event_key: str
@@ -96,3 +113,5 @@ class EventRecord(_Record):
     received_at: UtcDatetime
     headers: dict[str, str] = Field(default_factory=dict)  # non-secret delivery headers only
     body: bytes = b""
+    message: OutgoingMessage | None = None  # kept while unsent only: it repeats the body's personal data
+    unsent: bool = False  # True from the insert until the message is on the bus

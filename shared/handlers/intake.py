@@ -18,7 +18,8 @@ from shared.domain.order import Channel, OrderEvent
 from shared.domain.records import EventRecord
 from shared.errors import BadRequest
 from shared.handlers.common import log
-from shared.handlers.messages import ApplyOrderEvent, send
+from shared.handlers.messages import ApplyOrderEvent, outgoing_message
+from shared.handlers.relay import send_recorded
 from shared.telemetry import count_order, stage_span
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -38,8 +39,9 @@ def receive_webhook(
     """Accept one webhook delivery. Raises BadRequest (400/401/404/413) for anything refused, and
     StoreNotLoaded (503) for a store whose settings file was refused, so that the store sends it again.
 
-    Idempotent: a repeated delivery answers 200 "duplicate" and is sent to the bus again, where
-    duplicate detection drops it; that covers a crash between recording the event and sending it.
+    Idempotent: a repeated delivery answers 200 "duplicate". Once this answers 2xx the event and its
+    message are recorded together, and the message reaches the bus even if the process dies right after
+    (the outbox relay sends what intake did not).
     """
     headers = {k.lower(): v for k, v in headers.items()}
     if len(raw_body) > MAX_BODY_BYTES:
@@ -123,21 +125,32 @@ def _record_and_enqueue(
     headers: Mapping[str, str],
     source: str,
 ) -> bool:
-    """Record the raw event (insert-if-absent) and send it on; True when it was new."""
+    """Record the raw event with its order-events message, marked unsent, in one insert-if-absent (the
+    outbox); then send the message and clear the mark. True when the event was new.
+
+    A failed send after the insert is not an error for the store: the record is durable and the relay
+    (shared.handlers.relay) sends it, so the delivery is still acknowledged. A repeat of an event whose
+    message is still unsent sends it now; a repeat of a sent one sends nothing.
+    """
     store_id = event.store_id
-    created = services.state.record_event(
-        EventRecord(
-            store_id=store_id,
-            event_key=event.event_key,
-            channel=channel,
-            topic=event.topic,
-            order_id=event.order_id,
-            received_at=event.received_at,
-            headers={**inbound.event_headers(headers), "source": source},
-            body=raw_body,
-        )
+    message = outgoing_message(ApplyOrderEvent(store_id=store_id, order_id=event.order_id, event=event))
+    record = EventRecord(
+        store_id=store_id,
+        event_key=event.event_key,
+        channel=channel,
+        topic=event.topic,
+        order_id=event.order_id,
+        received_at=event.received_at,
+        headers={**inbound.event_headers(headers), "source": source},
+        body=raw_body,
+        message=message,
+        unsent=True,
     )
-    send(services, ApplyOrderEvent(store_id=store_id, order_id=event.order_id, event=event))
+    created = services.state.record_event(record)
+    if not created:
+        record = services.state.get_event(store_id, event.event_key) or record
+    if record.unsent:
+        send_recorded(services, record)
     if created:
         count_order("received", store_id, channel)
     return created

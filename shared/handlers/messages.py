@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from shared.bootstrap import Services, queue_name
 from shared.channels.common import bounded_key
 from shared.domain.order import OrderEvent
+from shared.domain.records import OutgoingMessage
 
 
 class _Message(BaseModel):
@@ -93,13 +94,29 @@ QUEUE_OF = {
 }
 
 
-def send(services: Services, message: _Message) -> None:
-    """Put the message on its stage's queue. Idempotent thanks to the deterministic message id."""
+def outgoing_message(message: _Message) -> OutgoingMessage:
+    """The message as the bus gets it, ready to be recorded before it is sent (intake's outbox)."""
     kind = str(getattr(message, "type", ""))
-    services.bus.send(
-        queue_name(QUEUE_OF[kind]),
-        message.model_dump_json().encode(),
+    return OutgoingMessage(
+        queue=QUEUE_OF[kind],
+        body=message.model_dump_json().encode(),
         message_id=message_id(message),
         session_id=message.session_id,
         properties={"type": kind, "store_id": message.store_id, "order_id": message.order_id},
     )
+
+
+def send_outgoing(services: Services, outgoing: OutgoingMessage) -> None:
+    """Put a prepared message on its queue (the configured name of its logical queue)."""
+    services.bus.send(
+        queue_name(outgoing.queue),
+        outgoing.body,
+        message_id=outgoing.message_id,
+        session_id=outgoing.session_id,
+        properties=outgoing.properties,
+    )
+
+
+def send(services: Services, message: _Message) -> None:
+    """Put the message on its stage's queue. Idempotent thanks to the deterministic message id."""
+    send_outgoing(services, outgoing_message(message))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from shared.domain.order import Channel, Order, OrderLine, OrderState
-from shared.domain.records import DocumentRef, EventRecord, OrderRecord, Problem, TimelineEntry
+from shared.domain.records import DocumentRef, EventRecord, OrderRecord, OutgoingMessage, Problem, TimelineEntry
 from shared.ports import ConcurrencyError, StateStore
 
 NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
@@ -327,6 +327,83 @@ def test_watermark_is_set_and_overwritten(store: StateStore) -> None:
     assert store.get_watermark("poll/demo-woo") == NOW.isoformat()
 
 
+# the outbox: events recorded unsent with their message --------------------------------------
+
+
+def make_unsent_event(
+    order_id: str = "4711", received_at: datetime = NOW, message_body: bytes = b'{"type": "order_event"}'
+) -> EventRecord:
+    event_key = f"woocommerce:demo-woo:{order_id}:2025-03-14T09:30:00Z"
+    message = OutgoingMessage(
+        queue="order-events",
+        body=message_body,
+        message_id=event_key,
+        session_id=f"demo-woo/{order_id}",
+        properties={"type": "order_event", "store_id": "demo-woo", "order_id": order_id},
+    )
+    changes = {"order_id": order_id, "received_at": received_at, "message": message, "unsent": True}
+    return make_event(event_key).model_copy(update=changes)
+
+
+def _keys(events: list[EventRecord]) -> list[str]:
+    return [event.event_key for event in events]
+
+
+def test_unsent_event_is_listed_with_its_message_until_marked_sent(store: StateStore) -> None:
+    event = make_unsent_event()
+    assert store.record_event(event) is True
+    [listed] = store.unsent_events(NOW + timedelta(seconds=1))
+    assert listed.unsent and listed.message == event.message and listed.body == event.body
+    store.mark_event_sent("demo-woo", event.event_key)
+    assert store.unsent_events(NOW + timedelta(days=1)) == []
+    found = store.get_event("demo-woo", event.event_key)
+    assert found is not None and not found.unsent and found.body == event.body
+    assert found.message is None  # not kept once sent: it repeats the body's personal data
+    store.mark_event_sent("demo-woo", event.event_key)  # idempotent
+    store.mark_event_sent("demo-woo", "never-recorded")  # unknown: nothing to do
+
+
+def test_unsent_events_are_the_older_ones_oldest_first_up_to_the_limit(store: StateStore) -> None:
+    for offset, order_id in ((2, "4713"), (0, "4711"), (1, "4712"), (5, "4715")):
+        store.record_event(make_unsent_event(order_id, NOW + timedelta(seconds=offset)))
+    store.record_event(make_event("sent-before-the-outbox"))  # no unsent mark: never listed
+    cutoff = NOW + timedelta(seconds=3)
+    assert [e.order_id for e in store.unsent_events(cutoff)] == ["4711", "4712", "4713"]
+    assert [e.order_id for e in store.unsent_events(cutoff, limit=2)] == ["4711", "4712"]
+    assert store.unsent_events(NOW) == []
+
+
+def test_repeated_record_of_an_unsent_event_keeps_one_entry_with_the_first_time(store: StateStore) -> None:
+    first = make_unsent_event()
+    assert store.record_event(first) is True
+    assert store.record_event(make_unsent_event(received_at=NOW + timedelta(seconds=30))) is False
+    listed = store.unsent_events(NOW + timedelta(minutes=1))
+    assert _keys(listed) == [first.event_key] and listed[0].received_at == NOW
+
+
+def test_scanning_a_store_lists_an_unsent_event_once_as_an_event(store: StateStore) -> None:
+    event = make_unsent_event()
+    store.record_event(event)
+    assert [e.event_key for e in store.scan_events("demo-woo")] == [event.event_key]
+
+
+def test_redacting_an_unsent_event_keeps_it_unsent_with_its_message(store: StateStore) -> None:
+    event = make_unsent_event()
+    store.record_event(event)
+    [scanned] = store.scan_events("demo-woo")
+    store.replace_event(scanned.model_copy(update={"body": b'{"id": 4711}'}))
+    [listed] = store.unsent_events(NOW + timedelta(seconds=1))
+    assert listed.body == b'{"id": 4711}' and listed.message == event.message
+
+
+def test_unsent_event_near_the_webhook_limit_keeps_body_and_message(store: StateStore) -> None:
+    body = b'{"line_items": [' + b",".join(b'{"sku": "BLUE-MUG-350ML-%06d"}' % n for n in range(30000)) + b"]}"
+    event = make_unsent_event(message_body=body.replace(b"sku", b"item")).model_copy(update={"body": body})
+    assert store.record_event(event) is True
+    [listed] = store.unsent_events(NOW + timedelta(seconds=1))
+    assert listed.body == body and listed.message == event.message
+
+
 # Table Storage specifics --------------------------------------------------------------------
 
 
@@ -462,3 +539,109 @@ def test_tables_replacing_a_claim_checked_event_deletes_the_old_blob(azurite: st
             claim_checks.get(reference)
     finally:
         tables.drop_tables()
+
+
+@pytest.fixture
+def tables(azurite: str) -> Iterator[Any]:
+    store = _tables_store(azurite)
+    yield store
+    store.drop_tables()
+
+
+@pytest.mark.azurite
+def test_tables_index_row_of_a_sent_event_is_dropped_by_the_next_listing(tables: Any) -> None:
+    event = make_unsent_event()
+    tables.record_event(event)
+    # Killed between the mark and the index row's deletion: the row outlives the unsent mark.
+    mark = {"PartitionKey": _pair("demo-woo", event.event_key), "RowKey": "event", "Unsent": False}
+    tables._table("events").update_entity(mark)
+    assert len(_unsent_rows(tables)) == 1
+    assert tables.unsent_events(NOW + timedelta(minutes=1)) == []
+    assert _unsent_rows(tables) == []
+
+
+@pytest.mark.azurite
+def test_tables_index_row_without_its_event_is_dropped_only_after_an_hour(tables: Any) -> None:
+    # Killed between writing the index row and inserting the event: that intake never answered 2xx.
+    for order_id, age in (("4711", timedelta(hours=2)), ("4712", timedelta(minutes=10))):
+        row = {"PartitionKey": "unsent", "RowKey": _pair("demo-woo", order_id), "StoreId": "demo-woo"}
+        tables._table("events").create_entity({**row, "EventKey": order_id, "ReceivedAt": NOW - age})
+    assert tables.unsent_events(NOW) == []
+    assert [row["EventKey"] for row in _unsent_rows(tables)] == ["4712"]
+
+
+@pytest.mark.azurite
+def test_tables_orphan_written_again_while_the_relay_looks_is_kept(tables: Any, monkeypatch: Any) -> None:
+    row = {"PartitionKey": "unsent", "RowKey": _pair("demo-woo", "4711"), "StoreId": "demo-woo", "EventKey": "4711"}
+    tables._table("events").create_entity({**row, "ReceivedAt": NOW - timedelta(hours=2)})
+    read_event = tables.get_event
+
+    def a_late_delivery_writes_it_again(store_id: str, event_key: str) -> Any:
+        tables._table("events").upsert_entity({**row, "ReceivedAt": NOW})  # its event insert comes next
+        return read_event(store_id, event_key)
+
+    monkeypatch.setattr(tables, "get_event", a_late_delivery_writes_it_again)
+    assert tables.unsent_events(NOW) == []
+    assert [r["EventKey"] for r in _unsent_rows(tables)] == ["4711"]
+
+
+@pytest.mark.azurite
+def test_tables_unsent_index_holds_unsent_events_only(tables: Any) -> None:
+    unsent = make_unsent_event()
+    tables.record_event(unsent)
+    tables.record_event(make_event("sent-before-the-outbox"))
+    assert [row["EventKey"] for row in _unsent_rows(tables)] == [unsent.event_key]
+    tables.mark_event_sent("demo-woo", unsent.event_key)
+    assert _unsent_rows(tables) == []
+
+
+@pytest.mark.azurite
+def test_tables_big_unsent_message_stays_in_its_outbox_row_not_in_a_blob(azurite: str) -> None:
+    tables = _tables_store(azurite, claim_checks=_claim_checks(azurite))
+    try:
+        body = b'{"line_items": [' + b",".join(b'{"sku": "BLUE-MUG-350ML-%06d"}' % n for n in range(5000)) + b"]}"
+        event = make_unsent_event(message_body=body)
+        tables.record_event(event)
+        [row] = _unsent_rows(tables)
+        assert "MessageRef" not in row and row["MessageGzParts"] >= 1  # gone with the row once sent
+        [listed] = tables.unsent_events(NOW + timedelta(seconds=1))
+        assert listed.message == event.message
+    finally:
+        tables.drop_tables()
+
+
+def _pair(first: str, second: str) -> str:
+    from shared.adapters.tables import _pair as pair
+
+    return pair(first, second)
+
+
+def _unsent_rows(tables: Any) -> list[Any]:
+    return list(tables._table("events").query_entities("PartitionKey eq 'unsent'"))
+
+
+# SQLite specifics ---------------------------------------------------------------------------
+
+
+def test_sqlite_state_from_before_the_outbox_gains_it_and_its_events_count_as_sent(tmp_path: Path) -> None:
+    import sqlite3
+
+    from shared.adapters.sqlite_state import SqliteStateStore
+
+    path = tmp_path / "state.db"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE events (store_id TEXT NOT NULL, event_key TEXT NOT NULL, channel TEXT NOT NULL,"
+            " topic TEXT NOT NULL, order_id TEXT NOT NULL, received_at TEXT NOT NULL, headers TEXT NOT NULL,"
+            " body BLOB NOT NULL, PRIMARY KEY (store_id, event_key))"
+        )
+        db.execute(
+            "INSERT INTO events VALUES ('demo-woo', 'old', 'woocommerce', 'order.created', '4700', ?, '{}', x'7b7d')",
+            ((NOW - timedelta(days=3)).isoformat(),),
+        )
+    store = SqliteStateStore(path)
+    assert store.unsent_events(NOW + timedelta(days=1)) == []
+    old = store.get_event("demo-woo", "old")
+    assert old is not None and old.body == b"{}" and old.message is None and not old.unsent
+    assert store.record_event(make_unsent_event()) is True
+    assert _keys(store.unsent_events(NOW + timedelta(seconds=1))) == [make_unsent_event().event_key]

@@ -33,6 +33,7 @@ EXPECTED_TIMERS = {
     "catch_up_poll": "%CatchUpSchedule%",
     "sweep_stuck_orders": "%SweepSchedule%",
     "apply_retention": "%RetentionSchedule%",
+    "relay_unsent_events": "%OutboxRelaySchedule%",
 }
 EXPECTED_QUEUES = {
     "order_events": "%OrderEventsQueue%",

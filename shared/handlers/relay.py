@@ -1,0 +1,80 @@
+"""The outbox relay: puts on the bus every event that intake recorded but did not see sent (the process died,
+or the send failed, after the insert), then marks it sent. Runs when the host starts and on a timer, so an
+event acknowledged to the store reaches the order-events queue without the store sending it again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from shared.bootstrap import Services
+from shared.domain.records import EventRecord
+from shared.handlers.common import log
+from shared.handlers.messages import send_outgoing
+
+# Younger events are most likely still in their intake's hands; sending them too would only be a repeat
+# that duplicate detection drops, so the relay leaves them for the next run.
+RELAY_MIN_AGE = timedelta(seconds=5)
+RELAY_BATCH = 100
+
+
+@dataclass
+class RelayResult:
+    sent: int = 0
+    failed: int = 0
+
+
+def send_recorded(services: Services, event: EventRecord) -> bool:
+    """Send an unsent event's recorded message, then clear its unsent mark. Idempotent: the message id is
+    the event key, so the bus drops a repeat.
+
+    Returns False, after logging, when the bus or the mark failed: the event stays unsent and the relay
+    sends it later. Only an Exception is caught; a process that dies here leaves the mark for the relay.
+    """
+    if event.message is None:
+        log.error("outbox event=%s store=%s is unsent but has no message", event.event_key, event.store_id)
+        return False
+    try:
+        send_outgoing(services, event.message)
+    except Exception as error:
+        log.warning(
+            "outbox send failed store=%s order=%s event=%s (%s); the relay sends it later",
+            event.store_id,
+            event.order_id,
+            event.event_key,
+            error.__class__.__name__,
+        )
+        return False
+    try:
+        services.state.mark_event_sent(event.store_id, event.event_key)
+    except Exception as error:
+        # The message is on the bus: the relay will send it once more and duplicate detection drops it.
+        log.warning("outbox mark failed store=%s event=%s (%s)", event.store_id, event.event_key, type(error).__name__)
+        return False
+    return True
+
+
+def relay_unsent_events(
+    services: Services, min_age: timedelta = RELAY_MIN_AGE, batch: int = RELAY_BATCH
+) -> RelayResult:
+    """Send every event still marked unsent that is older than `min_age`, oldest first. Idempotent and safe
+    to run on several instances at once (repeats are dropped by the bus). An event whose send fails is
+    tried once per run, so one refused message cannot hold up the rest or spin the run."""
+    cutoff = services.clock() - min_age
+    result = RelayResult()
+    tried: set[tuple[str, str]] = set()
+    while True:
+        pending = [e for e in services.state.unsent_events(cutoff, batch) if (e.store_id, e.event_key) not in tried]
+        for event in pending:
+            tried.add((event.store_id, event.event_key))
+            if send_recorded(services, event):
+                result.sent += 1
+                log.info("outbox relayed store=%s order=%s event=%s", event.store_id, event.order_id, event.event_key)
+            else:
+                result.failed += 1
+        if not pending:
+            break
+    if result.sent or result.failed:
+        log.warning("outbox relay sent=%d failed=%d", result.sent, result.failed)
+    return result
