@@ -1,4 +1,5 @@
-"""Code lists the UBL mapper needs: UBL/Peppol identifiers, VAT categories, EU membership, Peppol EAS schemes.
+"""Code lists the UBL mapper needs: UBL/Peppol identifiers, VAT categories, EU membership, Peppol EAS schemes;
+and what text and country codes a document may hold.
 
 Values are facts from the Peppol BIS Billing 3.0 code lists (EAS, UNCL5305, UNCL5189, UNCL7161, VATEX) and
 ISO 3166-1; only the subset this service emits is listed.
@@ -6,6 +7,7 @@ ISO 3166-1; only the subset this service emits is listed.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from shared.domain.rules.settings import EU_COUNTRIES
@@ -137,3 +139,20 @@ EMAIL_SCHEME: Final = "EM"
 def vat_prefix(country: str) -> str:
     """The VAT-number prefix of a country: ISO 3166-1 alpha-2, except Greece which uses EL (BR-CO-09)."""
     return "EL" if country == "GR" else country
+
+
+# Characters XML 1.0 cannot carry (control characters, lone surrogates, U+FFFE/U+FFFF). Stores pass them through
+# from pasted product names and addresses; lxml refuses them, so they are dropped rather than failing the order.
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def clean_text(text: str) -> str:
+    """The text without characters XML 1.0 cannot carry, trimmed: what the document holds."""
+    return _NOT_XML.sub("", text).strip()
+
+
+def country(code: str) -> str:
+    """The EN 16931 country code (BR-CL-14) for what the store sent, "" when it is not one."""
+    code = code.strip().upper()
+    code = COUNTRY_ALIASES.get(code, code)
+    return code if code in COUNTRIES else ""

@@ -20,7 +20,8 @@ from shared.errors import PermanentError, RetryableError
 from shared.ports import DocumentExists, DocumentStore, InvalidDocumentName, document_name
 from shared.stores import InvoiceSettings, StoreSettings
 from shared.targets.ubl import codes
-from shared.targets.ubl.mapper import clean_text, credit_note_xml, document_totals, invoice_xml
+from shared.targets.ubl.codes import clean_text
+from shared.targets.ubl.mapper import credit_note_xml, document_totals, invoice_xml
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,108 @@
+"""VAT arithmetic for the UBL documents: the category of a line or charge, its rate, and the tax per category.
+
+Pure functions; the rules they follow are listed in the mapper's docstring (categories S, Z, E, AE, K, G, O and
+BR-CO-17 rounding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+from shared.domain.order import Charge, Order, Refund
+from shared.errors import PermanentError
+from shared.stores import InvoiceSettings, Seller
+from shared.targets.ubl import codes
+from shared.targets.ubl.amounts import CENT, ZERO, money, number_text
+
+_CATEGORY_ORDER = ["S", "Z", "AE", "K", "G", "E", "O"]
+
+
+@dataclass(frozen=True)
+class TaxCategory:
+    code: str  # UNCL5305: S, Z, E, AE, K, G, O
+    rate: Decimal | None  # None for O (BR-O-05: no rate)
+
+    @property
+    def sort_key(self) -> tuple[int, Decimal]:
+        order = _CATEGORY_ORDER
+        return (order.index(self.code) if self.code in order else 99, -(self.rate or ZERO))
+
+
+def vat_amount(taxable: Decimal, rate: Decimal) -> Decimal:
+    """BR-CO-17 as the CEN Schematron computes it: XPath round(x * 100) div 100, i.e. half towards +infinity."""
+    return (taxable * rate / Decimal(100) * 100 + Decimal("0.5")).to_integral_value(rounding=ROUND_FLOOR) / 100
+
+
+def category(
+    rate: Decimal, seller: Seller, buyer_country: str, buyer_vat_id: str, invoice: InvoiceSettings
+) -> TaxCategory:
+    """The VAT category of a line or charge taxed at `rate`, given who sells to whom and the store's settings."""
+    if rate > 0:
+        if invoice.default_tax_category == "O":
+            raise PermanentError(
+                "tax_category_conflict",
+                f"The store is set as not subject to VAT but the order charges {number_text(rate)}% tax.",
+                message_es=f"La tienda está configurada como no sujeta a IVA, pero el pedido cobra un "
+                f"{number_text(rate)}% de impuesto.",
+            )
+        return TaxCategory("S", rate)
+    if seller.country in codes.EU_MEMBER_STATES:
+        if buyer_country in codes.EU_MEMBER_STATES and buyer_country != seller.country and buyer_vat_id:
+            return TaxCategory(invoice.intra_eu_b2b, ZERO)
+        if buyer_country not in codes.EU_MEMBER_STATES:
+            return TaxCategory("G", ZERO)
+    if invoice.default_tax_category == "O":
+        return TaxCategory("O", None)
+    if invoice.default_tax_category == "E":
+        return TaxCategory("E", ZERO)
+    return TaxCategory("Z", ZERO)
+
+
+def rate(stated: Decimal | None, taxable: bool, net: Decimal, tax: Decimal, where: tuple[str, str]) -> Decimal:
+    """The percentage the store applied; derived from the amounts when the store did not state it. `where` names
+    the line or charge in English and Spanish for the refusal."""
+    if stated is not None:
+        return stated
+    if not taxable or tax == 0:
+        return ZERO
+    if net != 0:
+        derived = (tax / net * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        if abs(money(net * derived / 100) - tax) <= CENT:
+            return derived.normalize()
+    where_en, where_es = where
+    raise PermanentError(
+        "tax_rate_unknown",
+        f"The tax rate of {where_en} is not known and cannot be derived.",
+        message_es=f"El tipo de impuesto de {where_es} no se conoce y no puede calcularse a partir de los importes.",
+    )
+
+
+def line_where(line_id: str) -> tuple[str, str]:
+    return f"line {line_id}", f"la línea {line_id}"
+
+
+def charge_where(charge: Charge) -> tuple[str, str]:
+    if charge.kind == "shipping":
+        return f"shipping '{charge.name}'", f"el envío '{charge.name}'"
+    return f"fee '{charge.name}'", f"el cargo '{charge.name}'"
+
+
+def shipping_rate(order: Order, refund: Refund) -> Decimal:
+    """The rate of refunded shipping: the order's single shipping rate, else derived from the refund's amounts."""
+    rates = {r for c in order.shipping if c.amount and (r := c.tax_rate) is not None}
+    if len(rates) == 1:
+        return rates.pop()
+    return rate(None, True, refund.shipping, refund.shipping_tax, ("refunded shipping", "el envío reembolsado"))
+
+
+def order_rates(order: Order) -> set[Decimal]:
+    """Every rate the order's lines and charges with money use."""
+    rates: set[Decimal] = set()
+    for line in order.lines:
+        if line.total:
+            rates.add(rate(line.tax_rate, line.taxable, line.total, line.tax, line_where(line.line_id)))
+    for charge in [*order.shipping, *order.fees]:
+        if charge.amount:
+            rates.add(rate(charge.tax_rate, charge.taxable, charge.amount, charge.tax, charge_where(charge)))
+    return rates

@@ -1,0 +1,111 @@
+"""Totals of a UBL document: the lines and document charges it books, and the EN 16931 totals they add up to.
+
+Pure functions. The VAT per category follows BR-CO-17; the difference to what the buyer paid (a cent per line or
+charge at most) becomes PayableRoundingAmount (BT-114), a larger one is a refusal (totals_mismatch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from shared.errors import PermanentError
+from shared.targets.ubl.amounts import CENT, ZERO, money
+from shared.targets.ubl.taxes import TaxCategory, vat_amount
+
+
+@dataclass
+class DocumentLine:
+    name: str
+    item_code: str
+    quantity: Decimal
+    unit_code: str
+    price: Decimal
+    net: Decimal
+    category: TaxCategory
+    allowance: Decimal = ZERO
+
+
+@dataclass
+class DocumentCharge:
+    is_charge: bool
+    reason_code: str
+    reason: str
+    amount: Decimal  # positive
+    category: TaxCategory
+
+
+@dataclass
+class Totals:
+    lines: Decimal
+    allowances: Decimal
+    charges: Decimal
+    tax_exclusive: Decimal
+    tax: Decimal
+    tax_inclusive: Decimal
+    prepaid: Decimal
+    rounding: Decimal
+    payable: Decimal
+    breakdown: list[tuple[TaxCategory, Decimal, Decimal]] = field(default_factory=list)  # (category, base, tax)
+
+
+def net_price(quantity: Decimal, price: Decimal, allowance: Decimal, net: Decimal) -> Decimal:
+    """The store's unit price if it explains the line net amount within PEPPOL-EN16931-R120's 2 cents; otherwise
+    the price that does (stores round line totals their own way)."""
+    if quantity and abs(quantity * price - allowance - net) > CENT:
+        price = ((net + allowance) / quantity).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+    return price
+
+
+def totals(lines: list[DocumentLine], charges: list[DocumentCharge], expected: Decimal, prepaid: Decimal) -> Totals:
+    """The document totals and VAT breakdown; `expected` is what the buyer paid (or was refunded)."""
+    if not lines:
+        raise PermanentError(
+            "no_lines", "The document would have no lines.", message_es="El documento no tendría ninguna línea."
+        )
+    categories = {line.category for line in lines} | {c.category for c in charges}
+    if any(c.code == "O" for c in categories) and len(categories) > 1:
+        raise PermanentError(
+            "tax_category_conflict",
+            "An order not subject to VAT cannot also have lines with VAT categories.",
+            message_es="Un pedido no sujeto a IVA no puede tener a la vez líneas con categorías de IVA.",
+        )
+    bases: dict[TaxCategory, Decimal] = {}
+    for line in lines:
+        bases[line.category] = bases.get(line.category, ZERO) + line.net
+    for c in charges:
+        bases[c.category] = bases.get(c.category, ZERO) + (c.amount if c.is_charge else -c.amount)
+    breakdown = [
+        (category, base, vat_amount(base, category.rate) if category.rate else ZERO)
+        for category, base in sorted(bases.items(), key=lambda item: item[0].sort_key)
+    ]
+    line_total = sum((line.net for line in lines), ZERO)
+    allowances = sum((c.amount for c in charges if not c.is_charge), ZERO)
+    charge_total = sum((c.amount for c in charges if c.is_charge), ZERO)
+    tax_exclusive = line_total - allowances + charge_total
+    tax = sum((t for _, _, t in breakdown), ZERO)
+    tax_inclusive = tax_exclusive + tax
+    expected = money(expected)
+    rounding = expected - tax_inclusive
+    tolerance = CENT * (len(lines) + len(charges))
+    if abs(rounding) > tolerance:
+        raise PermanentError(
+            "totals_mismatch",
+            f"The order total {expected} does not match its lines, charges and tax ({tax_inclusive}).",
+            message_es=f"El total del pedido {expected} no cuadra con sus líneas, cargos e impuestos "
+            f"({tax_inclusive}).",
+            detail=f"difference {rounding}, tolerance {tolerance}",
+        )
+    prepaid = money(prepaid)
+    return Totals(
+        lines=line_total,
+        allowances=allowances,
+        charges=charge_total,
+        tax_exclusive=tax_exclusive,
+        tax=tax,
+        tax_inclusive=tax_inclusive,
+        prepaid=prepaid,
+        rounding=rounding,
+        payable=tax_inclusive - prepaid + rounding,
+        breakdown=breakdown,
+    )
