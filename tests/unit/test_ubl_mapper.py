@@ -13,7 +13,8 @@ from shared.domain.order import Address, Customer, Order, Refund, RefundLine
 from shared.domain.records import DocumentRef
 from shared.errors import PermanentError
 from shared.stores import InvoiceSettings
-from shared.targets.ubl.mapper import credit_note_xml, document_totals, invoice_xml
+from shared.targets.ubl.mapper import credit_note_xml, invoice_xml
+from shared.targets.ubl.writer import document_totals
 from tests.fixtures.ubl.orders import (
     CREATED,
     D,

