@@ -15,7 +15,7 @@ from shared.stores import InvoiceSettings, Seller
 from shared.targets.ubl import codes
 from shared.targets.ubl.amounts import CENT, ZERO, money, number_text
 
-_CATEGORY_ORDER = ["S", "Z", "AE", "K", "G", "E", "O"]
+_CATEGORY_ORDER = ["S", "Z", "AE", "K", "G", "E", "O"]  # the breakdown order, highest rate first within one
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,8 @@ class TaxCategory:
 
     @property
     def sort_key(self) -> tuple[int, Decimal]:
-        order = _CATEGORY_ORDER
-        return (order.index(self.code) if self.code in order else 99, -(self.rate or ZERO))
+        known = self.code in _CATEGORY_ORDER
+        return (_CATEGORY_ORDER.index(self.code) if known else 99, -(self.rate or ZERO))
 
 
 def vat_amount(taxable: Decimal, rate: Decimal) -> Decimal:
