@@ -14,8 +14,8 @@ import pytest
 
 from local.registry import registered_functions
 from shared.bootstrap import Services, override_services
+from shared.dashboard.page import render_dashboard
 from shared.domain.order import OrderState
-from shared.handlers.dashboard import render_dashboard
 from shared.handlers.intake import receive_webhook
 from shared.handlers.operations import retry_order
 from shared.stores import StoreNotLoaded, load_store_folder

@@ -15,7 +15,8 @@ import pytest
 
 from local.registry import registered_functions
 from shared.bootstrap import Services, override_services
-from shared.handlers.dashboard import format_money, render_dashboard
+from shared.dashboard.formats import format_money
+from shared.dashboard.page import render_dashboard
 from shared.handlers.intake import receive_webhook
 from shared.handlers.operations import mark_failed
 from shared.i18n import EN, ES, choose_language, translate

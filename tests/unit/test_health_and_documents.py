@@ -211,7 +211,7 @@ def test_documents_and_health_go_through_blob_storage_when_configured(functions,
 
 
 def test_the_dashboard_links_each_issued_document_to_the_documents_route(functions, services):
-    from shared.handlers.dashboard import render_dashboard
+    from shared.dashboard.page import render_dashboard
     from shared.handlers.intake import receive_webhook
     from tests.support import fixture_bytes, webhook_headers
 
