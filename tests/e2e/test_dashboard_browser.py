@@ -113,6 +113,64 @@ def page(tmp_path: Path) -> Iterator[Any]:
             browser.close()
 
 
+def visible_orders(page: Any) -> list[str]:
+    return [str(group.get_attribute("data-order")) for group in page.locator("tbody.order:visible").all()]
+
+
+def test_the_page_runs_only_its_own_files_under_the_content_security_policy(
+    host: RunningHost, orders: None, page: Any
+) -> None:
+    response = page.goto(f"{host.url}/api/dashboard?lang=en")
+
+    policy = response.headers["content-security-policy"]
+    nonce = page.locator("script[src]").evaluate("script => script.nonce")  # the attribute reads "" (nonce hiding)
+    assert f"script-src 'nonce-{nonce}'" in policy and "frame-ancestors 'none'" in policy
+    # The stylesheet file applied (white header on a grey page) and the script file ran (it set the links).
+    colours = page.evaluate(
+        "() => [getComputedStyle(document.body).backgroundColor,"
+        " getComputedStyle(document.querySelector('header')).backgroundColor]"
+    )
+    assert colours == ["rgb(246, 247, 249)", "rgb(255, 255, 255)"]
+    assert page.locator("a.download").first.get_attribute("href").startswith("/api/stores/")
+    assert page.errors == []  # type: ignore[attr-defined]
+    # Anything injected inline is refused by the browser.
+    ran = page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = 'window.injected = 1';"
+        " document.body.appendChild(s); return window.injected === 1; }"
+    )
+    assert ran is False
+    assert any("Content Security Policy" in error for error in page.errors)  # type: ignore[attr-defined]
+
+
+def test_filters_narrow_the_orders_by_state_store_and_search(host: RunningHost, orders: None, page: Any) -> None:
+    expect = playwright_sync.expect
+    page.goto(f"{host.url}/api/dashboard?lang=es")
+    assert sorted(visible_orders(page)) == sorted([SHOPIFY_ORDER, WOO_ORDER])
+
+    # A state card keeps the language and shows that state only.
+    page.locator('nav.counts a[data-state="held"]').click()
+    expect(page.locator('nav.counts a[data-state="held"]')).to_have_class("count state-held active")
+    assert visible_orders(page) == [SHOPIFY_ORDER]
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+
+    # The store filter, from every state.
+    page.locator("nav.counts a.all").click()
+    page.locator("form.filters select").select_option("demo-woo")
+    page.locator("form.filters button[type=submit]").click()
+    expect(page.locator("form.filters select")).to_have_value("demo-woo")
+    assert visible_orders(page) == [WOO_ORDER]
+    assert [a.get_attribute("data-store") for a in page.locator("article.store").all()] == ["demo-woo"]
+
+    # The search box hides rows in the page without asking the server.
+    page.goto(f"{host.url}/api/dashboard?lang=en")
+    page.locator("#search").fill("#1001")
+    expect(page.locator(f'tbody.order[data-order="{WOO_ORDER}"]')).to_be_hidden()
+    assert visible_orders(page) == [SHOPIFY_ORDER]
+    page.locator("#search").fill("")
+    expect(page.locator(f'tbody.order[data-order="{WOO_ORDER}"]')).to_be_visible()
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_business_user_fixes_a_held_order_from_the_spanish_dashboard(
     host: RunningHost, orders: None, page: Any, tmp_path: Path
 ) -> None:
