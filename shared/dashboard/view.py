@@ -181,7 +181,7 @@ class TimelineRow:
 class Detail:
     back_href: str
     order: OrderRow | None  # None: not known here
-    facts: tuple[tuple[str, Any], ...] = ()  # (label key, text or Time)
+    facts: tuple[tuple[str, str | Time | None], ...] = ()  # (label key, text or Time)
     lines: tuple[Line, ...] = ()
     refunds: tuple[Refund, ...] = ()
     timeline: tuple[TimelineRow, ...] = ()
@@ -398,7 +398,11 @@ def _detail(request: _Request) -> Detail:
         return Detail(back, None)
     row = request.row(record)
     order, lang = record.order, request.lang
-    facts: list[tuple[str, Any]] = [("store", row.store_name), ("order_id", record.order_id), ("total", row.total)]
+    facts: list[tuple[str, str | Time | None]] = [
+        ("store", row.store_name),
+        ("order_id", record.order_id),
+        ("total", row.total),
+    ]
     lines: tuple[Line, ...] = ()
     refunds: tuple[Refund, ...] = ()
     if order is not None:
