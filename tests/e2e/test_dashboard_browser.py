@@ -4,6 +4,7 @@ detail with its timeline, and a screenshot. State is made by signed webhooks thr
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ CHROMIUM_ARGS = [
 ]
 WOO_ORDER = "5123"
 SHOPIFY_ORDER = "9007199254740993"
+SECOND_SHOPIFY_ORDER = "9007199254740995"
 SKU_MAP_CSV = b"sku,item_code\nBLUE-MUG-350ML,MUG-BLUE-350\nTEE-ORG-M,TEE-ORGANIC-M\n"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="no Chromium: apt-get install chromium")
@@ -255,3 +257,38 @@ def test_retry_of_an_invoiced_order_is_refused_with_the_reason(host: RunningHost
     assert order_state(host, "demo-woo", WOO_ORDER) == "invoiced"
     # The refused POST is the one expected console error (409); nothing else failed.
     assert all("409" in error for error in page.errors)  # type: ignore[attr-defined]
+
+
+def test_an_order_that_leaves_the_filter_after_its_retry_leaves_the_page(
+    host: RunningHost, orders: None, page: Any
+) -> None:
+    order = json.loads(fixture_bytes("shopify", "orders_create"))
+    order.update(id=int(SECOND_SHOPIFY_ORDER), name="#1002", order_number=1002)
+    order["line_items"][0]["sku"] = "GREEN-MUG-250ML"
+    body = json.dumps(order).encode()
+    response = requests.post(
+        f"{host.url}/api/webhooks/shopify/demo-shopify",
+        data=body,
+        headers={**webhook_headers("shopify", "orders/create", body), "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 202, response.text
+    wait_for(lambda: order_state(host, "demo-shopify", SECOND_SHOPIFY_ORDER) == "held")
+    page.goto(f"{host.url}/api/dashboard?lang=en&state=held")
+    row = page.locator(f'tbody.order[data-order="{SECOND_SHOPIFY_ORDER}"]')
+    playwright_sync.expect(row.locator(".problems")).to_contain_text("GREEN-MUG-250ML")
+
+    mapped = requests.put(
+        f"{host.url}/api/stores/demo-shopify/sku-map",
+        data=SKU_MAP_CSV + b"GREEN-MUG-250ML,MUG-GREEN-250\n",
+        headers={"Content-Type": "text/csv; charset=utf-8"},
+        timeout=10,
+    )
+    assert mapped.status_code == 200, mapped.text
+    row.locator("button.retry").click()
+
+    # Invoiced now, so no longer "held": the page shows the filter as it is, without the order.
+    playwright_sync.expect(row).to_have_count(0, timeout=30_000)
+    assert page.url.endswith("state=held")
+    assert order_state(host, "demo-shopify", SECOND_SHOPIFY_ORDER) == "invoiced"
+    assert page.errors == []  # type: ignore[attr-defined]
