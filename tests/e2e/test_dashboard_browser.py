@@ -4,6 +4,7 @@ detail with its timeline, and a screenshot. State is made by signed webhooks thr
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ CHROMIUM_ARGS = [
 ]
 WOO_ORDER = "5123"
 SHOPIFY_ORDER = "9007199254740993"
+SECOND_SHOPIFY_ORDER = "9007199254740995"
 SKU_MAP_CSV = b"sku,item_code\nBLUE-MUG-350ML,MUG-BLUE-350\nTEE-ORG-M,TEE-ORGANIC-M\n"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="no Chromium: apt-get install chromium")
@@ -111,6 +113,64 @@ def page(tmp_path: Path) -> Iterator[Any]:
             yield page
         finally:
             browser.close()
+
+
+def visible_orders(page: Any) -> list[str]:
+    return [str(group.get_attribute("data-order")) for group in page.locator("tbody.order:visible").all()]
+
+
+def test_the_page_runs_only_its_own_files_under_the_content_security_policy(
+    host: RunningHost, orders: None, page: Any
+) -> None:
+    response = page.goto(f"{host.url}/api/dashboard?lang=en")
+
+    policy = response.headers["content-security-policy"]
+    nonce = page.locator("script[src]").evaluate("script => script.nonce")  # the attribute reads "" (nonce hiding)
+    assert f"script-src 'nonce-{nonce}'" in policy and "frame-ancestors 'none'" in policy
+    # The stylesheet file applied (white header on a grey page) and the script file ran (it set the links).
+    colours = page.evaluate(
+        "() => [getComputedStyle(document.body).backgroundColor,"
+        " getComputedStyle(document.querySelector('header')).backgroundColor]"
+    )
+    assert colours == ["rgb(246, 247, 249)", "rgb(255, 255, 255)"]
+    assert page.locator("a.download").first.get_attribute("href").startswith("/api/stores/")
+    assert page.errors == []  # type: ignore[attr-defined]
+    # Anything injected inline is refused by the browser.
+    ran = page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = 'window.injected = 1';"
+        " document.body.appendChild(s); return window.injected === 1; }"
+    )
+    assert ran is False
+    assert any("Content Security Policy" in error for error in page.errors)  # type: ignore[attr-defined]
+
+
+def test_filters_narrow_the_orders_by_state_store_and_search(host: RunningHost, orders: None, page: Any) -> None:
+    expect = playwright_sync.expect
+    page.goto(f"{host.url}/api/dashboard?lang=es")
+    assert sorted(visible_orders(page)) == sorted([SHOPIFY_ORDER, WOO_ORDER])
+
+    # A state card keeps the language and shows that state only.
+    page.locator('nav.counts a[data-state="held"]').click()
+    expect(page.locator('nav.counts a[data-state="held"]')).to_have_class("count state-held active")
+    assert visible_orders(page) == [SHOPIFY_ORDER]
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+
+    # The store filter, from every state.
+    page.locator("nav.counts a.all").click()
+    page.locator("form.filters select").select_option("demo-woo")
+    page.locator("form.filters button[type=submit]").click()
+    expect(page.locator("form.filters select")).to_have_value("demo-woo")
+    assert visible_orders(page) == [WOO_ORDER]
+    assert [a.get_attribute("data-store") for a in page.locator("article.store").all()] == ["demo-woo"]
+
+    # The search box hides rows in the page without asking the server.
+    page.goto(f"{host.url}/api/dashboard?lang=en")
+    page.locator("#search").fill("#1001")
+    expect(page.locator(f'tbody.order[data-order="{WOO_ORDER}"]')).to_be_hidden()
+    assert visible_orders(page) == [SHOPIFY_ORDER]
+    page.locator("#search").fill("")
+    expect(page.locator(f'tbody.order[data-order="{WOO_ORDER}"]')).to_be_visible()
+    assert page.errors == []  # type: ignore[attr-defined]
 
 
 def test_business_user_fixes_a_held_order_from_the_spanish_dashboard(
@@ -197,3 +257,38 @@ def test_retry_of_an_invoiced_order_is_refused_with_the_reason(host: RunningHost
     assert order_state(host, "demo-woo", WOO_ORDER) == "invoiced"
     # The refused POST is the one expected console error (409); nothing else failed.
     assert all("409" in error for error in page.errors)  # type: ignore[attr-defined]
+
+
+def test_an_order_that_leaves_the_filter_after_its_retry_leaves_the_page(
+    host: RunningHost, orders: None, page: Any
+) -> None:
+    order = json.loads(fixture_bytes("shopify", "orders_create"))
+    order.update(id=int(SECOND_SHOPIFY_ORDER), name="#1002", order_number=1002)
+    order["line_items"][0]["sku"] = "GREEN-MUG-250ML"
+    body = json.dumps(order).encode()
+    response = requests.post(
+        f"{host.url}/api/webhooks/shopify/demo-shopify",
+        data=body,
+        headers={**webhook_headers("shopify", "orders/create", body), "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 202, response.text
+    wait_for(lambda: order_state(host, "demo-shopify", SECOND_SHOPIFY_ORDER) == "held")
+    page.goto(f"{host.url}/api/dashboard?lang=en&state=held")
+    row = page.locator(f'tbody.order[data-order="{SECOND_SHOPIFY_ORDER}"]')
+    playwright_sync.expect(row.locator(".problems")).to_contain_text("GREEN-MUG-250ML")
+
+    mapped = requests.put(
+        f"{host.url}/api/stores/demo-shopify/sku-map",
+        data=SKU_MAP_CSV + b"GREEN-MUG-250ML,MUG-GREEN-250\n",
+        headers={"Content-Type": "text/csv; charset=utf-8"},
+        timeout=10,
+    )
+    assert mapped.status_code == 200, mapped.text
+    row.locator("button.retry").click()
+
+    # Invoiced now, so no longer "held": the page shows the filter as it is, without the order.
+    playwright_sync.expect(row).to_have_count(0, timeout=30_000)
+    assert page.url.endswith("state=held")
+    assert order_state(host, "demo-shopify", SECOND_SHOPIFY_ORDER) == "invoiced"
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -154,6 +154,7 @@ ROUTES: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("stores/{}/unmapped-skus", (STORE,), ("GET",)),
     ("simulate/{}", (STORE,), ("POST",)),
     ("dashboard", (), ("GET",)),
+    ("dashboard/static/{}", (ANY,), ("GET",)),
     ("health", (), ("GET",)),
     ("{}", (ANY,), ("GET",)),
     ("{}/{}/{}/{}", (ANY, ANY, ANY, ANY), ("GET", "POST")),

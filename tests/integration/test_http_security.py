@@ -42,14 +42,31 @@ def test_dashboard_sends_its_content_security_policy_and_frame_protection_as_hea
     [nonce] = re.findall(r"'nonce-([^']+)'", policy["script-src"])
     assert policy["script-src"] == f"'nonce-{nonce}'", "no inline script but by nonce"
     assert policy["style-src"] == f"'nonce-{nonce}'"
-    # Every script and style element of the page carries the header's nonce (the JSON data block runs no code).
+    # The page's script and style are its own files, each carrying the header's nonce; nothing inline (the JSON
+    # data block runs no code).
     scripts = re.findall(r"<script([^>]*)>", first.text)
-    assert [attrs for attrs in scripts if 'type="application/json"' not in attrs] == [f' nonce="{nonce}"']
-    assert re.findall(r"<style([^>]*)>", first.text) == [f' nonce="{nonce}"']
+    assert [attrs for attrs in scripts if 'type="application/json"' not in attrs] == [
+        f' src="/api/dashboard/static/dashboard.js" nonce="{nonce}"'
+    ]
+    assert re.findall(r"<style([^>]*)>", first.text) == []
+    assert re.findall(r'<link rel="stylesheet"([^>]*)>', first.text) == [
+        f' href="/api/dashboard/static/dashboard.css" nonce="{nonce}"'
+    ]
     assert re.search(r"<[a-z][^>]*\son[a-z]+\s*=", first.text) is None, "an inline event handler would be blocked"
     assert first.headers["X-Content-Type-Options"] == "nosniff"
     assert first.headers["X-Frame-Options"] == "DENY"
     assert re.findall(r"'nonce-([^']+)'", second.headers["Content-Security-Policy"]) != [nonce], "nonce reused"
+
+
+def test_the_dashboard_files_are_served_by_the_local_host_with_their_types(host: RunningHost) -> None:
+    script = requests.get(f"{host.url}/api/dashboard/static/dashboard.js", timeout=10)
+    style = requests.get(f"{host.url}/api/dashboard/static/dashboard.css", timeout=10)
+    other = requests.get(f"{host.url}/api/dashboard/static/view.py", timeout=10)
+
+    assert (script.status_code, script.headers["Content-Type"]) == (200, "text/javascript; charset=utf-8")
+    assert (style.status_code, style.headers["Content-Type"]) == (200, "text/css; charset=utf-8")
+    assert script.headers["X-Content-Type-Options"] == "nosniff"
+    assert other.status_code == 404 and other.headers["Content-Type"] == "application/problem+json"
 
 
 def test_json_and_problem_answers_are_not_sniffed(host: RunningHost) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ import pytest
 
 from local.registry import registered_functions
 from shared.bootstrap import Services, override_services
+from shared.dashboard.page import render_dashboard
+from shared.dashboard.view import dashboard_view
 from shared.domain.order import OrderState
-from shared.handlers.dashboard import render_dashboard
 from shared.handlers.intake import receive_webhook
 from shared.handlers.operations import retry_order
 from shared.stores import StoreNotLoaded, load_store_folder
@@ -133,18 +135,50 @@ def test_intake_refuses_the_refused_store_as_not_loaded(services: Services) -> N
     ("lang", "heading"), [("en", "Store settings not loaded"), ("es", "Configuración de tienda no cargada")]
 )
 def test_the_dashboard_shows_the_refused_file_in_both_languages(services: Services, lang: str, heading: str) -> None:
-    page = render_dashboard(services, {"lang": lang}, "")
+    page = dashboard_view(services, {"lang": lang}, "")
 
-    banner = page.split('<section class="store-files warning" role="alert">', 1)[1].split("</section>", 1)[0]
-    assert heading in banner
-    assert "demo-shopify.yaml" in banner and "webhook_secret" in banner and "shorter than 16 characters" in banner
+    [refused] = page.refused
+    assert (refused.store_id, refused.file, refused.key) == ("demo-shopify", "demo-shopify.yaml", "webhook_secret")
+    assert "shorter than 16 characters" in refused.reason  # the loader's words, English, never the secret
+    assert "shpss_short" not in refused.reason
+    banner = page_text(render_dashboard(services, {"lang": lang}, ""), "store-files")
+    assert heading in banner and "demo-shopify.yaml" in banner and "shorter than 16 characters" in banner
     assert ("Shopify los reenvía" if lang == "es" else "Shopify sends them again") in banner
 
 
 def test_the_dashboard_has_no_banner_when_every_store_loaded(tmp_path: Path) -> None:
-    page = render_dashboard(make_services(tmp_path), {"lang": "en"}, "")
+    services = make_services(tmp_path)
 
-    assert "store-files" not in page and "Store settings not loaded" not in page
+    assert dashboard_view(services, {"lang": "en"}, "").refused == ()
+    assert page_text(render_dashboard(services, {"lang": "en"}, ""), "store-files") == ""
+
+
+VOID = {"br", "img", "input", "meta", "link", "hr"}  # elements with no end tag
+
+
+def page_text(html: str, section_class: str) -> str:
+    """The text a browser shows inside the <section> whose classes include section_class ("" if none)."""
+
+    class Section(HTMLParser):
+        depth = 0
+        text = ""
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            classes = (dict(attrs).get("class") or "").split()
+            if self.depth or (tag == "section" and section_class in classes):
+                self.depth += 1 if tag not in VOID else 0
+
+        def handle_endtag(self, tag: str) -> None:
+            if self.depth and tag not in VOID:
+                self.depth -= 1
+
+        def handle_data(self, data: str) -> None:
+            if self.depth:
+                self.text += data
+
+    parser = Section()
+    parser.feed(html)
+    return parser.text
 
 
 def test_an_order_already_queued_when_its_store_file_is_refused_waits_and_is_not_lost(tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
-"""The dashboard page rendered from real handler state (SQLite, in-memory bus, recording target): both
-languages, held orders first with their reasons, filters, the order detail, and escaping of store data."""
+"""The dashboard's view model built from real handler state (SQLite, in-memory bus, recording target):
+both languages, held orders first with their reasons, filters, store panels, queues, the order detail;
+then what the templates and the function add: escaping, the CSP nonce, the static files."""
 
 from __future__ import annotations
 
 import json
-import re
+from dataclasses import asdict
 from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,7 +16,9 @@ import pytest
 
 from local.registry import registered_functions
 from shared.bootstrap import Services, override_services
-from shared.handlers.dashboard import format_money, render_dashboard
+from shared.dashboard.formats import format_money
+from shared.dashboard.page import render_dashboard
+from shared.dashboard.view import Detail, Overview, Page, dashboard_view
 from shared.handlers.intake import receive_webhook
 from shared.handlers.operations import mark_failed
 from shared.i18n import EN, ES, choose_language, translate
@@ -29,15 +32,19 @@ HOSTILE_SKU = '"><img src=x onerror=alert(1)>'
 
 
 class Elements(HTMLParser):
-    """Every start tag with its attributes: proves what the browser would build, not what a regex sees."""
+    """Every start tag with its attributes and the text of the page: what the browser would build."""
 
     def __init__(self, text: str) -> None:
         super().__init__()
         self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
         self.feed(text)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
 
     def named(self, tag: str) -> list[dict[str, str | None]]:
         return [attrs for name, attrs in self.tags if name == tag]
@@ -69,168 +76,174 @@ def services(tmp_path: Path) -> Services:
     return services
 
 
-def order_states(page: str) -> list[tuple[str, str]]:
-    return [(str(a["data-order"]), str(a["data-state"])) for a in Elements(page).named("tbody")]
+def overview(services: Services, params: dict[str, str], accept_language: str = "") -> Overview:
+    view = dashboard_view(services, params, accept_language).overview
+    assert view is not None
+    return view
+
+
+def detail(services: Services, params: dict[str, str]) -> Detail:
+    view = dashboard_view(services, params, "").detail
+    assert view is not None
+    return view
+
+
+def rows(view: Overview) -> list[tuple[str, str]]:
+    return [(row.order_id, row.state.value) for row in view.orders]
 
 
 def test_spanish_page_lists_held_orders_first_with_their_spanish_reasons(services: Services) -> None:
-    page = render_dashboard(services, {"lang": "es"}, "en-GB,en;q=0.9")
+    page = dashboard_view(services, {"lang": "es"}, "en-GB,en;q=0.9")
+    view = page.overview
+    assert page.lang == "es" and view is not None
 
-    assert '<html lang="es">' in page
-    assert "2 pedidos necesitan a una persona." in page
-    rows = order_states(page)
-    assert rows[-1] == (WOO_ORDER, "invoiced")
-    assert {state for _, state in rows[:2]} == {"held"}
-    assert "El pedido está en EUR, pero esta tienda solo factura en USD." in page
-    assert "campo: <code>currency</code> · esperado: <code>USD</code> · encontrado: <code>EUR</code>" in page
-    assert "The order is in EUR" not in page
-    assert ">Retenido</span>" in page and ">Facturado</span>" in page
-    assert "Factura <strong>INV-000001</strong>" in page
-    assert "53,97 EUR" in page  # Spanish decimal comma, ISO code
-    assert "2024-03-15 09:30 UTC" in page  # the order's placing time, zone written
+    assert view.waiting == 2
+    assert rows(view)[-1] == (WOO_ORDER, "invoiced")
+    assert {state for _, state in rows(view)[:2]} == {"held"}
+    held = next(row for row in view.orders if row.order_id == SHOPIFY_ORDER)
+    assert held.state.label == "Retenido" and held.retryable
+    [problem] = held.problems
+    assert problem.message == "El pedido está en EUR, pero esta tienda solo factura en USD."
+    assert problem.facts == (("field", "currency"), ("expected", "USD"), ("found", "EUR"))
+    invoiced = view.orders[-1]
+    assert invoiced.state.label == "Facturado" and not invoiced.retryable and invoiced.problems == ()
+    assert [(d.kind, d.number) for d in invoiced.documents] == [("invoice", "INV-000001")]
+    assert invoiced.total == "53,97 EUR"  # Spanish decimal comma, ISO code
+    assert invoiced.created is not None and invoiced.created.text == "2024-03-15 09:30 UTC"
+    assert invoiced.number == "#5123" and held.number == "#1001"  # one "#" whatever the channel sends
 
 
 def test_language_comes_from_the_parameter_then_the_browser_then_the_store(services: Services) -> None:
-    english = render_dashboard(services, {}, "en-US,en;q=0.9,es;q=0.5")
-    browser_spanish = render_dashboard(services, {}, "es-MX,es;q=0.9")
-    store_spanish = render_dashboard(services, {"store": "demo-woo"}, "")
-    nobody_says = render_dashboard(services, {}, "")
-    parameter_wins = render_dashboard(services, {"lang": "en"}, "es-ES")
-
-    assert "The order is in EUR, but this store invoices only in USD." in english
-    assert '<html lang="es">' in browser_spanish and '<html lang="es">' in store_spanish
-    assert '<html lang="en">' in nobody_says and '<html lang="en">' in parameter_wins
-    # The switch link offers the other language and keeps the filters.
-    link = next(a for a in Elements(store_spanish).named("a") if "language" in (a.get("class") or ""))
-    assert link["href"] == "?lang=en&store=demo-woo"
-
-
-def test_hostile_store_data_is_shown_as_text_and_never_becomes_markup(services: Services) -> None:
-    page = render_dashboard(services, {"lang": "en"}, "")
-
-    elements = Elements(page)
-    assert len(elements.named("script")) == 2  # the page's own JSON data and script, nothing from the store
-    assert elements.named("img") == []
-    assert not [attrs for _, attrs in elements.tags if any(name.startswith("on") for name in attrs)]
-    # The unmapped hostile SKU is in the problem sentence, in the small print and in the store panel.
-    assert page.count("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;") >= 3
-    detail = render_dashboard(services, {"lang": "en", "store": "demo-woo", "order": HOSTILE_ORDER}, "")
-    assert "&lt;script&gt;alert(&#x27;mug&#x27;)&lt;/script&gt;" in detail
-    assert len(Elements(detail).named("script")) == 2
-
-
-def test_hostile_store_name_and_function_key_are_escaped(tmp_path: Path) -> None:
-    services = make_services(tmp_path, woo=store_settings("demo-woo", "woocommerce", name="</script><b>Shop</b>"))
-    page = render_dashboard(services, {"code": '"></script><script>alert(1)</script>'}, "")
-
-    assert "&lt;/script&gt;&lt;b&gt;Shop&lt;/b&gt;" in page
-    assert len(Elements(page).named("script")) == 2
-    data = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', page, re.S)
-    assert data is not None
-    assert json.loads(data.group(1))["code"] == '"></script><script>alert(1)</script>'
+    assert dashboard_view(services, {}, "en-US,en;q=0.9,es;q=0.5").lang == "en"
+    assert dashboard_view(services, {}, "es-MX,es;q=0.9").lang == "es"
+    assert dashboard_view(services, {"store": "demo-woo"}, "").lang == "es"
+    assert dashboard_view(services, {}, "").lang == "en"
+    assert dashboard_view(services, {"lang": "en"}, "es-ES").lang == "en"
+    english = overview(services, {"lang": "en"})
+    held = next(row for row in english.orders if row.order_id == SHOPIFY_ORDER)
+    assert held.problems[0].message == "The order is in EUR, but this store invoices only in USD."
+    # The switch offers the other language and keeps the filters.
+    page = dashboard_view(services, {"store": "demo-woo"}, "")
+    assert (page.other_lang, page.switch_href) == ("en", "?lang=en&store=demo-woo")
 
 
 def test_state_filter_shows_only_that_state_and_counts_every_state(services: Services) -> None:
-    page = render_dashboard(services, {"lang": "en", "state": "invoiced"}, "")
+    view = overview(services, {"lang": "en", "state": "invoiced"})
 
-    assert order_states(page) == [(WOO_ORDER, "invoiced")]
-    counts = {
-        str(a["data-state"]): a for a in Elements(page).named("a") if a.get("data-state") and "count" in str(a["class"])
-    }
-    assert set(counts) == {"received", "validated", "invoiced", "stock_synced", "paid", "held", "credited"} | {
-        "cancelled",
-        "failed",
-    }
-    assert "active" in str(counts["invoiced"]["class"])
-    assert counts["held"]["href"] == "?lang=en&state=held"
-    assert re.search(r'data-state="held"><span class="number">2</span>', page)
-    assert re.search(r'data-state="paid"><span class="number">0</span>', page)
-    assert re.search(r'class="count all"[^>]*><span class="number">3</span>', page)
+    assert rows(view) == [(WOO_ORDER, "invoiced")]
+    counts = {count.state: count for count in view.counts}
+    every_state = ["", "received", "validated", "invoiced", "stock_synced", "paid", "held", "credited"]
+    assert list(counts) == [*every_state, "cancelled", "failed"]
+    assert [state for state, count in counts.items() if count.active] == ["invoiced"]
+    assert counts["held"].href == "?lang=en&state=held" and counts["held"].label == "Held"
+    assert (counts["held"].number, counts["paid"].number, counts[""].number) == (2, 0, 3)
+    assert view.hidden == (("lang", "en"), ("state", "invoiced"))  # the store filter form keeps them
+    assert overview(services, {"lang": "en"}).counts[0].active  # "every state" when none is chosen
 
 
 def test_store_filter_limits_orders_counts_and_store_panels(services: Services) -> None:
-    page = render_dashboard(services, {"lang": "en", "store": "demo-shopify"}, "")
+    view = overview(services, {"lang": "en", "store": "demo-shopify"})
 
-    assert order_states(page) == [(SHOPIFY_ORDER, "held")]
-    assert re.search(r'data-state="held"><span class="number">1</span>', page)
-    panels = [a["data-store"] for a in Elements(page).named("article")]
-    assert panels == ["demo-shopify"]
+    assert rows(view) == [(SHOPIFY_ORDER, "held")]
+    assert {c.state: c.number for c in view.counts}["held"] == 1
+    assert [panel.store_id for panel in view.panels] == ["demo-shopify"]
+    assert [(o.store_id, o.name, o.selected) for o in view.stores] == [
+        ("demo-shopify", "Té y Tetera", True),
+        ("demo-woo", "Cerámica Azul", False),
+    ]
 
 
 def test_unknown_filters_are_ignored_rather_than_failing(services: Services) -> None:
-    page = render_dashboard(services, {"state": "lost", "limit": "many", "lang": "fr"}, "")
+    page = dashboard_view(services, {"state": "lost", "limit": "many", "lang": "fr"}, "")
 
-    assert len(order_states(page)) == 3
-    assert '<html lang="en">' in page
-    unknown = render_dashboard(services, {"store": "nowhere"}, "")
-    assert "Unknown store: nowhere" in unknown and order_states(unknown) == []
-
-
-def test_retry_buttons_are_offered_only_for_held_and_failed_orders(services: Services) -> None:
-    page = render_dashboard(services, {"lang": "en"}, "")
-
-    groups = re.findall(r'<tbody class="order"[^>]*data-state="(\w+)">(.*?)</tbody>', page, re.S)
-    offered = {state: 'class="retry">' in body for state, body in groups}
-    assert offered == {"held": True, "invoiced": False}
+    assert page.lang == "en" and page.overview is not None and len(page.overview.orders) == 3
+    unknown = overview(services, {"store": "nowhere"})
+    assert unknown.unknown_store == "nowhere" and unknown.orders == ()
+    assert rows(overview(services, {"limit": "1"})) == [(SHOPIFY_ORDER, "held")]
 
 
 def test_failed_order_without_a_snapshot_is_listed_with_its_reason_and_a_retry(services: Services) -> None:
     mark_failed(services, "demo-woo", "7001", "invoicing", "Tryton answered 503 Service Unavailable")
-    page = render_dashboard(services, {"lang": "es", "state": "failed"}, "")
+    view = overview(services, {"lang": "es", "state": "failed"})
 
-    assert order_states(page) == [("7001", "failed")]
-    assert "El procesamiento se detuvo en la etapa invoicing tras errores repetidos" in page
-    assert ">Fallido</span>" in page and 'class="retry">Reintentar</button>' in page
-    assert '<a class="order-link" href="?lang=es&amp;store=demo-woo&amp;order=7001">#7001</a>' in page
-    detail = render_dashboard(services, {"lang": "en", "store": "demo-woo", "order": "7001"}, "")
-    assert "Failed after repeated errors: Tryton answered 503 Service Unavailable" in detail
+    [row] = view.orders
+    assert (row.order_id, row.state.label, row.retryable, row.number) == ("7001", "Fallido", True, "#7001")
+    assert row.problems[0].message.startswith("El procesamiento se detuvo en la etapa invoicing tras errores repetidos")
+    assert row.href == "?lang=es&store=demo-woo&order=7001"
+    english = detail(services, {"lang": "en", "store": "demo-woo", "order": "7001"})
+    assert english.order is not None
+    assert english.order.problems[0].facts == (
+        ("field", "invoicing"),
+        ("found", "Tryton answered 503 Service Unavailable"),
+    )
+    details = [entry.detail for entry in english.timeline]
+    assert "Failed after repeated errors: Tryton answered 503 Service Unavailable" in " ".join(details)
 
 
 def test_store_panel_lists_unmapped_skus_with_the_orders_waiting(services: Services) -> None:
-    page = render_dashboard(services, {"lang": "es", "store": "demo-woo"}, "")
+    [panel] = overview(services, {"lang": "es", "store": "demo-woo"}).panels
 
-    assert "SKU pendientes de asociar" in page
-    assert f'— en espera: <a href="?lang=es&amp;store=demo-woo&amp;order={HOSTILE_ORDER}">#{HOSTILE_ORDER}</a>' in page
-    upload = Elements(page).named("form")
-    assert [f["data-store"] for f in upload if f.get("class") == "sku-upload"] == ["demo-woo"]
+    assert [(item.sku, item.orders) for item in panel.unmapped] == [
+        (HOSTILE_SKU, ((f"#{HOSTILE_ORDER}", f"?lang=es&store=demo-woo&order={HOSTILE_ORDER}"),))
+    ]
+    assert (panel.name, panel.channel, panel.currency, panel.writes_paused) == (
+        "Cerámica Azul",
+        "woocommerce",
+        "EUR",
+        False,
+    )
+    assert panel.sku_map_path == "stores/demo-woo/sku-map"
 
 
 def test_order_detail_shows_timeline_documents_and_lines(services: Services) -> None:
-    page = render_dashboard(services, {"lang": "en", "store": "demo-woo", "order": WOO_ORDER}, "")
+    view = detail(services, {"lang": "en", "store": "demo-woo", "order": WOO_ORDER})
 
-    assert "Order #5123" in page
-    assert "<strong>INV-000001</strong>" in page
-    assert "<code>BLUE-MUG-350ML</code>" in page
-    timeline = page.split('<table class="timeline">')[1]
-    assert '<span class="action">Order received</span><small class="code">order.received</small>' in timeline
-    assert 'data-state="validated">Validated</span>' in timeline
-    assert 'data-state="invoiced">Invoiced</span>' in timeline
-    assert re.search(r"<time datetime=\"[^\"]+\+00:00\">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</time>", timeline)
-    missing = render_dashboard(services, {"lang": "es", "store": "demo-woo", "order": "999"}, "")
-    assert "Este pedido no se conoce aquí." in missing
+    assert view.order is not None and view.order.number == "#5123"
+    assert [d.number for d in view.order.documents] == ["INV-000001"]
+    assert "BLUE-MUG-350ML" in [line.sku for line in view.lines]
+    steps = [(entry.action, entry.state.label if entry.state else entry.label) for entry in view.timeline]
+    assert steps == [("order.received", "Order received"), ("validated", "Validated"), ("invoiced", "Invoiced")]
+    first = view.timeline[0].at
+    assert first is not None and first.iso.endswith("+00:00") and first.text.endswith(" UTC")
+    assert dict(view.facts)["order_id"] == WOO_ORDER
+    assert view.back_href == "?lang=en&store=demo-woo"
+    assert detail(services, {"lang": "es", "store": "demo-woo", "order": "999"}).order is None
 
 
 def test_no_email_or_street_address_reaches_the_page(services: Services) -> None:
     billing = json.loads(fixture_bytes("woocommerce", "order_created"))["billing"]
-    pages = [
-        render_dashboard(services, {"lang": "en"}, ""),
-        render_dashboard(services, {"lang": "en", "store": "demo-woo", "order": WOO_ORDER}, ""),
+    views: list[Page] = [
+        dashboard_view(services, {"lang": "en"}, ""),
+        dashboard_view(services, {"lang": "en", "store": "demo-woo", "order": WOO_ORDER}, ""),
     ]
-    for page in pages:
-        for value in (billing["email"], billing["address_1"], billing["postcode"], billing["phone"]):
-            assert value not in page
-        assert "facturas@" not in page and "Calle Mayor" not in page  # the seller's, from store settings
+    for view in views:
+        for text in (json.dumps(asdict(view), default=str), render_dashboard(services, {"lang": "en"}, "")):
+            for value in (billing["email"], billing["address_1"], billing["postcode"], billing["phone"]):
+                assert value not in text
+            assert "facturas@" not in text and "Calle Mayor" not in text  # the seller's, from store settings
 
 
 def test_function_key_is_kept_in_links_and_given_to_the_script(services: Services) -> None:
-    page = render_dashboard(services, {"lang": "en", "code": "k3y/Abc=="}, "")
+    page = dashboard_view(services, {"lang": "en", "code": "k3y/Abc=="}, "")
+    view = page.overview
+    assert view is not None
 
-    hrefs = [str(a["href"]) for a in Elements(page).named("a") if a.get("href", "").startswith("?")]
-    assert hrefs and all("code=k3y%2FAbc%3D%3D" in href for href in hrefs)
-    data = re.search(r'id="page-data">(.*?)</script>', page, re.S)
-    assert data is not None and json.loads(data.group(1))["code"] == "k3y/Abc=="
-    download = next(a for a in Elements(page).named("a") if a.get("data-api-path"))
-    assert download["href"] == f"{download['data-api-path']}?code=k3y%2FAbc%3D%3D"
+    links = [page.switch_href, page.home_href, *(c.href for c in view.counts), *(r.href for r in view.orders)]
+    assert all("code=k3y%2FAbc%3D%3D" in link for link in links)
+    assert page.script["code"] == "k3y/Abc=="
+    assert ("code", "k3y/Abc==") in view.hidden
+    assert view.panels[0].sku_map_href == f"{view.panels[0].sku_map_path}?code=k3y%2FAbc%3D%3D"
+
+
+def test_ubl_documents_link_to_the_documents_route(services: Services) -> None:
+    view = detail(services, {"lang": "en", "store": "demo-woo", "order": WOO_ORDER, "code": "k3y"})
+    assert view.order is not None
+    [document] = view.order.documents
+
+    # FakeTarget is not the UBL outbox: no link, its external id shown as written.
+    assert document.href == ""
+    page = dashboard_view(services, {"lang": "en"}, "")
+    assert page.script["retryable"] == ["failed", "held"]
 
 
 def test_queue_depths_are_shown_when_the_bus_reports_them(services: Services) -> None:
@@ -238,14 +251,35 @@ def test_queue_depths_are_shown_when_the_bus_reports_them(services: Services) ->
         active, scheduled, locked, dead_lettered, oldest_enqueued_age_seconds = 3, 0, 1, 2, 41.6
 
     services.bus.stats = lambda queue: Stats()  # type: ignore[attr-defined]
-    page = render_dashboard(services, {"lang": "es"}, "")
+    queues = overview(services, {"lang": "es"}).queues
 
-    assert "<h2>Colas</h2>" in page
-    assert '<code>order-events</code><td class="num">3</td>' not in page  # cells are separate
-    assert re.search(r"<code>order-events</code></td><td class=\"num\">3</td>.*?alarm\">2</td>", page)
-    assert ">42</td>" in page
+    assert queues is not None and queues.state_problem == ""
+    row = next(row for row in queues.rows if row.name == "order-events")
+    assert (row.active, row.scheduled, row.locked, row.dead_lettered, row.oldest_seconds) == (3, 0, 1, 2, 42)
     services.bus.stats = None  # type: ignore[attr-defined]
-    assert "<h2>Colas</h2>" not in render_dashboard(services, {"lang": "es"}, "")
+    assert overview(services, {"lang": "es"}).queues is None
+
+
+def test_hostile_store_data_is_shown_as_text_and_never_becomes_markup(services: Services) -> None:
+    for params in ({"lang": "en"}, {"lang": "en", "store": "demo-woo", "order": HOSTILE_ORDER}):
+        page = Elements(render_dashboard(services, params, ""))
+
+        assert len(page.named("script")) == 2  # the page's own JSON data and script file, nothing from the store
+        assert page.named("img") == []
+        assert not [attrs for _, attrs in page.tags if any(name.startswith("on") for name in attrs)]
+        text = "".join(page.text)
+        assert HOSTILE_SKU in text
+    assert HOSTILE_NAME in text  # the line's product name, in the detail view, as text
+
+
+def test_hostile_store_name_and_function_key_are_escaped(tmp_path: Path) -> None:
+    services = make_services(tmp_path, woo=store_settings("demo-woo", "woocommerce", name="</script><b>Shop</b>"))
+    page = Elements(render_dashboard(services, {"code": '"></script><script>alert(1)</script>'}, ""))
+
+    assert len(page.named("script")) == 2 and page.named("b") == []
+    assert "</script><b>Shop</b>" in "".join(page.text)
+    data = next(t for t in page.text if t.startswith("{"))
+    assert json.loads(data)["code"] == '"></script><script>alert(1)</script>'
 
 
 def test_money_is_formatted_per_language_with_the_currency_code() -> None:
@@ -278,26 +312,71 @@ def test_choose_language(requested: str | None, header: str, fallback: str, expe
     assert choose_language(requested, header, fallback) == expected
 
 
-def test_dashboard_function_answers_html_that_no_cache_or_referer_keeps(services: Services) -> None:
+def call(services: Services, name: str, url: str, **kwargs: Any) -> Any:
     import function_app
 
     # get_functions() refuses a second call (name validation); the registry caches the first.
-    function = registered_functions(function_app.app)["dashboard"]
+    function = registered_functions(function_app.app)[name]
     override_services(services)
     try:
-        request = func.HttpRequest(
-            "GET",
-            "http://127.0.0.1:7071/api/dashboard",
-            headers={"accept-language": "es-ES,es;q=0.9"},
-            params={"state": "held"},
-            body=b"",
-        )
-        response: Any = function.get_user_function()(request)
+        return function.get_user_function()(func.HttpRequest("GET", url, body=b"", **kwargs))
     finally:
         override_services(None)
+
+
+def test_dashboard_function_answers_html_that_no_cache_or_referer_keeps(services: Services) -> None:
+    response = call(
+        services,
+        "dashboard",
+        "http://127.0.0.1:7071/api/dashboard/",
+        headers={"accept-language": "es-ES,es;q=0.9"},
+        params={"state": "held"},
+    )
+
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/html; charset=utf-8"
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Referrer-Policy"] == "no-referrer"
-    body = response.get_body().decode()
-    assert '<html lang="es">' in body and len(order_states(body)) == 2
+    page = Elements(response.get_body().decode())
+    assert page.named("html")[0]["lang"] == "es"
+    assert len([t for t in page.named("tbody") if t.get("class") == "order"]) == 2
+    # One nonce per response, in the header and on the page's own script and style files only.
+    policy = response.headers["Content-Security-Policy"]
+    [script] = [s for s in page.named("script") if s.get("src")]
+    [style] = [link for link in page.named("link") if link.get("rel") == "stylesheet"]
+    assert f"script-src 'nonce-{script['nonce']}'" in policy and f"style-src 'nonce-{style['nonce']}'" in policy
+    assert "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+    # Absolute from the request's own path, so a trailing slash does not shift it.
+    assert (script["src"], style["href"]) == (
+        "/api/dashboard/static/dashboard.js",
+        "/api/dashboard/static/dashboard.css",
+    )
+    again = call(services, "dashboard", "http://127.0.0.1:7071/api/dashboard")
+    assert again.headers["Content-Security-Policy"] != policy
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "sample"),
+    [
+        ("dashboard.js", "text/javascript; charset=utf-8", b"textContent"),
+        ("dashboard.css", "text/css; charset=utf-8", b"[hidden]"),
+    ],
+)
+def test_static_files_are_served_with_their_types(services: Services, name: str, content_type: str, sample: bytes):
+    response = call(
+        services, "dashboard_static", f"http://127.0.0.1:7071/api/dashboard/static/{name}", route_params={"name": name}
+    )
+
+    assert response.status_code == 200 and response.headers["Content-Type"] == content_type
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert sample in response.get_body()
+
+
+@pytest.mark.parametrize("name", ["view.py", "..%2Fview.py", "../page.py", "", "DASHBOARD.JS"])
+def test_only_the_pages_own_files_are_served(services: Services, name: str) -> None:
+    response = call(
+        services, "dashboard_static", "http://127.0.0.1:7071/api/dashboard/static/x", route_params={"name": name}
+    )
+
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/problem+json"

@@ -26,6 +26,7 @@ EXPECTED_HTTP = {
     "unmapped_skus": ("stores/{store_id}/unmapped-skus", ["GET"]),
     "simulate": ("simulate/{store_id}", ["POST"]),
     "dashboard": ("dashboard", ["GET"]),
+    "dashboard_static": ("dashboard/static/{name}", ["GET"]),
     "erase_customer": ("stores/{store_id}/erasure", ["POST"]),
     "get_document": ("documents/{store_id}/{number}", ["GET"]),
 }

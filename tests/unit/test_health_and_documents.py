@@ -211,7 +211,7 @@ def test_documents_and_health_go_through_blob_storage_when_configured(functions,
 
 
 def test_the_dashboard_links_each_issued_document_to_the_documents_route(functions, services):
-    from shared.handlers.dashboard import render_dashboard
+    from shared.dashboard.view import dashboard_view
     from shared.handlers.intake import receive_webhook
     from tests.support import fixture_bytes, webhook_headers
 
@@ -221,9 +221,11 @@ def test_the_dashboard_links_each_issued_document_to_the_documents_route(functio
     order_id = str(json.loads(body)["id"])
     (invoice,) = services.state.get_order("demo-woo", order_id).documents  # type: ignore[union-attr]
 
-    page = render_dashboard(services, {"store": "demo-woo", "order": order_id, "code": "k3y"}, "")
+    page = dashboard_view(services, {"store": "demo-woo", "order": order_id, "code": "k3y"}, "")
 
-    assert f'href="documents/demo-woo/{invoice.number}?code=k3y"' in page
+    assert page.detail is not None and page.detail.order is not None
+    [shown] = page.detail.order.documents
+    assert shown.href == f"documents/demo-woo/{invoice.number}?code=k3y"
     response = _document(functions, "demo-woo", invoice.number)
     assert response.status_code == 200
     assert response.get_body() == services.document_store.get("demo-woo", invoice.number).content  # type: ignore[union-attr]

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from shared.bootstrap import Services
+from shared.dashboard.page import render_dashboard
 from shared.domain.order import OrderState
 from shared.domain.records import TimelineEntry
 from shared.errors import RetryableError
-from shared.handlers.dashboard import render_dashboard
 from shared.handlers.intake import receive_webhook
 from shared.handlers.operations import retry_order
 from tests.bilingual import assignments, calls_named, spanish_faults
