@@ -4,15 +4,20 @@ names a channel (so adding one touches its package and one registry line)."""
 from __future__ import annotations
 
 import ast
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import azure.functions as func
 import pytest
 
+from local.registry import registered_functions
+from shared.bootstrap import override_services
 from shared.channels import CHANNEL_NAMES, CHANNELS, channel_of, get_channel
 from shared.domain.order import EventKind
 from shared.errors import BadRequest
+from tests.support import make_services
 
 ROOT = Path(__file__).resolve().parents[2]
 # Machine names of a channel: route segments, setting values and keys are lower case, headers any case. Business
@@ -62,7 +67,8 @@ def _channel_names_in(path: Path) -> list[str]:
             names = [node.name]
         elif isinstance(node, ast.arg | ast.keyword):
             names = [node.arg or ""]
-        found += [f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)} {name}" for name in names if _NAMED_IN_CODE.search(name)]
+        where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+        found += [f"{where} {name}" for name in names if _NAMED_IN_CODE.search(name)]
     return found
 
 
@@ -71,7 +77,7 @@ def test_registry_lists_each_channel_package_by_its_name() -> None:
     for name, package in CHANNELS.items():
         module = channel_of(name)
         assert module.__name__ == package == f"shared.channels.{name}"
-        assert module.NAME == name  # type: ignore[attr-defined]
+        assert name == module.NAME  # type: ignore[attr-defined]
         assert module.TOPIC_HEADER and module.POLL_TOPIC in module.TOPICS  # type: ignore[attr-defined]
 
 
@@ -92,3 +98,26 @@ def test_the_catch_up_poll_feeds_orders_under_an_order_update_topic(name: str) -
 def test_no_code_outside_the_channel_packages_names_a_channel() -> None:
     named = [hit for path in _sources() for hit in _channel_names_in(path)]
     assert named == []
+
+
+def test_webhook_route_for_a_channel_not_in_the_registry_is_a_404_problem(tmp_path: Path) -> None:
+    import function_app
+
+    services = make_services(tmp_path)
+    override_services(services)
+    try:
+        request = func.HttpRequest(
+            "POST",
+            "http://127.0.0.1:7071/api/webhooks/magento/demo-woo",
+            headers={"Content-Type": "application/json"},
+            route_params={"channel": "magento", "store_id": "demo-woo"},
+            body=b'{"id": 1}',
+        )
+        response = registered_functions(function_app.app)["webhook"].get_user_function()(request)
+    finally:
+        override_services(None)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/problem+json"
+    problem = json.loads(response.get_body())
+    assert problem["detail"] == "'magento' is not a supported channel (woocommerce, shopify)."
+    assert services.state.list_orders(None, None, 10) == []
