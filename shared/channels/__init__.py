@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from shared.errors import BadRequest
 
@@ -25,8 +25,10 @@ CHANNELS: dict[str, str] = {
 CHANNEL_NAMES: tuple[str, ...] = tuple(CHANNELS)
 
 
+@runtime_checkable
 class ChannelModule(Protocol):
-    """What a channel package offers. Headers are passed with lower-case names."""
+    """What a channel package offers; each package's __init__ has mypy check it against this. Headers are passed
+    with lower-case names."""
 
     @property
     def SIGNATURE_HEADER(self) -> str: ...  # a module constant, read-only
@@ -83,10 +85,3 @@ def channel_of(name: str) -> ChannelModule:
 get_channel = channel_of  # the name intake and simulate know
 
 __all__ = ["CHANNELS", "CHANNEL_NAMES", "ChannelModule", "channel_of", "get_channel"]
-
-if TYPE_CHECKING:
-    # mypy checks here that every channel package satisfies the protocol.
-    from shared.channels import shopify as _shopify
-    from shared.channels import woocommerce as _woocommerce
-
-    _PACKAGES: tuple[ChannelModule, ...] = (_woocommerce, _shopify)

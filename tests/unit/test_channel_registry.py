@@ -14,7 +14,7 @@ import pytest
 
 from local.registry import registered_functions
 from shared.bootstrap import override_services
-from shared.channels import CHANNEL_NAMES, CHANNELS, channel_of, get_channel
+from shared.channels import CHANNEL_NAMES, CHANNELS, ChannelModule, channel_of, get_channel
 from shared.domain.order import EventKind
 from shared.errors import BadRequest
 from tests.support import make_services
@@ -79,6 +79,7 @@ def test_registry_lists_each_channel_package_by_its_name() -> None:
         assert module.__name__ == package == f"shared.channels.{name}"
         assert name == module.NAME  # type: ignore[attr-defined]
         assert module.TOPIC_HEADER and module.POLL_TOPIC in module.TOPICS  # type: ignore[attr-defined]
+        assert isinstance(module, ChannelModule)
 
 
 def test_channel_names_are_read_without_case_or_spaces_and_unknown_ones_are_404() -> None:

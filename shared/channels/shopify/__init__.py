@@ -2,6 +2,8 @@
 (parsing), and the store API (store_api). The registry in shared.channels finds this package by its NAME.
 """
 
+from typing import TYPE_CHECKING
+
 from shared.channels.shopify.parsing import NAME, TAX_ID_KEYS, parse_order, parse_refund
 from shared.channels.shopify.store_api import (
     can_fetch_refunds,
@@ -48,3 +50,10 @@ __all__ = [
     "topic_kind",
     "verify",
 ]
+
+if TYPE_CHECKING:
+    # mypy checks here that this package offers everything the registry promises (shared.channels.ChannelModule).
+    import shared.channels.shopify as _this
+    from shared.channels import ChannelModule
+
+    _CHECKED: ChannelModule = _this
