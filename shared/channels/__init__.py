@@ -1,23 +1,43 @@
-"""Inbound channels: the first step of intake. Each channel module verifies a store webhook and maps it to
-a canonical OrderEvent; `get_channel` picks the module from the webhook route's channel name.
+"""Inbound channels, one package per store system (webhook, parsing, event keys, topics, store API), found
+through the registry below. Adding a channel is its package plus one line in CHANNELS; nothing outside this
+folder names a channel (tests/unit/test_channel_registry.py checks it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+from collections.abc import Iterator, Mapping
 from datetime import datetime
-from types import ModuleType
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
-from shared.domain.order import EventKind, OrderEvent
 from shared.errors import BadRequest
 
+if TYPE_CHECKING:
+    from shared.domain.order import EventKind, OrderEvent, Refund
+    from shared.stores import StoreSettings
 
+# Channel name (the webhook route segment and the store file's `channel`) → its package, imported on demand so a
+# broken channel cannot stop the others (or the Function App) from loading.
+CHANNELS: dict[str, str] = {
+    "woocommerce": "shared.channels.woocommerce",
+    "shopify": "shared.channels.shopify",
+}
+CHANNEL_NAMES: tuple[str, ...] = tuple(CHANNELS)
+
+
+@runtime_checkable
 class ChannelModule(Protocol):
-    """What intake needs from a channel. Headers are passed with lower-case names."""
+    """What a channel package offers; each package's __init__ has mypy check it against this. Headers are passed
+    with lower-case names."""
 
     @property
     def SIGNATURE_HEADER(self) -> str: ...  # a module constant, read-only
+
+    @property
+    def TOPIC_HEADER(self) -> str: ...  # the (unsigned) header that names the delivery's topic
+
+    @property
+    def POLL_TOPIC(self) -> str: ...  # the topic under which the catch-up poll feeds orders it read
 
     def is_ping(self, raw_body: bytes, headers: Mapping[str, str]) -> bool:
         """True for a store's "is this URL alive?" request, which is answered 200 without a signature."""
@@ -36,30 +56,32 @@ class ChannelModule(Protocol):
     def topic_kind(self, topic: str) -> EventKind:
         """The canonical event kind of a store topic; BadRequest(400) for a topic we do not handle."""
 
+    def can_poll(self, settings: StoreSettings) -> bool:
+        """Whether the store API credentials let the catch-up poll list orders (and read one back)."""
 
-def _load(name: str) -> ModuleType:
-    # Imported on demand so a broken channel cannot stop the other one (or the Function App) from loading.
-    if name == "woocommerce":
-        from shared.channels import woocommerce
+    def can_fetch_refunds(self, settings: StoreSettings) -> bool:
+        """Whether refund lines must and can be read from the store API (the webhook does not carry them)."""
 
-        return woocommerce
-    if name == "shopify":
-        from shared.channels import shopify
+    def fetch_refund(self, settings: StoreSettings, order_id: str, refund_id: str) -> Refund:
+        """One refund with its lines; RetryableError or PermanentError (shared.errors) when the API fails."""
 
-        return shopify
-    raise BadRequest(404, "Unknown channel", f"No channel named {name!r}; expected woocommerce or shopify.")
+    def cancelled_in_store(self, settings: StoreSettings, order_id: str) -> bool:
+        """Whether the store shows the order deleted or cancelled; RetryableError or PermanentError on failure."""
 
-
-def get_channel(name: str) -> ChannelModule:
-    """The channel module for "woocommerce" or "shopify"; BadRequest(404) for anything else."""
-    return cast(ChannelModule, _load(name.strip().lower()))
+    def changed_orders(self, settings: StoreSettings, stamp: str, max_pages: int) -> Iterator[bytes]:
+        """The JSON of each order changed since `stamp` (UTC, YYYY-MM-DDTHH:MM:SS), oldest change first."""
 
 
-__all__ = ["ChannelModule", "get_channel"]
+def channel_of(name: str) -> ChannelModule:
+    """The channel package for a registered name (case and spaces ignored); BadRequest(404) for anything else."""
+    name = name.strip().lower()
+    package = CHANNELS.get(name)
+    if package is None:
+        expected = " or ".join(CHANNEL_NAMES)
+        raise BadRequest(404, "Unknown channel", f"No channel named {name!r}; expected {expected}.")
+    return cast(ChannelModule, importlib.import_module(package))
 
-if TYPE_CHECKING:
-    # mypy checks here that both modules satisfy the protocol.
-    from shared.channels import shopify as _shopify
-    from shared.channels import woocommerce as _woocommerce
 
-    _CHANNELS: tuple[ChannelModule, ChannelModule] = (_woocommerce, _shopify)
+get_channel = channel_of  # the name intake and simulate know
+
+__all__ = ["CHANNELS", "CHANNEL_NAMES", "ChannelModule", "channel_of", "get_channel"]

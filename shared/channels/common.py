@@ -1,5 +1,5 @@
-"""Helpers the channel parsers share: signature check, tolerant JSON/number/time reading, event keys, and the
-limits on JSON depth and on the length of ids, SKUs and names (docs/input-limits.md).
+"""Helpers the channel parsers share: signature check, tolerant JSON/number/time reading, event keys, the topic
+check, and the limits on JSON depth and on the length of ids, SKUs and names (docs/input-limits.md).
 
 Everything here turns bad store input into shared.errors.BadRequest(400), so intake never answers 5xx.
 """
@@ -37,6 +37,9 @@ MIN_ADJUSTED_EXPONENT = -12
 # business here and, past the interpreter's recursion limit, would crash whatever walks it.
 MAX_JSON_DEPTH = 64
 DEPTH_TITLE = "JSON nested too deeply"
+# The topic header is not signed (the HMAC covers the body only), so each channel checks that a body is what
+# its topic says before anything is parsed; a mismatch is refused at the edge and changes no state.
+TOPIC_MISMATCH = "Topic does not match body"
 # Per field name of the canonical models: (limit, unit). Ids go through to_id; these come in as text.
 FIELD_LIMITS: dict[str, tuple[int, Unit]] = {
     "sku": (MAX_SKU_BYTES, "bytes"),
@@ -340,3 +343,10 @@ def build(model: type[ModelT], **fields: Any) -> ModelT:
             f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()[:5]
         )
         raise BadRequest(400, "Malformed order", f"{model.__name__}: {problems}") from exc
+
+
+def mismatch(channel: str, topic: str, expected: str) -> BadRequest:
+    """A 400 refusal naming the topic and what its body should have been (never the body's content)."""
+    return BadRequest(
+        400, TOPIC_MISMATCH, f"A {channel} {topic or '(none)'} delivery carries {expected}; this body does not."
+    )

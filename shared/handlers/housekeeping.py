@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.bootstrap import Services
+from shared.channels import channel_of
 from shared.channels.store_api import can_poll, changed_orders
 from shared.domain.order import OrderState
 from shared.errors import BadRequest, PermanentError
@@ -22,7 +23,6 @@ from shared.handlers.orders import follow_up
 
 POLL_OVERLAP = timedelta(minutes=5)
 FIRST_POLL_LOOKBACK = timedelta(hours=24)
-POLL_TOPIC = {"woocommerce": ("x-wc-webhook-topic", "order.updated"), "shopify": ("x-shopify-topic", "orders/updated")}
 WORKING_STATES = (OrderState.RECEIVED, OrderState.VALIDATED, OrderState.INVOICED, OrderState.STOCK_SYNCED)
 
 
@@ -36,7 +36,8 @@ def catch_up(services: Services) -> list[dict[str, Any]]:
         started = services.clock()
         last = services.state.get_watermark(mark)
         since = datetime.fromisoformat(last) - POLL_OVERLAP if last else started - FIRST_POLL_LOOKBACK
-        name, topic = POLL_TOPIC[settings.channel]
+        inbound = channel_of(settings.channel)
+        name, topic = inbound.TOPIC_HEADER, inbound.POLL_TOPIC
         seen = new = unreadable = 0
         error_code = ""
         try:

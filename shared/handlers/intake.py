@@ -14,7 +14,7 @@ from datetime import datetime
 from shared.bootstrap import Services
 from shared.channels import ChannelModule, get_channel
 from shared.channels.common import load_json_object, to_id
-from shared.domain.order import Channel, OrderEvent
+from shared.domain.order import OrderEvent
 from shared.domain.records import EventRecord
 from shared.errors import BadRequest
 from shared.handlers.common import log
@@ -24,7 +24,6 @@ from shared.telemetry import count_order, stage_span
 
 MAX_BODY_BYTES = 1024 * 1024
 UNREADABLE_TITLE = "Malformed order"  # the channels' title for a readable delivery with unreadable values
-TOPIC_HEADERS = {"woocommerce": "x-wc-webhook-topic", "shopify": "x-shopify-topic"}
 
 
 @dataclass
@@ -98,15 +97,17 @@ def _unreadable_event(
 ) -> OrderEvent:
     """An order we cannot read but whose id we know: keyed on the body's hash, so a resend is a duplicate."""
     data = load_json_object(raw_body)
-    order_id = to_id(data.get("order_id") if "refund" in headers.get(TOPIC_HEADERS[channel], "") else data.get("id"))
+    order_id = to_id(
+        data.get("order_id") if "refund" in headers.get(get_channel(channel).TOPIC_HEADER, "") else data.get("id")
+    )
     if not order_id:
         raise BadRequest(400, "Not an order", reason)
     digest = hashlib.sha256(raw_body).hexdigest()[:32]
-    topic = headers.get(TOPIC_HEADERS[channel], "").strip().lower()
+    topic = headers.get(get_channel(channel).TOPIC_HEADER, "").strip().lower()
     return OrderEvent(
         event_key=f"{channel}:{store_id}:unreadable:{digest}",
         kind=get_channel(channel).topic_kind(topic),
-        channel=Channel(channel),
+        channel=channel,
         store_id=store_id,
         order_id=order_id,
         topic=topic,

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.bootstrap import Services
-from shared.channels.store_api import can_fetch_refunds, fetch_woocommerce_refund
+from shared.channels.store_api import can_fetch_refunds, fetch_refund
 from shared.domain.order import ZERO, Order, OrderState, Refund, RefundLine
 from shared.domain.records import DocumentRef, OrderRecord, Problem, TimelineEntry
 from shared.domain.rules import validate_refund
@@ -211,7 +211,7 @@ def cancellation_refund(order: Order, already: list[Refund]) -> Refund:
 
 def _refund_detail(services: Services, settings: StoreSettings, record: OrderRecord, refund: Refund) -> Refund:
     """Fetch the refunded lines from the store API and keep them on the order snapshot."""
-    detailed = fetch_woocommerce_refund(settings, record.order_id, refund.refund_id)
+    detailed = fetch_refund(settings, record.order_id, refund.refund_id)
 
     def mutate(current: OrderRecord) -> list[TimelineEntry]:
         if current.order is None:

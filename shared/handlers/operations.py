@@ -114,7 +114,7 @@ def order_summary(record: OrderRecord) -> dict[str, Any]:
     if order is not None:
         summary["order"] = {
             "number": order.number,
-            "channel": order.channel.value,
+            "channel": order.channel,
             "status": order.status,
             "currency": order.currency,
             "total": str(order.total),

@@ -50,9 +50,9 @@ def check(record: OrderRecord, settings: StoreSettings, sku_map: dict[str, str])
     assert record.order is not None
     problems = validate_order(record.order, settings, sku_map)
     if problems:
-        count_order("held", record.store_id, record.order.channel.value)
+        count_order("held", record.store_id, record.order.channel)
         return hold(record, problems, ACTOR)
-    count_order("validated", record.store_id, record.order.channel.value)
+    count_order("validated", record.store_id, record.order.channel)
     record.state = OrderState.VALIDATED
     record.problems = []
     return [
@@ -71,7 +71,7 @@ def _recheck(record: OrderRecord, settings: StoreSettings, sku_map: dict[str, st
     problems = validate_order(record.order, settings, sku_map)
     if not problems:
         return []
-    count_order("held", record.store_id, record.order.channel.value)
+    count_order("held", record.store_id, record.order.channel)
     return hold(record, problems, ACTOR)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from shared.domain.order import Channel, Order, OrderLine, OrderState
+from shared.domain.order import Order, OrderLine, OrderState
 from shared.domain.records import DocumentRef, EventRecord, OrderRecord, OutgoingMessage, Problem, TimelineEntry
 from shared.ports import ConcurrencyError, StateStore
 
@@ -54,7 +54,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore
 
 def make_order(order_id: str = "4711", store_id: str = "demo-woo", lines: int = 1) -> Order:
     return Order(
-        channel=Channel.WOOCOMMERCE,
+        channel="woocommerce",
         store_id=store_id,
         order_id=order_id,
         number=order_id,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from shared.channels import woocommerce
-from shared.channels.topics import TOPIC_MISMATCH
+from shared.channels.common import TOPIC_MISMATCH
 from shared.domain.order import EventKind, OrderEvent
 from shared.errors import BadRequest
 

@@ -22,8 +22,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from shared.bootstrap import Services
-from shared.channels.common import sign
-from shared.channels.topics import TOPIC_MISMATCH
+from shared.channels.common import TOPIC_MISMATCH, sign
 from shared.domain.limits import MAX_ID_BYTES
 from shared.domain.order import OrderState
 from shared.errors import BadRequest, RetryableError

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from shared.channels.common import event_key, json_depth, stamp, to_id
 from shared.domain.limits import MAX_ID_BYTES, MAX_ITEM_CODE_BYTES, MAX_SKU_BYTES, MAX_STORE_ID_BYTES
-from shared.domain.order import Channel, Order, OrderLine
+from shared.domain.order import Order, OrderLine
 from shared.domain.records import EventRecord, OrderRecord
 from shared.domain.rules.mapping import sku_key
 from shared.errors import BadRequest
@@ -74,7 +74,7 @@ def test_json_depth_counts_levels_of_objects_and_arrays() -> None:
 
 def longest_order() -> Order:
     return Order(
-        channel=Channel.WOOCOMMERCE,
+        channel="woocommerce",
         store_id=LONGEST_STORE_ID,
         order_id=LONGEST_ID,
         number=LONGEST_ID,

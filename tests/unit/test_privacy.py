@@ -347,11 +347,11 @@ def test_erasure_and_retention_on_table_storage(tmp_path: Path, azurite: str) ->
 
 
 def test_retention_marks_a_finished_order_without_personal_data_once(services: Services) -> None:
-    from shared.domain.order import Channel, Order
+    from shared.domain.order import Order
     from shared.domain.records import OrderRecord
 
     guest = Order(
-        channel=Channel.WOOCOMMERCE,
+        channel="woocommerce",
         store_id=WOO,
         order_id="900",
         number="900",

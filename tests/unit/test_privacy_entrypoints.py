@@ -14,7 +14,7 @@ import pytest
 from local.cli import main
 from local.registry import registered_functions
 from shared.bootstrap import Services, override_services, services
-from shared.domain.order import Channel, Customer, Order
+from shared.domain.order import Customer, Order
 from shared.domain.records import OrderRecord
 from shared.handlers.intake import receive_webhook
 from shared.handlers.privacy import MARKER
@@ -137,7 +137,7 @@ def cli_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 def test_cli_erase_redacts_the_customer_and_records_the_operating_system_user(cli_state: Path, capsys) -> None:
     order = Order(
-        channel=Channel.WOOCOMMERCE,
+        channel="woocommerce",
         store_id=WOO,
         order_id="77",
         number="77",

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from shared.domain.order import Channel, Charge, Order, OrderLine
+from shared.domain.order import Charge, Order, OrderLine
 from shared.domain.rules import (
     item_code_for,
     parse_rules,
@@ -46,7 +46,7 @@ def mug_line(sku: str = "BLUE-MUG-350ML", variant_id: str = "") -> OrderLine:
 def sale(*lines: OrderLine, payment_method: str = "stripe") -> Order:
     moment = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
     return Order(
-        channel=Channel.WOOCOMMERCE,
+        channel="woocommerce",
         store_id="demo-woo",
         order_id="4711",
         number="4711",

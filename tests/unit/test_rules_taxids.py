@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from shared.domain.order import Channel, Customer, Order
+from shared.domain.order import Customer, Order
 from shared.domain.rules.taxids import SCHEMES, check_tax_id, find_tax_id
 
 
@@ -87,7 +87,7 @@ def test_empty_tax_id_is_not_valid() -> None:
 def _order(tax_id: str = "", meta: dict[str, str] | None = None) -> Order:
     moment = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
     return Order(
-        channel=Channel.SHOPIFY,
+        channel="shopify",
         store_id="demo-shopify",
         order_id="5512345678901234567",
         number="#1042",

@@ -11,7 +11,6 @@ import pytest
 
 from shared.domain.order import (
     Address,
-    Channel,
     Charge,
     Coupon,
     Customer,
@@ -130,7 +129,7 @@ def order(
     )
     tax_total = sum((x.tax for x in lines), D("0")) + sum((c.tax for c in charges), D("0"))
     values: dict[str, Any] = {
-        "channel": Channel.WOOCOMMERCE,
+        "channel": "woocommerce",
         "store_id": "demo-woo",
         "order_id": "4711",
         "number": "4711",

@@ -15,7 +15,7 @@ import pytest
 from local.registry import registered_functions
 from shared.bootstrap import Services, override_services
 from shared.channels import shopify, woocommerce
-from shared.channels.topics import TOPIC_MISMATCH
+from shared.channels.common import TOPIC_MISMATCH
 from shared.domain.order import OrderState
 from shared.errors import BadRequest
 from shared.handlers.intake import IntakeResult, receive_webhook

@@ -1,0 +1,57 @@
+"""WooCommerce (REST API v3): webhook verification, topics and event keys (webhook), order and refund parsing
+(parsing), and the store API (store_api). The registry in shared.channels finds this package by its NAME.
+"""
+
+from typing import TYPE_CHECKING
+
+from shared.channels.woocommerce.parsing import NAME, TAX_ID_KEYS, parse_order, parse_refund
+from shared.channels.woocommerce.store_api import (
+    can_fetch_refunds,
+    can_poll,
+    cancelled_in_store,
+    changed_orders,
+    fetch_refund,
+)
+from shared.channels.woocommerce.webhook import (
+    DELIVERY_HEADER,
+    POLL_TOPIC,
+    SIGNATURE_HEADER,
+    TOPIC_HEADER,
+    TOPICS,
+    check_body_fits_topic,
+    event_headers,
+    is_ping,
+    parse_event,
+    topic_kind,
+    verify,
+)
+
+__all__ = [
+    "DELIVERY_HEADER",
+    "NAME",
+    "POLL_TOPIC",
+    "SIGNATURE_HEADER",
+    "TAX_ID_KEYS",
+    "TOPICS",
+    "TOPIC_HEADER",
+    "can_fetch_refunds",
+    "can_poll",
+    "cancelled_in_store",
+    "changed_orders",
+    "check_body_fits_topic",
+    "event_headers",
+    "fetch_refund",
+    "is_ping",
+    "parse_event",
+    "parse_order",
+    "parse_refund",
+    "topic_kind",
+    "verify",
+]
+
+if TYPE_CHECKING:
+    # mypy checks here that this package offers everything the registry promises (shared.channels.ChannelModule).
+    import shared.channels.woocommerce as _this
+    from shared.channels import ChannelModule
+
+    _CHECKED: ChannelModule = _this
