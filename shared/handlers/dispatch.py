@@ -15,10 +15,7 @@ import azure.functions as func
 from pydantic import ValidationError
 
 from shared.bootstrap import Services, queue_name
-from shared.errors import NothingToDo, RetryableError
-from shared.handlers import fulfilment, invoicing, orders
-from shared.handlers.common import log
-from shared.handlers.messages import (
+from shared.domain.commands import (
     QUEUE_OF,
     ApplyOrderEvent,
     CancelOrder,
@@ -30,6 +27,9 @@ from shared.handlers.messages import (
     SyncStock,
     parse_message,
 )
+from shared.errors import NothingToDo, RetryableError
+from shared.handlers import fulfilment, invoicing, orders
+from shared.handlers.common import log
 from shared.handlers.operations import mark_failed
 from shared.telemetry import count_order, stage_span
 

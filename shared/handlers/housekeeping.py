@@ -13,11 +13,12 @@ from typing import Any
 
 from shared.bootstrap import Services
 from shared.channels.store_api import can_poll, changed_orders
+from shared.domain.commands import RevalidateOrder
 from shared.domain.order import OrderState
 from shared.errors import BadRequest, PermanentError
 from shared.handlers.common import log
 from shared.handlers.intake import accept
-from shared.handlers.messages import RevalidateOrder, send
+from shared.handlers.messages import send
 from shared.handlers.orders import follow_up
 
 POLL_OVERLAP = timedelta(minutes=5)

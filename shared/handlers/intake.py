@@ -14,11 +14,11 @@ from datetime import datetime
 from shared.bootstrap import Services
 from shared.channels import ChannelModule, get_channel
 from shared.channels.common import load_json_object, to_id
+from shared.domain.commands import ApplyOrderEvent, outgoing_message
 from shared.domain.order import Channel, OrderEvent
 from shared.domain.records import EventRecord
 from shared.errors import BadRequest
 from shared.handlers.common import log
-from shared.handlers.messages import ApplyOrderEvent, outgoing_message
 from shared.handlers.relay import send_recorded
 from shared.telemetry import count_order, stage_span
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from shared.bootstrap import Services
-from shared.domain.order import ZERO, OrderState
+from shared.domain import lifecycle
+from shared.domain.commands import RevalidateOrder
+from shared.domain.order import OrderState
 from shared.domain.records import OrderRecord, Problem, TimelineEntry
 from shared.errors import BadRequest
 from shared.handlers.common import entry, update_order
-from shared.handlers.invoicing import CANCEL_REFUND_ID
-from shared.handlers.messages import RevalidateOrder, send
+from shared.handlers.messages import send
 from shared.handlers.orders import follow_up
-
-RETRYABLE_STATES = {OrderState.HELD, OrderState.FAILED}
 
 
 def retry_order(services: Services, store_id: str, order_id: str, actor: str = "operator") -> OrderRecord:
@@ -26,13 +25,13 @@ def retry_order(services: Services, store_id: str, order_id: str, actor: str = "
     done = {t.action for t in services.state.get_timeline(store_id, order_id)}
 
     def mutate(record: OrderRecord) -> list[TimelineEntry]:
-        if record.state not in RETRYABLE_STATES:
+        if record.state not in lifecycle.RETRYABLE_STATES:
             raise BadRequest(
                 409, "Nothing to retry", f"The order is '{record.state}'; only held or failed orders are retried."
             )
         record.attempt += 1
         record.problems = []
-        record.state = resumed_state(record, done)
+        lifecycle.move(record, lifecycle.resumed_state(record, done))
         return [
             entry(
                 actor,
@@ -53,26 +52,6 @@ def retry_order(services: Services, store_id: str, order_id: str, actor: str = "
     return record
 
 
-def resumed_state(record: OrderRecord, done: set[str]) -> OrderState:
-    """Where a released order starts again: checked anew before its invoice, else where it stopped, so that a
-    retry after a refused payment neither ships again nor forgets that stock already moved.
-
-    `done` is the set of timeline actions; the documents decide where they can.
-    """
-    invoice = record.document("invoice")
-    if invoice is None:
-        return OrderState.RECEIVED
-    if record.document("credit_note", CANCEL_REFUND_ID) is not None:
-        return OrderState.CANCELLED
-    credited = sum((d.total for d in record.documents if d.kind == "credit_note"), ZERO)
-    if credited >= invoice.total:
-        return OrderState.CREDITED
-    for state in (OrderState.PAID, OrderState.STOCK_SYNCED):
-        if state.value in done:
-            return state
-    return OrderState.INVOICED
-
-
 def mark_failed(services: Services, store_id: str, order_id: str, stage: str, reason: str) -> None:
     """The last delivery of a message failed: the order is `failed` (dead-lettered, replayable)."""
     problem = Problem(
@@ -85,7 +64,7 @@ def mark_failed(services: Services, store_id: str, order_id: str, stage: str, re
     )
 
     def mutate(record: OrderRecord) -> list[TimelineEntry]:
-        record.state = OrderState.FAILED
+        lifecycle.move(record, OrderState.FAILED)
         record.problems = [problem]
         return [
             entry(

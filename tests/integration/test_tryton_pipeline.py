@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from shared.domain.commands import IssueCreditNote
 from shared.domain.order import OrderState, Refund, RefundLine
 from shared.handlers.intake import receive_webhook
-from shared.handlers.messages import IssueCreditNote, send
+from shared.handlers.messages import send
 from tests.integration.test_tryton_target import TRYTON_PASSWORD, TRYTON_URL, _tryton_answers
 from tests.support import fixture_json, make_services, store_settings, webhook_headers
 
