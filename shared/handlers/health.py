@@ -1,6 +1,6 @@
 """Health: is the state store reachable, the bus reachable, the document store writable; which stores are
 loaded and which store files were refused; how full the queues are (where the bus can tell). Any failing check
-makes the answer 503 and is named."""
+makes the report fail and is named (the edge answers 503)."""
 
 from __future__ import annotations
 

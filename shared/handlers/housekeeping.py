@@ -17,7 +17,7 @@ from shared.domain.commands import RevalidateOrder
 from shared.domain.order import OrderState
 from shared.errors import BadRequest, PermanentError
 from shared.handlers.common import log
-from shared.handlers.intake import accept
+from shared.handlers.intake import Accepted, accept
 from shared.handlers.messages import send
 from shared.handlers.orders import follow_up
 
@@ -49,7 +49,7 @@ def catch_up(services: Services) -> list[dict[str, Any]]:
                     unreadable += 1
                     log.warning("catch-up store=%s skipped an unreadable order: %s", settings.store_id, error.detail)
                     continue
-                new += result.status == 202
+                new += isinstance(result, Accepted)
         except PermanentError as error:
             log.error("catch-up store=%s refused: %s", settings.store_id, error.code)
             error_code = error.code

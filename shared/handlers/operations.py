@@ -9,25 +9,27 @@ from shared.domain import lifecycle
 from shared.domain.commands import RevalidateOrder
 from shared.domain.order import OrderState
 from shared.domain.records import OrderRecord, Problem, TimelineEntry
-from shared.errors import BadRequest
+from shared.errors import NothingToRetry, UnknownOrder, UnknownStore, Unreadable
 from shared.handlers.common import entry, update_order
 from shared.handlers.messages import send
 from shared.handlers.orders import follow_up
 
 
 def retry_order(services: Services, store_id: str, order_id: str, actor: str = "operator") -> OrderRecord:
-    """Release a held or failed order: check it again, or resume after its invoice. Raises BadRequest."""
+    """Release a held or failed order: check it again, or resume after its invoice.
+
+    Raises UnknownStore, UnknownOrder, or NothingToRetry for an order that is neither held nor failed."""
     if services.store(store_id) is None:
-        raise BadRequest(404, "Unknown store", f"No store '{store_id}' is configured here.")
+        raise UnknownStore("Unknown store", f"No store '{store_id}' is configured here.")
     if services.state.get_order(store_id, order_id) is None:
-        raise BadRequest(404, "Unknown order", f"Order '{order_id}' of store '{store_id}' is not known.")
+        raise UnknownOrder("Unknown order", f"Order '{order_id}' of store '{store_id}' is not known.")
 
     done = {t.action for t in services.state.get_timeline(store_id, order_id)}
 
     def mutate(record: OrderRecord) -> list[TimelineEntry]:
         if record.state not in lifecycle.RETRYABLE_STATES:
-            raise BadRequest(
-                409, "Nothing to retry", f"The order is '{record.state}'; only held or failed orders are retried."
+            raise NothingToRetry(
+                "Nothing to retry", f"The order is '{record.state}'; only held or failed orders are retried."
             )
         record.attempt += 1
         record.problems = []
@@ -113,7 +115,7 @@ def order_summary(record: OrderRecord) -> dict[str, Any]:
 def order_detail(services: Services, store_id: str, order_id: str) -> dict[str, Any]:
     record = services.state.get_order(store_id, order_id)
     if record is None:
-        raise BadRequest(404, "Unknown order", f"Order '{order_id}' of store '{store_id}' is not known.")
+        raise UnknownOrder("Unknown order", f"Order '{order_id}' of store '{store_id}' is not known.")
     detail = order_summary(record)
     detail["timeline"] = [t.model_dump(mode="json") for t in services.state.get_timeline(store_id, order_id)]
     return detail
@@ -121,12 +123,12 @@ def order_detail(services: Services, store_id: str, order_id: str) -> dict[str, 
 
 def list_orders(services: Services, store_id: str | None, state: str | None, limit: str | None) -> dict[str, Any]:
     if state and state not in {s.value for s in OrderState}:
-        raise BadRequest(400, "Unknown state", f"'{state}' is not an order state.")
+        raise Unreadable("Unknown state", f"'{state}' is not an order state.")
     try:
         count = int(limit) if limit else 50
     except ValueError as exc:
-        raise BadRequest(400, "Bad limit", "limit must be a whole number.") from exc
+        raise Unreadable("Bad limit", "limit must be a whole number.") from exc
     if not 1 <= count <= 1000:
-        raise BadRequest(400, "Bad limit", "limit must be between 1 and 1000.")
+        raise Unreadable("Bad limit", "limit must be between 1 and 1000.")
     records = services.state.list_orders(store_id or None, state or None, count)
     return {"orders": [order_summary(r) for r in records], "count": len(records)}
