@@ -230,6 +230,14 @@ class DocumentStore(Protocol):
 
 
 @runtime_checkable
+class CountsQueues(Protocol):
+    """A bus that can count a queue's messages (the local bus): waiting, scheduled, in flight, dead-lettered."""
+
+    def stats(self, queue: str) -> object:
+        """A dataclass of the queue's counts, for the health report."""
+
+
+@runtime_checkable
 class Pingable(Protocol):
     """A bus that can tell, cheaply and without sending, whether its service answers now (health)."""
 

@@ -20,6 +20,7 @@ class BaseCommand(BaseModel):
     store_id: str
     order_id: str
     attempt: int = 0  # the order's retry generation: a retried command gets a new message id
+    type: str  # each command's own literal: the discriminator on the bus
 
     @property
     def session_id(self) -> str:
@@ -79,7 +80,7 @@ def message_id(message: BaseCommand) -> str:
     base = f"{message.store_id}:{message.order_id}:{message.attempt}"
     if isinstance(message, IssueCreditNote):
         return bounded_key(f"{base}:credit_note:{message.refund_id}")  # ids within their limits can pass 128
-    return bounded_key(f"{base}:{getattr(message, 'type', '')}")
+    return bounded_key(f"{base}:{message.type}")
 
 
 QUEUE_OF = {
@@ -95,7 +96,7 @@ QUEUE_OF = {
 
 def outgoing_message(message: BaseCommand) -> OutgoingMessage:
     """The message as the bus gets it, ready to be recorded before it is sent (intake's outbox)."""
-    kind = str(getattr(message, "type", ""))
+    kind = message.type
     return OutgoingMessage(
         queue=QUEUE_OF[kind],
         body=message.model_dump_json().encode(),
