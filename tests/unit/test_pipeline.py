@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from shared.channels import get_channel
 from shared.domain.order import OrderState
-from shared.errors import BadRequest, PermanentError, RetryableError
+from shared.errors import BadRequest, PermanentError, RetryableError, UnreadableOrder
 from shared.handlers.intake import Duplicate, receive_webhook
 from shared.handlers.operations import order_detail, retry_order
 from tests.support import FakeTarget, fixture_bytes, http_status, make_services, store_settings, webhook_headers
@@ -220,3 +221,29 @@ def test_deleting_an_order_we_never_saw_leaves_no_record(services):
     assert http_status(deliver(services, "woocommerce", "demo-woo", "order.deleted", body)) == 202
     services.bus.drain(services)
     assert services.state.get_order("demo-woo", "777") is None
+
+
+def test_only_an_unreadable_order_is_held_a_refusal_titled_like_one_is_still_refused(services, monkeypatch):
+    """Intake holds by the refusal's kind (UnreadableOrder), not by its title: a reworded or reused title must not
+    turn a refusal into an accepted, held order."""
+    channel = get_channel("woocommerce")
+    body = fixture_bytes("woocommerce", "order_created")
+    before = services.state.dump()
+
+    def refuse(*args: object) -> None:
+        raise BadRequest(400, UnreadableOrder.TITLE, "total: 'abc' is not a number.")
+
+    monkeypatch.setattr(channel, "parse_event", refuse)
+    with pytest.raises(BadRequest) as refused:
+        deliver(services, "woocommerce", "demo-woo", "order.created", body)
+    assert http_status(refused.value) == 400
+    assert services.state.dump() == before
+
+    def unreadable(*args: object) -> None:
+        raise UnreadableOrder("total: 'abc' is not a number.")
+
+    monkeypatch.setattr(channel, "parse_event", unreadable)
+    assert http_status(deliver(services, "woocommerce", "demo-woo", "order.created", body)) == 202
+    services.bus.drain(services)
+    record = services.state.get_order("demo-woo", order_id_of(body))
+    assert record.state == OrderState.HELD and record.problems[0].code == "unreadable_order"
