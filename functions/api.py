@@ -54,11 +54,11 @@ def sku_map(req: func.HttpRequest) -> func.HttpResponse:
     store_id = req.route_params["store_id"]
     if req.method == "PUT":
         content_type = req.headers.get("content-type", "")
-        body = catalog.import_sku_map(services(), store_id, req.get_body(), content_type, actor=request_actor(req))
-        return json_response(200, body)
+        imported = catalog.import_sku_map(services(), store_id, req.get_body(), content_type, actor=request_actor(req))
+        return json_response(200, imported)
     as_json = req.params.get("format") == "json" or "json" in req.headers.get("accept", "")
-    body, content_type = catalog.export_sku_map(services(), store_id, as_json)
-    return func.HttpResponse(body, status_code=200, headers={"Content-Type": content_type})
+    exported, content_type = catalog.export_sku_map(services(), store_id, as_json)
+    return func.HttpResponse(exported, status_code=200, headers={"Content-Type": content_type})
 
 
 @bp.function_name("unmapped_skus")

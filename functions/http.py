@@ -12,12 +12,37 @@ import azure.functions as func
 
 from shared.actor import actor_from_headers
 from shared.bootstrap import services
-from shared.errors import BadRequest
+from shared.errors import (
+    BadRequest,
+    InvalidSignature,
+    NotFound,
+    NothingToRetry,
+    Refusal,
+    TooLarge,
+    Unreadable,
+)
 
 log = logging.getLogger("o2c.http")
 
 # On every answer: a browser must take JSON for JSON, never sniff it into HTML or script.
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff"}
+
+# The status of each kind of refusal the services raise (shared.errors); the first kind that matches wins.
+REFUSAL_STATUS: tuple[tuple[type[Refusal], int], ...] = (
+    (Unreadable, 400),
+    (InvalidSignature, 401),
+    (NotFound, 404),
+    (NothingToRetry, 409),
+    (TooLarge, 413),
+)
+
+
+def status_of(error: BadRequest) -> int:
+    """The HTTP status of a refusal: by its kind, or the one a channel parser named (BadRequest(400, …))."""
+    for kind, status in REFUSAL_STATUS:
+        if isinstance(error, kind):
+            return status
+    return error.status or 400
 
 
 def json_response(status: int, body: Any) -> func.HttpResponse:
@@ -54,7 +79,7 @@ def http_errors(
                 services().loaded_store(store_id)
             return handler(req)
         except BadRequest as error:
-            return problem(error.status, error.title, error.detail, error.type)
+            return problem(status_of(error), error.title, error.detail, error.type)
         except Exception:
             log.exception("unexpected error in %s %s", req.method, handler.__name__)
             return problem(500, "Internal error", "The request could not be completed; it has been logged.")

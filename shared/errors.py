@@ -31,11 +31,64 @@ class ConfigError(IntegrationError):
 
 
 class BadRequest(IntegrationError):
-    """An inbound request we refuse; maps to an HTTP problem+json response."""
+    """An inbound request we refuse, answered as problem+json at the edge (functions/http.py).
 
-    def __init__(self, status: int, title: str, detail: str = "", type_: str = "about:blank") -> None:
+    Services raise the typed kinds below, which carry no HTTP status: the edge maps each kind to one. The
+    channel parsers still name theirs (`BadRequest(400, title, detail)`); `status` is None for a typed kind.
+    """
+
+    def __init__(self, status: int | None, title: str, detail: str = "", type_: str = "about:blank") -> None:
         super().__init__(detail or title)
         self.status = status
         self.title = title
         self.detail = detail
         self.type = type_
+
+
+class Refusal(BadRequest):
+    """A refusal typed by what is wrong with the request; functions/http.py chooses its status."""
+
+    def __init__(self, title: str, detail: str = "", type_: str = "about:blank") -> None:
+        super().__init__(None, title, detail, type_)
+
+
+class Unreadable(Refusal):
+    """The body or a parameter cannot be read as what the route expects."""
+
+
+class NotFound(Refusal):
+    """The request names something this service does not know."""
+
+
+class UnknownStore(NotFound):
+    """No store (of that channel) is configured under the id."""
+
+
+class UnknownOrder(NotFound):
+    """The store has no order under the id here."""
+
+
+class UnknownDocument(NotFound):
+    """No issued document under that number."""
+
+
+class InvalidSignature(Refusal):
+    """The webhook's signature header is missing or wrong: the sender is not the store."""
+
+
+class TooLarge(Refusal):
+    """The body is over the route's limit."""
+
+
+class NothingToRetry(Refusal):
+    """A retry was asked for an order that is neither held nor failed."""
+
+
+class UnreadableOrder(BadRequest):
+    """A readable delivery (JSON, with an order id) whose values cannot be read: intake holds the order with the
+    reason instead of refusing it. Raised by the channel parsers, hence their 400 and their title."""
+
+    TITLE = "Malformed order"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(400, self.TITLE, detail)

@@ -10,7 +10,8 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from decimal import Decimal
+from typing import Literal, Protocol, runtime_checkable
 
 from shared.domain.order import Order, Refund
 from shared.domain.records import Claim, DocumentRef, EventRecord, OrderRecord, TimelineEntry
@@ -127,6 +128,53 @@ class Target(Protocol):
         """Credit exactly the refunded lines and amounts, referencing the invoice. Idempotent."""
 
 
+# Target capabilities ---------------------------------------------------------------------------
+# What a target does beyond invoices and credit notes, declared by the target (a base class in its class
+# statement) and asked with isinstance by the lifecycle: a missing stage is visible to mypy and the reader.
+
+
+@runtime_checkable
+class Preflights(Protocol):
+    """Checks a document can be issued before a number is taken from our series (the UBL outbox)."""
+
+    def preflight_invoice(self, order: Order) -> None:
+        """Raise PermanentError when the invoice could not be issued; takes no number, writes nothing."""
+
+    def preflight_credit_note(self, order: Order, refund: Refund, invoice: DocumentRef) -> None:
+        """Raise PermanentError when the credit note could not be issued; takes no number, writes nothing."""
+
+
+@runtime_checkable
+class AssignsNumbers(Protocol):
+    """Numbers its documents itself (an ERP's fiscal sequences): our series is not used."""
+
+    assigns_numbers: Literal[True]
+
+
+@runtime_checkable
+class Ships(Protocol):
+    """Keeps stock: ships the invoiced order so stock moves (then the store's stock follows)."""
+
+    def ship_order(self, order: Order) -> None:
+        """Ship the order's lines once. Idempotent. Raises PermanentError for a refusal."""
+
+
+@runtime_checkable
+class RecordsPayments(Protocol):
+    """Collects: records the store's payment against the invoice."""
+
+    def record_payment(self, order: Order, invoice: DocumentRef, amount: Decimal, paid_at: datetime) -> None:
+        """Record the payment once. Idempotent. Raises PermanentError for a refusal."""
+
+
+@runtime_checkable
+class CancelsOrders(Protocol):
+    """Cancels in its own way (a credit note of the whole invoice, or a cancelled sale)."""
+
+    def cancel_order(self, order: Order) -> DocumentRef | None:
+        """The document that cancels the order, or None when nothing is left to cancel. Idempotent."""
+
+
 # Documents ------------------------------------------------------------------------------------
 # Issued documents (UBL XML today) are kept one per number and never overwritten: locally in a folder,
 # on Azure in a Blob Storage container. Every reader (duplicate checks, credit notes, the API) goes
@@ -179,6 +227,14 @@ class DocumentStore(Protocol):
 
     def check_writable(self) -> None:
         """Raise when a document could not be written now (health check); writes no document."""
+
+
+@runtime_checkable
+class CountsQueues(Protocol):
+    """A bus that can count a queue's messages (the local bus): waiting, scheduled, in flight, dead-lettered."""
+
+    def stats(self, queue: str) -> object:
+        """A dataclass of the queue's counts, for the health report."""
 
 
 @runtime_checkable

@@ -324,3 +324,12 @@ def in_process_host(base: Path, stores: Path, **env: str) -> Iterator[Any]:
         finally:
             running.stop(timeout=10)
             override_services(None)
+
+
+def http_status(outcome: object) -> int:
+    """The HTTP status the edge answers for a service's outcome: an intake result or a refusal (functions/)."""
+    from functions.http import status_of
+    from functions.webhooks import intake_status
+    from shared.errors import BadRequest
+
+    return status_of(outcome) if isinstance(outcome, BadRequest) else intake_status(outcome)  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from shared.domain.limits import MAX_ID_BYTES, MAX_NAME_CHARACTERS, MAX_SKU_BYTES, Unit, shown, too_long
-from shared.errors import BadRequest
+from shared.errors import BadRequest, UnreadableOrder
 
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
@@ -144,7 +144,7 @@ def to_decimal(value: Any, field: str = "amount") -> Decimal:
     """Money or a quantity from whatever the store sent: "10.50", 10.5, 10, "", null (→ 0)."""
     if value is None or isinstance(value, bool):
         if isinstance(value, bool):
-            raise BadRequest(400, "Malformed order", f"{field}: expected a number, got {shown(value)}.")
+            raise UnreadableOrder(f"{field}: expected a number, got {shown(value)}.")
         return ZERO
     if isinstance(value, Decimal):
         result = value
@@ -160,13 +160,13 @@ def to_decimal(value: Any, field: str = "amount") -> Decimal:
         try:
             result = Decimal(text)
         except InvalidOperation as exc:
-            raise BadRequest(400, "Malformed order", f"{field}: {shown(value)} is not a number.") from exc
+            raise UnreadableOrder(f"{field}: {shown(value)} is not a number.") from exc
     else:
-        raise BadRequest(400, "Malformed order", f"{field}: expected a number, got {type(value).__name__}.")
+        raise UnreadableOrder(f"{field}: expected a number, got {type(value).__name__}.")
     if not result.is_finite():
-        raise BadRequest(400, "Malformed order", f"{field}: {shown(value)} is not a finite number.")
+        raise UnreadableOrder(f"{field}: {shown(value)} is not a finite number.")
     if result and not MIN_ADJUSTED_EXPONENT <= result.adjusted() <= MAX_ADJUSTED_EXPONENT:
-        raise BadRequest(400, "Malformed order", f"{field}: {shown(value)} is out of range.")
+        raise UnreadableOrder(f"{field}: {shown(value)} is out of range.")
     return result
 
 
@@ -182,7 +182,7 @@ def to_money(value: Any, field: str = "amount") -> Decimal:
 def to_id(value: Any, field: str = "id") -> str:
     """An id as an exact string; ints keep every digit, 123.0 becomes "123".
 
-    Raises BadRequest(400, "Malformed order") for an id over MAX_ID_BYTES: ids become session ids and Table keys.
+    Raises UnreadableOrder for an id over MAX_ID_BYTES: ids become session ids and Table keys.
     """
     if value is None or isinstance(value, bool):
         return ""
@@ -198,7 +198,7 @@ def to_id(value: Any, field: str = "id") -> str:
         text = _NOT_TEXT.sub("", str(value)).strip()
     refusal = too_long(field, text, MAX_ID_BYTES)
     if refusal:
-        raise BadRequest(400, "Malformed order", refusal)
+        raise UnreadableOrder(refusal)
     return text
 
 
@@ -226,16 +226,16 @@ def to_time(value: Any, field: str = "date") -> datetime | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise BadRequest(400, "Malformed order", f"{field}: expected an ISO 8601 date, got {shown(value)}.")
+        raise UnreadableOrder(f"{field}: expected an ISO 8601 date, got {shown(value)}.")
     try:
         parsed = datetime.fromisoformat(value.strip())
         if parsed.tzinfo is None:
             return parsed.replace(tzinfo=UTC)
         return parsed.astimezone(UTC)
     except ValueError as exc:
-        raise BadRequest(400, "Malformed order", f"{field}: {shown(value)} is not an ISO 8601 date.") from exc
+        raise UnreadableOrder(f"{field}: {shown(value)} is not an ISO 8601 date.") from exc
     except OverflowError as exc:  # "9999-12-31T23:59:59-01:00" is a valid ISO date past year 9999 in UTC
-        raise BadRequest(400, "Malformed order", f"{field}: {shown(value)} is out of range.") from exc
+        raise UnreadableOrder(f"{field}: {shown(value)} is out of range.") from exc
 
 
 def percent(fraction: Decimal) -> Decimal:
@@ -335,14 +335,14 @@ def build(model: type[ModelT], **fields: Any) -> ModelT:
             limit, unit = FIELD_LIMITS[name]
             refusal = too_long(f"{_MODEL_WORDS.get(model.__name__, model.__name__.lower())} {name}", value, limit, unit)
             if refusal:
-                raise BadRequest(400, "Malformed order", refusal)
+                raise UnreadableOrder(refusal)
     try:
         return model(**fields)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()[:5]
         )
-        raise BadRequest(400, "Malformed order", f"{model.__name__}: {problems}") from exc
+        raise UnreadableOrder(f"{model.__name__}: {problems}") from exc
 
 
 def mismatch(channel: str, topic: str, expected: str) -> BadRequest:

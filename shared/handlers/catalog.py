@@ -11,39 +11,39 @@ from shared.bootstrap import Services
 from shared.channels.common import load_json
 from shared.domain.order import OrderState
 from shared.domain.rules.mapping import add_sku_map_row, parse_sku_map_csv, sku_map_to_csv
-from shared.errors import BadRequest
+from shared.errors import TooLarge, UnknownStore, Unreadable
 
 MAX_ROWS = 100_000
 
 
 def _check_store(services: Services, store_id: str) -> None:
     if services.store(store_id) is None:
-        raise BadRequest(404, "Unknown store", f"No store '{store_id}' is configured here.")
+        raise UnknownStore("Unknown store", f"No store '{store_id}' is configured here.")
 
 
 def parse_sku_map(body: bytes, content_type: str) -> dict[str, str]:
     """CSV (`sku,variant_id,item_code`, variant_id optional) or JSON: {"SKU": "CODE"} or
     [{"sku": ..., "variant_id": ..., "item_code": ...}].
 
-    Raises BadRequest(400) naming the row and the reason (an empty or over-long value, a key given twice, JSON
+    Raises Unreadable naming the row and the reason (an empty or over-long value, a key given twice, JSON
     nested deeper than the limit); nothing is stored from a bad file.
     """
     try:
         text = body.decode("utf-8-sig") if body else ""
     except UnicodeDecodeError as exc:
-        raise BadRequest(400, "Malformed SKU map", "The file is not UTF-8 text.") from exc
+        raise Unreadable("Malformed SKU map", "The file is not UTF-8 text.") from exc
     is_json = "json" in content_type.lower() or text.lstrip().startswith(("{", "["))
     try:
         mapping = _json_sku_map(text) if is_json else parse_sku_map_csv(text)
     except ValueError as exc:
-        raise BadRequest(400, "Malformed SKU map", str(exc)) from exc
+        raise Unreadable("Malformed SKU map", str(exc)) from exc
     if len(mapping) > MAX_ROWS:
-        raise BadRequest(413, "SKU map too large", f"{len(mapping)} rows; the limit is {MAX_ROWS}.")
+        raise TooLarge("SKU map too large", f"{len(mapping)} rows; the limit is {MAX_ROWS}.")
     return mapping
 
 
 def _json_sku_map(text: str) -> dict[str, str]:
-    data = load_json(text)  # BadRequest(400) for text that is not JSON or nests too deeply
+    data = load_json(text)  # a channel refusal for text that is not JSON or nests too deeply
     if isinstance(data, dict):
         rows = [{"sku": k, "item_code": v} for k, v in data.items()]
     elif isinstance(data, list) and all(isinstance(item, dict) for item in data):

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 
 from shared.bootstrap import Services
+from shared.domain import lifecycle
 from shared.domain.order import OrderState
 from shared.domain.records import OrderRecord, Problem, TimelineEntry
 from shared.errors import PermanentError, RetryableError
@@ -49,7 +50,7 @@ def entry(actor: str, action: str, detail: str = "", *, detail_es: str = "", **d
 
 def hold(record: OrderRecord, problems: list[Problem], actor: str) -> list[TimelineEntry]:
     """Put the order in `held` with its problems; returns the timeline entry to append."""
-    record.state = OrderState.HELD
+    lifecycle.move(record, OrderState.HELD)
     record.problems = problems
     codes = ", ".join(p.code for p in problems)
     return [

@@ -1,31 +1,29 @@
 """After the invoice: stock moves and payment, for targets that keep stock and collect (an ERP).
 
-A target without `ship_order` / `record_payment` (the UBL outbox) leaves the order `invoiced`.
+A target that is not shared.ports.Ships / RecordsPayments (the UBL outbox) leaves the order `invoiced`.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from shared.bootstrap import Services
+from shared.domain import lifecycle
+from shared.domain.commands import RecordPayment, SyncStock
 from shared.domain.order import OrderState
 from shared.domain.records import OrderRecord, TimelineEntry
 from shared.errors import NothingToDo, PermanentError
 from shared.handlers.common import entry, hold, problem_from_error, update_order
-from shared.handlers.messages import RecordPayment, SyncStock, send
+from shared.handlers.messages import send
+from shared.ports import RecordsPayments, Ships, Target
 
 ACTOR = "fulfilment"
 
 
-def _target(services: Services, store_id: str, order_id: str, method: str) -> tuple[Any, OrderRecord]:
+def _invoiced(services: Services, store_id: str, order_id: str) -> tuple[Target, OrderRecord]:
     settings = services.loaded_store(store_id)
     record = services.state.get_order(store_id, order_id)
     if settings is None or record is None or record.order is None or record.document("invoice") is None:
         raise NothingToDo(f"order {store_id}/{order_id} has no invoice yet")
-    target = services.target(settings)
-    if not hasattr(target, method):
-        raise NothingToDo(f"target {target.name} does not {method}")
-    return target, record
+    return services.target(settings), record
 
 
 def _refused(services: Services, record: OrderRecord, error: PermanentError) -> None:
@@ -34,7 +32,9 @@ def _refused(services: Services, record: OrderRecord, error: PermanentError) -> 
 
 def sync_stock(services: Services, message: SyncStock) -> OrderRecord | None:
     """Ship the order in the target so stock moves; then record the payment if the order is paid."""
-    target, record = _target(services, message.store_id, message.order_id, "ship_order")
+    target, record = _invoiced(services, message.store_id, message.order_id)
+    if not isinstance(target, Ships):
+        raise NothingToDo(f"target {target.name} does not ship_order")
     assert record.order is not None
     if record.state == OrderState.INVOICED:
         try:
@@ -46,7 +46,7 @@ def sync_stock(services: Services, message: SyncStock) -> OrderRecord | None:
         def mutate(current: OrderRecord) -> list[TimelineEntry]:
             if current.state != OrderState.INVOICED:
                 return []
-            current.state = OrderState.STOCK_SYNCED
+            lifecycle.move(current, OrderState.STOCK_SYNCED)
             return [
                 entry(
                     ACTOR,
@@ -57,14 +57,16 @@ def sync_stock(services: Services, message: SyncStock) -> OrderRecord | None:
             ]
 
         record = update_order(services, record.store_id, record.order_id, mutate)
-    if record.order is not None and record.order.paid_at is not None and hasattr(target, "record_payment"):
+    if record.order is not None and record.order.paid_at is not None and isinstance(target, RecordsPayments):
         send(services, RecordPayment(store_id=record.store_id, order_id=record.order_id, attempt=record.attempt))
     return record
 
 
 def record_payment(services: Services, message: RecordPayment) -> OrderRecord | None:
     """Record the store's payment against the invoice, once."""
-    target, record = _target(services, message.store_id, message.order_id, "record_payment")
+    target, record = _invoiced(services, message.store_id, message.order_id)
+    if not isinstance(target, RecordsPayments):
+        raise NothingToDo(f"target {target.name} does not record_payment")
     order = record.order
     invoice = record.document("invoice")
     assert order is not None and invoice is not None
@@ -79,7 +81,7 @@ def record_payment(services: Services, message: RecordPayment) -> OrderRecord | 
     def mutate(current: OrderRecord) -> list[TimelineEntry]:
         if current.state not in (OrderState.INVOICED, OrderState.STOCK_SYNCED):
             return []
-        current.state = OrderState.PAID
+        lifecycle.move(current, OrderState.PAID)
         return [
             entry(
                 ACTOR,

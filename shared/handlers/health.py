@@ -1,6 +1,6 @@
 """Health: is the state store reachable, the bus reachable, the document store writable; which stores are
 loaded and which store files were refused; how full the queues are (where the bus can tell). Any failing check
-makes the answer 503 and is named."""
+makes the report fail and is named (the edge answers 503)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from shared.bootstrap import QUEUE_SETTINGS, Services, queue_name
 from shared.errors import IntegrationError
 from shared.handlers.common import log
-from shared.ports import Pingable
+from shared.ports import CountsQueues, Pingable
 
 
 def health_report(services: Services) -> dict[str, Any]:
@@ -50,9 +50,8 @@ def bus_check(services: Services) -> dict[str, Any] | None:
     queues = [queue_name(name) for name in QUEUE_SETTINGS]
     if isinstance(services.bus, Pingable):
         services.bus.ping(queues)
-    stats = getattr(services.bus, "stats", None)
-    if callable(stats):
-        return {name: _plain(stats(queue_name(name))) for name in QUEUE_SETTINGS}
+    if isinstance(services.bus, CountsQueues):
+        return {name: _plain(services.bus.stats(queue_name(name))) for name in QUEUE_SETTINGS}
     return None
 
 

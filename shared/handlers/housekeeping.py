@@ -14,11 +14,12 @@ from typing import Any
 from shared.bootstrap import Services
 from shared.channels import channel_of
 from shared.channels.store_api import can_poll, changed_orders
+from shared.domain.commands import RevalidateOrder
 from shared.domain.order import OrderState
 from shared.errors import BadRequest, PermanentError
 from shared.handlers.common import log
-from shared.handlers.intake import accept
-from shared.handlers.messages import RevalidateOrder, send
+from shared.handlers.intake import Accepted, accept
+from shared.handlers.messages import send
 from shared.handlers.orders import follow_up
 
 POLL_OVERLAP = timedelta(minutes=5)
@@ -49,7 +50,7 @@ def catch_up(services: Services) -> list[dict[str, Any]]:
                     unreadable += 1
                     log.warning("catch-up store=%s skipped an unreadable order: %s", settings.store_id, error.detail)
                     continue
-                new += result.status == 202
+                new += isinstance(result, Accepted)
         except PermanentError as error:
             log.error("catch-up store=%s refused: %s", settings.store_id, error.code)
             error_code = error.code

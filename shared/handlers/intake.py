@@ -8,52 +8,72 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from shared.bootstrap import Services
 from shared.channels import ChannelModule, get_channel
 from shared.channels.common import load_json_object, to_id
+from shared.domain.commands import ApplyOrderEvent, outgoing_message
 from shared.domain.order import OrderEvent
 from shared.domain.records import EventRecord
-from shared.errors import BadRequest
+from shared.errors import InvalidSignature, TooLarge, UnknownStore, Unreadable, UnreadableOrder
 from shared.handlers.common import log
-from shared.handlers.messages import ApplyOrderEvent, outgoing_message
 from shared.handlers.relay import send_recorded
 from shared.telemetry import count_order, stage_span
 
 MAX_BODY_BYTES = 1024 * 1024
-UNREADABLE_TITLE = "Malformed order"  # the channels' title for a readable delivery with unreadable values
 
 
-@dataclass
-class IntakeResult:
-    status: int
-    body: dict[str, object] = field(default_factory=dict)
+@dataclass(frozen=True)
+class Accepted:
+    """A new event: recorded, and its message is on the order-events queue (or in the outbox for the relay)."""
+
+    store_id: str
+    order_id: str
+    event_key: str
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """An event already recorded: nothing new happened (a resend, or a second topic for the same change)."""
+
+    store_id: str
+    order_id: str
+    event_key: str
+
+
+@dataclass(frozen=True)
+class Ping:
+    """WooCommerce's test delivery when a webhook is saved: unsigned, it changes nothing."""
+
+
+IntakeResult = Accepted | Duplicate | Ping
 
 
 def receive_webhook(
     services: Services, channel: str, store_id: str, raw_body: bytes, headers: Mapping[str, str]
 ) -> IntakeResult:
-    """Accept one webhook delivery. Raises BadRequest (400/401/404/413) for anything refused, and
-    StoreNotLoaded (503) for a store whose settings file was refused, so that the store sends it again.
+    """Accept one webhook delivery. Raises TooLarge, UnknownStore, InvalidSignature or a channel's BadRequest for
+    anything refused, and StoreNotLoaded for a store whose settings file was refused, so that the store sends it
+    again.
 
-    Idempotent: a repeated delivery answers 200 "duplicate". Once this answers 2xx the event and its
+    Idempotent: a repeated delivery is a Duplicate. Once this returns the event and its
     message are recorded together, and the message reaches the bus even if the process dies right after
     (the outbox relay sends what intake did not).
     """
     headers = {k.lower(): v for k, v in headers.items()}
     if len(raw_body) > MAX_BODY_BYTES:
-        raise BadRequest(413, "Payload too large", f"The body is {len(raw_body)} bytes; the limit is 1 MiB.")
+        raise TooLarge("Payload too large", f"The body is {len(raw_body)} bytes; the limit is 1 MiB.")
     settings = services.loaded_store(store_id)
     if settings is None or settings.channel != channel:
-        raise BadRequest(404, "Unknown store", f"No {channel} store '{store_id}' is configured here.")
+        raise UnknownStore("Unknown store", f"No {channel} store '{store_id}' is configured here.")
     inbound = get_channel(channel)
     if inbound.is_ping(raw_body, headers):
         log.info("webhook ping store=%s", store_id)
-        return IntakeResult(200, {"status": "ping"})
+        return Ping()
     if not inbound.verify(raw_body, headers, settings.webhook_secret):
-        raise BadRequest(401, "Invalid signature", f"The {inbound.SIGNATURE_HEADER} header is missing or wrong.")
+        raise InvalidSignature("Invalid signature", f"The {inbound.SIGNATURE_HEADER} header is missing or wrong.")
     return accept(services, channel, store_id, raw_body, headers)
 
 
@@ -67,14 +87,13 @@ def accept(
 ) -> IntakeResult:
     """Parse an authentic delivery (or a catch-up fetch), record it once and put it on the order-events queue.
 
-    Raises BadRequest(400) for a body that is not an order of a known topic.
+    Raises a channel's BadRequest (or Unreadable) for a body that is not an order of a known topic; an order
+    whose values cannot be read (UnreadableOrder) is accepted as an unreadable event, to be held.
     """
     inbound = get_channel(channel)
     try:
         event = inbound.parse_event(raw_body, headers, store_id, services.clock())
-    except BadRequest as error:
-        if error.title != UNREADABLE_TITLE:
-            raise
+    except UnreadableOrder as error:
         event = _unreadable_event(channel, raw_body, headers, store_id, services.clock(), error.detail)
     with stage_span("intake", store_id, event.order_id, None, channel=channel, **{"event.topic": event.topic}):
         created = _record_and_enqueue(services, inbound, channel, event, raw_body, headers, source)
@@ -87,9 +106,7 @@ def accept(
         event.event_key,
         event.topic,
     )
-    body: dict[str, object] = {"status": "accepted" if created else "duplicate", "event_key": event.event_key}
-    body["order"] = f"/api/orders/{store_id}/{event.order_id}"
-    return IntakeResult(202 if created else 200, body)
+    return (Accepted if created else Duplicate)(store_id, event.order_id, event.event_key)
 
 
 def _unreadable_event(
@@ -101,7 +118,7 @@ def _unreadable_event(
         data.get("order_id") if "refund" in headers.get(get_channel(channel).TOPIC_HEADER, "") else data.get("id")
     )
     if not order_id:
-        raise BadRequest(400, "Not an order", reason)
+        raise Unreadable("Not an order", reason)
     digest = hashlib.sha256(raw_body).hexdigest()[:32]
     topic = headers.get(get_channel(channel).TOPIC_HEADER, "").strip().lower()
     return OrderEvent(

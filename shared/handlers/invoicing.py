@@ -14,20 +14,21 @@ from typing import Any
 
 from shared.bootstrap import Services
 from shared.channels.store_api import can_fetch_refunds, fetch_refund
+from shared.domain import lifecycle
+from shared.domain.commands import CancelOrder, IssueCreditNote, IssueInvoice
+from shared.domain.lifecycle import CANCEL_REFUND_ID
 from shared.domain.order import ZERO, Order, OrderState, Refund, RefundLine
 from shared.domain.records import DocumentRef, OrderRecord, Problem, TimelineEntry
 from shared.domain.rules import validate_refund
 from shared.errors import NothingToDo, PermanentError, RetryableError
 from shared.handlers.common import entry, format_number, hold, log, problem_from_error, update_order
-from shared.handlers.messages import CancelOrder, IssueCreditNote, IssueInvoice
 from shared.handlers.orders import changed_after_invoicing, follow_up, invoiced_content
 from shared.handlers.privacy import refuse_redacted
-from shared.ports import Target
+from shared.ports import AssignsNumbers, CancelsOrders, Preflights, Target
 from shared.stores import StoreSettings
 from shared.telemetry import count_order, record_target_call
 
 ACTOR = "invoicing"
-CANCEL_REFUND_ID = "cancel"
 
 
 def _load(services: Services, store_id: str, order_id: str) -> tuple[StoreSettings, OrderRecord, Order]:
@@ -53,7 +54,7 @@ def _writes_paused(services: Services, settings: StoreSettings, order_id: str) -
 
 def _numbered(target: Target) -> bool:
     """Targets that number documents themselves (an ERP) get no number from our series."""
-    return not getattr(target, "assigns_numbers", False)
+    return not isinstance(target, AssignsNumbers)
 
 
 def _issue(
@@ -117,8 +118,8 @@ def issue_invoice(services: Services, message: IssueInvoice) -> OrderRecord | No
         def create(target: Target, number: str) -> DocumentRef:
             return target.find_document(order, "invoice", number) or target.issue_invoice(order, number)
 
-        def preflight(target: Any) -> None:
-            if hasattr(target, "preflight_invoice"):
+        def preflight(target: Target) -> None:
+            if isinstance(target, Preflights):
                 target.preflight_invoice(order)
 
         document = _issue(
@@ -151,12 +152,12 @@ def issue_invoice(services: Services, message: IssueInvoice) -> OrderRecord | No
             # order-events runs beside this stage (sessions order one queue only): the store may have cancelled,
             # deleted or changed the order while the target was writing the invoice.
             if current.state == OrderState.CANCELLED and current.order is not None:
-                current.state = OrderState.INVOICED
+                lifecycle.move(current, OrderState.INVOICED)
                 current.order.cancelled = True  # follow_up credits the invoice just issued
             elif current.order is not None and invoiced_content(current.order) != invoiced_content(order):
                 entries += hold(current, [changed_after_invoicing(order, current.order)], ACTOR)
             elif current.state != OrderState.HELD:  # held by a later update: its problems stand
-                current.state = OrderState.INVOICED
+                lifecycle.move(current, OrderState.INVOICED)
             return entries
 
         record = update_order(services, record.store_id, record.order_id, mutate)
@@ -252,7 +253,7 @@ def _credit_exceeds_invoice(refund: Refund, left: Decimal, invoice: DocumentRef)
 def _cancelled_with_nothing_left(current: OrderRecord) -> list[TimelineEntry]:
     if current.state == OrderState.CANCELLED:
         return []
-    current.state = OrderState.CANCELLED
+    lifecycle.move(current, OrderState.CANCELLED)
     detail = "Cancelled in the store; earlier credit notes already cover the whole invoice."
     detail_es = "Cancelado en la tienda; las facturas rectificativas anteriores ya cubren toda la factura."
     return [entry(ACTOR, OrderState.CANCELLED.value, detail, detail_es=detail_es)]
@@ -322,19 +323,18 @@ def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder
         return None
 
     def create(target: Target, number: str) -> DocumentRef:
-        cancel = getattr(target, "cancel_order", None)
-        if isinstance(message, CancelOrder) and cancel is not None:
+        if isinstance(message, CancelOrder) and isinstance(target, CancelsOrders):
             # An ERP cancels in its own way (a credit note of the whole invoice, or a cancelled sale).
-            cancelled: DocumentRef | None = cancel(order)
+            cancelled = target.cancel_order(order)
             if cancelled is None:
                 raise NothingToDo("the target had nothing left to cancel")
             return cancelled
         existing = target.find_document(order, "credit_note", number, refund.refund_id)
         return existing or target.issue_credit_note(order, refund, invoice, number)
 
-    def preflight(target: Any) -> None:
-        if hasattr(target, "preflight_credit_note") and not (
-            isinstance(message, CancelOrder) and hasattr(target, "cancel_order")
+    def preflight(target: Target) -> None:
+        if isinstance(target, Preflights) and not (
+            isinstance(message, CancelOrder) and isinstance(target, CancelsOrders)
         ):
             target.preflight_credit_note(order, refund, invoice)
 
@@ -354,11 +354,11 @@ def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder
     def mutate(current: OrderRecord) -> list[TimelineEntry]:
         if not _add_document(current, document):
             return []
-        credited = sum((d.total for d in current.documents if d.kind == "credit_note"), ZERO)
+        credited = lifecycle.credited_total(current)
         if isinstance(message, CancelOrder) or current.document("credit_note", CANCEL_REFUND_ID) is not None:
-            current.state = OrderState.CANCELLED
+            lifecycle.move(current, OrderState.CANCELLED)
         elif credited >= invoice.total:
-            current.state = OrderState.CREDITED
+            lifecycle.move(current, OrderState.CREDITED)
         return [
             entry(
                 ACTOR,

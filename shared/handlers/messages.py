@@ -1,109 +1,10 @@
-"""The messages between stages: one pydantic model per command, JSON on the bus.
-
-Every message names its store and order; its bus message id makes a repeat a duplicate, and its
-session id ("<store>/<order>") keeps one order's messages in order, one at a time.
-"""
+"""Sending commands: a shared.domain.commands command onto its stage's queue through the bus port."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-
 from shared.bootstrap import Services, queue_name
-from shared.channels.common import bounded_key
-from shared.domain.order import OrderEvent
+from shared.domain.commands import BaseCommand, outgoing_message
 from shared.domain.records import OutgoingMessage
-
-
-class _Message(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    store_id: str
-    order_id: str
-    attempt: int = 0  # the order's retry generation: a retried command gets a new message id
-
-    @property
-    def session_id(self) -> str:
-        return f"{self.store_id}/{self.order_id}"
-
-
-class ApplyOrderEvent(_Message):
-    """A store notification to apply to the order (queue order-events)."""
-
-    type: Literal["order_event"] = "order_event"
-    event: OrderEvent
-
-
-class RevalidateOrder(_Message):
-    """A person asked to check a held or failed order again (queue order-events)."""
-
-    type: Literal["revalidate"] = "revalidate"
-    requested_by: str = "operator"
-
-
-class IssueInvoice(_Message):
-    type: Literal["issue_invoice"] = "issue_invoice"
-
-
-class IssueCreditNote(_Message):
-    type: Literal["credit_note"] = "credit_note"
-    refund_id: str
-
-
-class CancelOrder(_Message):
-    type: Literal["cancel"] = "cancel"
-
-
-class RecordPayment(_Message):
-    type: Literal["payment"] = "payment"
-
-
-class SyncStock(_Message):
-    type: Literal["sync_stock"] = "sync_stock"
-
-
-Message = Annotated[
-    ApplyOrderEvent | RevalidateOrder | IssueInvoice | IssueCreditNote | CancelOrder | RecordPayment | SyncStock,
-    Field(discriminator="type"),
-]
-_adapter: TypeAdapter[Message] = TypeAdapter(Message)
-
-
-def parse_message(body: bytes | str) -> Message:
-    return _adapter.validate_json(body)
-
-
-def message_id(message: _Message) -> str:
-    """The bus message id: a repeat of the same command is dropped by duplicate detection."""
-    if isinstance(message, ApplyOrderEvent):
-        return message.event.event_key
-    base = f"{message.store_id}:{message.order_id}:{message.attempt}"
-    if isinstance(message, IssueCreditNote):
-        return bounded_key(f"{base}:credit_note:{message.refund_id}")  # ids within their limits can pass 128
-    return bounded_key(f"{base}:{getattr(message, 'type', '')}")
-
-
-QUEUE_OF = {
-    "order_event": "order-events",
-    "revalidate": "order-events",
-    "issue_invoice": "invoice-requests",
-    "sync_stock": "stock-updates",
-    "credit_note": "payment-events",
-    "cancel": "payment-events",
-    "payment": "payment-events",
-}
-
-
-def outgoing_message(message: _Message) -> OutgoingMessage:
-    """The message as the bus gets it, ready to be recorded before it is sent (intake's outbox)."""
-    kind = str(getattr(message, "type", ""))
-    return OutgoingMessage(
-        queue=QUEUE_OF[kind],
-        body=message.model_dump_json().encode(),
-        message_id=message_id(message),
-        session_id=message.session_id,
-        properties={"type": kind, "store_id": message.store_id, "order_id": message.order_id},
-    )
 
 
 def send_outgoing(services: Services, outgoing: OutgoingMessage) -> None:
@@ -117,6 +18,6 @@ def send_outgoing(services: Services, outgoing: OutgoingMessage) -> None:
     )
 
 
-def send(services: Services, message: _Message) -> None:
+def send(services: Services, message: BaseCommand) -> None:
     """Put the message on its stage's queue. Idempotent thanks to the deterministic message id."""
     send_outgoing(services, outgoing_message(message))

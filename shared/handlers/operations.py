@@ -5,34 +5,35 @@ from __future__ import annotations
 from typing import Any
 
 from shared.bootstrap import Services
-from shared.domain.order import ZERO, OrderState
+from shared.domain import lifecycle
+from shared.domain.commands import RevalidateOrder
+from shared.domain.order import OrderState
 from shared.domain.records import OrderRecord, Problem, TimelineEntry
-from shared.errors import BadRequest
+from shared.errors import NothingToRetry, UnknownOrder, UnknownStore, Unreadable
 from shared.handlers.common import entry, update_order
-from shared.handlers.invoicing import CANCEL_REFUND_ID
-from shared.handlers.messages import RevalidateOrder, send
+from shared.handlers.messages import send
 from shared.handlers.orders import follow_up
-
-RETRYABLE_STATES = {OrderState.HELD, OrderState.FAILED}
 
 
 def retry_order(services: Services, store_id: str, order_id: str, actor: str = "operator") -> OrderRecord:
-    """Release a held or failed order: check it again, or resume after its invoice. Raises BadRequest."""
+    """Release a held or failed order: check it again, or resume after its invoice.
+
+    Raises UnknownStore, UnknownOrder, or NothingToRetry for an order that is neither held nor failed."""
     if services.store(store_id) is None:
-        raise BadRequest(404, "Unknown store", f"No store '{store_id}' is configured here.")
+        raise UnknownStore("Unknown store", f"No store '{store_id}' is configured here.")
     if services.state.get_order(store_id, order_id) is None:
-        raise BadRequest(404, "Unknown order", f"Order '{order_id}' of store '{store_id}' is not known.")
+        raise UnknownOrder("Unknown order", f"Order '{order_id}' of store '{store_id}' is not known.")
 
     done = {t.action for t in services.state.get_timeline(store_id, order_id)}
 
     def mutate(record: OrderRecord) -> list[TimelineEntry]:
-        if record.state not in RETRYABLE_STATES:
-            raise BadRequest(
-                409, "Nothing to retry", f"The order is '{record.state}'; only held or failed orders are retried."
+        if record.state not in lifecycle.RETRYABLE_STATES:
+            raise NothingToRetry(
+                "Nothing to retry", f"The order is '{record.state}'; only held or failed orders are retried."
             )
         record.attempt += 1
         record.problems = []
-        record.state = resumed_state(record, done)
+        lifecycle.move(record, lifecycle.resumed_state(record, done))
         return [
             entry(
                 actor,
@@ -53,26 +54,6 @@ def retry_order(services: Services, store_id: str, order_id: str, actor: str = "
     return record
 
 
-def resumed_state(record: OrderRecord, done: set[str]) -> OrderState:
-    """Where a released order starts again: checked anew before its invoice, else where it stopped, so that a
-    retry after a refused payment neither ships again nor forgets that stock already moved.
-
-    `done` is the set of timeline actions; the documents decide where they can.
-    """
-    invoice = record.document("invoice")
-    if invoice is None:
-        return OrderState.RECEIVED
-    if record.document("credit_note", CANCEL_REFUND_ID) is not None:
-        return OrderState.CANCELLED
-    credited = sum((d.total for d in record.documents if d.kind == "credit_note"), ZERO)
-    if credited >= invoice.total:
-        return OrderState.CREDITED
-    for state in (OrderState.PAID, OrderState.STOCK_SYNCED):
-        if state.value in done:
-            return state
-    return OrderState.INVOICED
-
-
 def mark_failed(services: Services, store_id: str, order_id: str, stage: str, reason: str) -> None:
     """The last delivery of a message failed: the order is `failed` (dead-lettered, replayable)."""
     problem = Problem(
@@ -85,7 +66,7 @@ def mark_failed(services: Services, store_id: str, order_id: str, stage: str, re
     )
 
     def mutate(record: OrderRecord) -> list[TimelineEntry]:
-        record.state = OrderState.FAILED
+        lifecycle.move(record, OrderState.FAILED)
         record.problems = [problem]
         return [
             entry(
@@ -134,7 +115,7 @@ def order_summary(record: OrderRecord) -> dict[str, Any]:
 def order_detail(services: Services, store_id: str, order_id: str) -> dict[str, Any]:
     record = services.state.get_order(store_id, order_id)
     if record is None:
-        raise BadRequest(404, "Unknown order", f"Order '{order_id}' of store '{store_id}' is not known.")
+        raise UnknownOrder("Unknown order", f"Order '{order_id}' of store '{store_id}' is not known.")
     detail = order_summary(record)
     detail["timeline"] = [t.model_dump(mode="json") for t in services.state.get_timeline(store_id, order_id)]
     return detail
@@ -142,12 +123,12 @@ def order_detail(services: Services, store_id: str, order_id: str) -> dict[str, 
 
 def list_orders(services: Services, store_id: str | None, state: str | None, limit: str | None) -> dict[str, Any]:
     if state and state not in {s.value for s in OrderState}:
-        raise BadRequest(400, "Unknown state", f"'{state}' is not an order state.")
+        raise Unreadable("Unknown state", f"'{state}' is not an order state.")
     try:
         count = int(limit) if limit else 50
     except ValueError as exc:
-        raise BadRequest(400, "Bad limit", "limit must be a whole number.") from exc
+        raise Unreadable("Bad limit", "limit must be a whole number.") from exc
     if not 1 <= count <= 1000:
-        raise BadRequest(400, "Bad limit", "limit must be between 1 and 1000.")
+        raise Unreadable("Bad limit", "limit must be between 1 and 1000.")
     records = services.state.list_orders(store_id or None, state or None, count)
     return {"orders": [order_summary(r) for r in records], "count": len(records)}

@@ -10,22 +10,19 @@ from typing import Literal
 
 from shared.bootstrap import Services
 from shared.channels.store_api import can_confirm_cancellations, cancelled_in_store
+from shared.domain import lifecycle
+from shared.domain.commands import (
+    ApplyOrderEvent,
+    RevalidateOrder,
+)
+from shared.domain.lifecycle import INVOICED_STATES, OPEN_STATES, Capabilities, Command, capabilities_of
 from shared.domain.order import EventKind, Order, OrderEvent, OrderState, Refund
 from shared.domain.records import OrderRecord, Problem, TimelineEntry
 from shared.domain.rules import validate_order
 from shared.domain.rules.messages import problem
 from shared.errors import NothingToDo, PermanentError, RetryableError
 from shared.handlers.common import entry, hold, log, update_order
-from shared.handlers.messages import (
-    ApplyOrderEvent,
-    CancelOrder,
-    IssueCreditNote,
-    IssueInvoice,
-    RecordPayment,
-    RevalidateOrder,
-    SyncStock,
-    send,
-)
+from shared.handlers.messages import send
 from shared.stores import StoreSettings
 from shared.telemetry import count_order
 
@@ -33,8 +30,6 @@ ACTOR = "validation"
 # Notices that cancel an order by their topic; a snapshot that says cancelled is asked about as well.
 CONFIRMED_KINDS = {EventKind.ORDER_DELETED, EventKind.ORDER_CANCELLED}
 StoreAnswer = Literal["not_asked", "cancelled", "not_cancelled", "refused"]
-INVOICED_STATES = {OrderState.INVOICED, OrderState.STOCK_SYNCED, OrderState.PAID, OrderState.CREDITED}
-OPEN_STATES = {OrderState.RECEIVED, OrderState.VALIDATED, OrderState.HELD, OrderState.FAILED}
 
 
 def _settings(services: Services, store_id: str) -> StoreSettings:
@@ -53,7 +48,7 @@ def check(record: OrderRecord, settings: StoreSettings, sku_map: dict[str, str])
         count_order("held", record.store_id, record.order.channel)
         return hold(record, problems, ACTOR)
     count_order("validated", record.store_id, record.order.channel)
-    record.state = OrderState.VALIDATED
+    lifecycle.move(record, OrderState.VALIDATED)
     record.problems = []
     return [
         entry(
@@ -156,7 +151,7 @@ def _refund_entry(refund: Refund) -> TimelineEntry:
 
 def _cancel(record: OrderRecord, reason: str, reason_es: str) -> list[TimelineEntry]:
     if record.document("invoice") is None and record.state in OPEN_STATES:
-        record.state = OrderState.CANCELLED
+        lifecycle.move(record, OrderState.CANCELLED)
         record.problems = []
         return [
             entry(
@@ -197,7 +192,7 @@ def _reopen(
         return []
     if record.document("invoice") is not None:
         return hold(record, [_restored_after_credit()], ACTOR)
-    record.state = OrderState.RECEIVED
+    lifecycle.move(record, OrderState.RECEIVED)
     record.attempt += 1  # a new generation: the invoice request of the first one was used up (and deduplicated)
     reopened = entry(
         ACTOR,
@@ -423,33 +418,14 @@ def revalidate_order(services: Services, message: RevalidateOrder) -> OrderRecor
     return record
 
 
-Command = IssueInvoice | CancelOrder | IssueCreditNote | SyncStock | RecordPayment
-
-
 def next_commands(services: Services, record: OrderRecord) -> list[Command]:
-    """The commands the order's state calls for; empty when nothing is left to do (or a person must act)."""
-    key = {"store_id": record.store_id, "order_id": record.order_id, "attempt": record.attempt}
-    if record.state == OrderState.VALIDATED:
-        return [IssueInvoice(**key)]
-    if record.order is None or record.document("invoice") is None:
-        return []
-    commands: list[Command] = []
-    cancelled = record.order.cancelled or record.state == OrderState.CANCELLED
-    if cancelled and record.document("credit_note", "cancel") is None:
-        commands.append(CancelOrder(**key))
-    for refund in record.order.refunds:
-        if record.document("credit_note", refund.refund_id) is None:
-            commands.append(IssueCreditNote(**key, refund_id=refund.refund_id))
-    settings = services.store(record.store_id)
-    if not cancelled and settings is not None and record.state in (OrderState.INVOICED, OrderState.STOCK_SYNCED):
-        # An ERP target ships and collects after the invoice: a payment that comes later (orders/paid, a bank
-        # transfer) and a retry after a refused shipment or payment both resume here.
-        target = services.target(settings)
-        if record.state == OrderState.INVOICED and hasattr(target, "ship_order"):
-            commands.append(SyncStock(**key))
-        elif hasattr(target, "record_payment") and record.order.paid_at is not None:
-            commands.append(RecordPayment(**key))
-    return commands
+    """The commands the order's state calls for, given what the store's target declares it can do."""
+
+    def capabilities() -> Capabilities | None:
+        settings = services.store(record.store_id)
+        return None if settings is None else capabilities_of(services.target(settings))
+
+    return lifecycle.next_commands(record, capabilities)
 
 
 def follow_up(services: Services, record: OrderRecord) -> list[Command]:

@@ -17,7 +17,7 @@ from typing import Any
 from shared.bootstrap import Services
 from shared.domain.order import Address, Order, OrderState
 from shared.domain.records import EventRecord, OrderRecord, Problem, TimelineEntry
-from shared.errors import BadRequest, PermanentError
+from shared.errors import PermanentError, UnknownStore, Unreadable
 from shared.handlers.common import entry, log, update_order
 
 MARKER = "[redacted]"
@@ -355,18 +355,18 @@ def _redact_event(services: Services, event: EventRecord, values: Iterable[str],
 
 
 def erasure_request(body: bytes) -> dict[str, str]:
-    """The body of POST /api/stores/{store_id}/erasure: `{"email": ...}` or `{"tax_id": ...}`. Raises BadRequest."""
+    """The body of POST /api/stores/{store_id}/erasure: `{"email": ...}` or `{"tax_id": ...}`. Raises Unreadable."""
     try:
         data = json.loads(body or b"null")
     except ValueError as exc:
-        raise BadRequest(400, "Bad erasure request", "The body is not JSON.") from exc
+        raise Unreadable("Bad erasure request", "The body is not JSON.") from exc
     if not isinstance(data, dict):
-        raise BadRequest(400, "Bad erasure request", 'Send a JSON object: {"email": ...} or {"tax_id": ...}.')
+        raise Unreadable("Bad erasure request", 'Send a JSON object: {"email": ...} or {"tax_id": ...}.')
     unknown = sorted(set(data) - {"email", "tax_id"})
     if unknown:
-        raise BadRequest(400, "Bad erasure request", f"Unknown field(s): {', '.join(unknown)}.")
+        raise Unreadable("Bad erasure request", f"Unknown field(s): {', '.join(unknown)}.")
     if not all(isinstance(v, str) for v in data.values()):
-        raise BadRequest(400, "Bad erasure request", "'email' and 'tax_id' are strings.")
+        raise Unreadable("Bad erasure request", "'email' and 'tax_id' are strings.")
     return {str(k): str(v) for k, v in data.items()}
 
 
@@ -376,18 +376,18 @@ def erase_customer(
     """Redact one customer's personal data from the store's orders, raw deliveries and timelines; issued
     documents and their numbers stay. Idempotent: a second request finds nothing left to redact.
 
-    Raises BadRequest (404 unknown store, 400 neither or both of e-mail and tax id). The answer names
+    Raises UnknownStore, or Unreadable for neither or both of e-mail and tax id). The answer names
     orders and kinds of fields, never the personal data itself.
     """
     if services.store(store_id) is None:
-        raise BadRequest(404, "Unknown store", f"No store '{store_id}' is configured here.")
+        raise UnknownStore("Unknown store", f"No store '{store_id}' is configured here.")
     email, tax_id = email.strip(), compact_tax_id(tax_id)
     if bool(email) == bool(tax_id):
-        raise BadRequest(400, "Bad erasure request", "Give exactly one of 'email' or 'tax_id'.")
+        raise Unreadable("Bad erasure request", "Give exactly one of 'email' or 'tax_id'.")
     if email and ("@" not in email or len(email) < _MIN_VALUE):
-        raise BadRequest(400, "Bad erasure request", "'email' is not an e-mail address.")
+        raise Unreadable("Bad erasure request", "'email' is not an e-mail address.")
     if tax_id and len(tax_id) < _MIN_VALUE:
-        raise BadRequest(400, "Bad erasure request", "'tax_id' is too short to be a tax id.")
+        raise Unreadable("Bad erasure request", "'tax_id' is too short to be a tax id.")
     when = services.clock()
     wanted = email or tax_id
     matched = [r for r in services.state.scan_orders(store_id) if r.order and matches(r.order, email, tax_id)]

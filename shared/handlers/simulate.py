@@ -9,7 +9,7 @@ from shared.bootstrap import Services
 from shared.channels import get_channel
 from shared.channels.common import load_json_object
 from shared.domain.rules import validate_order
-from shared.errors import BadRequest, PermanentError
+from shared.errors import BadRequest, PermanentError, UnknownStore, Unreadable
 from shared.targets.ubl.mapper import document_totals, invoice_xml
 from shared.targets.ubl.outbox import invoice_settings_for
 
@@ -17,10 +17,10 @@ PREVIEW_NUMBER = "SIMULATION"
 
 
 def simulate_order(services: Services, store_id: str, raw_body: bytes) -> dict[str, Any]:
-    """Raises BadRequest(404) for an unknown store and BadRequest(400) for a body that is not an order."""
+    """Raises UnknownStore, or Unreadable for a body that is not an order."""
     settings = services.store(store_id)
     if settings is None:
-        raise BadRequest(404, "Unknown store", f"No store '{store_id}' is configured here.")
+        raise UnknownStore("Unknown store", f"No store '{store_id}' is configured here.")
     data = load_json_object(raw_body)
     channel: Any = get_channel(settings.channel)
     try:
@@ -28,7 +28,7 @@ def simulate_order(services: Services, store_id: str, raw_body: bytes) -> dict[s
     except BadRequest:
         raise
     except Exception as error:  # a parser bug must not become a 500 for the person trying an order
-        raise BadRequest(400, "Not an order", f"The body could not be read as a {settings.channel} order.") from error
+        raise Unreadable("Not an order", f"The body could not be read as a {settings.channel} order.") from error
     sku_map = services.sku_map(store_id)
     problems = validate_order(order, settings, sku_map)
     result: dict[str, Any] = {

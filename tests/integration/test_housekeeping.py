@@ -20,7 +20,7 @@ import pytest
 from shared.domain.order import OrderState
 from shared.handlers.housekeeping import catch_up, sweep_stuck_orders
 from shared.handlers.intake import receive_webhook
-from tests.support import fixture_json, make_services, store_settings, webhook_headers
+from tests.support import fixture_json, http_status, make_services, store_settings, webhook_headers
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def test_catch_up_and_webhook_for_the_same_change_make_one_event(services, store
     result = receive_webhook(
         services, "woocommerce", "demo-woo", body, webhook_headers("woocommerce", "order.updated", body)
     )
-    assert result.status == 202
+    assert http_status(result) == 202
     summary = {s["store_id"]: s for s in catch_up(services)}
     assert summary["demo-woo"]["seen"] == 2 and summary["demo-woo"]["new"] == 1
 

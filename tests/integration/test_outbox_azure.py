@@ -21,7 +21,7 @@ from shared.adapters.tables import TableStateStore
 from shared.bootstrap import Services
 from shared.handlers.intake import receive_webhook
 from shared.handlers.relay import RELAY_MIN_AGE, relay_unsent_events
-from tests.support import SKU_MAP, Crash, crash_after, fixture_json, make_services, webhook_headers
+from tests.support import SKU_MAP, Crash, crash_after, fixture_json, http_status, make_services, webhook_headers
 
 pytestmark = pytest.mark.azurite
 
@@ -69,7 +69,7 @@ def deliver(services: Services) -> int:
     order = fixture_json("woocommerce", "order_created")
     body = json.dumps(order).encode()
     headers = webhook_headers("woocommerce", "order.created", body)
-    return receive_webhook(services, "woocommerce", "demo-woo", body, headers).status
+    return http_status(receive_webhook(services, "woocommerce", "demo-woo", body, headers))
 
 
 def unsent(services: Services) -> list[str]:

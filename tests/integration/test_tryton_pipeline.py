@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from shared.domain.commands import IssueCreditNote
 from shared.domain.order import OrderState, Refund, RefundLine
 from shared.handlers.intake import receive_webhook
-from shared.handlers.messages import IssueCreditNote, send
+from shared.handlers.messages import send
 from tests.integration.test_tryton_target import TRYTON_PASSWORD, TRYTON_URL, _tryton_answers
-from tests.support import fixture_json, make_services, store_settings, webhook_headers
+from tests.support import fixture_json, http_status, make_services, store_settings, webhook_headers
 
 pytestmark = [
     pytest.mark.tryton,
@@ -51,7 +52,7 @@ def a_new_order() -> tuple[str, bytes]:
 
 def deliver(services, topic: str, body: bytes) -> int:
     headers = webhook_headers("woocommerce", topic, body)
-    return receive_webhook(services, "woocommerce", "erp-woo", body, headers).status
+    return http_status(receive_webhook(services, "woocommerce", "erp-woo", body, headers))
 
 
 def test_order_is_invoiced_shipped_and_paid_in_tryton_once(services):

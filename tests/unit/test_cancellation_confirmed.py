@@ -22,7 +22,7 @@ from werkzeug import Response
 from shared.bootstrap import Services
 from shared.domain.order import OrderState
 from shared.handlers.intake import receive_webhook
-from tests.support import fixture_bytes, fixture_json, make_services, store_settings, webhook_headers
+from tests.support import fixture_bytes, fixture_json, http_status, make_services, store_settings, webhook_headers
 
 WOO_ORDER = "5123"
 SHOP_ORDER = "9007199254740993"
@@ -66,7 +66,7 @@ def services_for(tmp_path: Path, base_url: str) -> Services:
 def deliver(services: Services, channel: str, topic: str, body: bytes, max_delivery: int = 10) -> None:
     store_id = "demo-woo" if channel == "woocommerce" else "demo-shopify"
     result = receive_webhook(services, channel, store_id, body, webhook_headers(channel, topic, body))
-    assert result.status == 202
+    assert http_status(result) == 202
     services.bus.drain(services, max_delivery=max_delivery)  # type: ignore[attr-defined]
 
 

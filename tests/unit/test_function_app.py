@@ -128,6 +128,33 @@ def test_webhook_function_accepts_a_signed_order_and_the_queue_function_invoices
     assert Path(detail["documents"][0]["location"]).is_file()
 
 
+def test_webhook_function_answers_accepted_duplicate_and_ping_with_the_order_link(functions, services):
+    body = fixture_bytes("woocommerce", "order_created")
+    order_id = str(json.loads(body)["id"])
+
+    def post(payload: bytes, headers: dict[str, str]) -> func.HttpResponse:
+        request = func.HttpRequest(
+            "POST",
+            "http://127.0.0.1:7071/api/webhooks/woocommerce/demo-woo",
+            headers=headers,
+            route_params={"channel": "woocommerce", "store_id": "demo-woo"},
+            body=payload,
+        )
+        return functions["webhook"].get_user_function()(request)
+
+    signed = webhook_headers("woocommerce", "order.created", body)
+    first, again = post(body, signed), post(body, signed)
+    ping = post(b"webhook_id=12", {})
+    answers = [(r.status_code, json.loads(r.get_body())) for r in (first, again, ping)]
+    assert [(status, answer["status"]) for status, answer in answers] == [
+        (202, "accepted"),
+        (200, "duplicate"),
+        (200, "ping"),
+    ]
+    assert answers[0][1]["order"] == answers[1][1]["order"] == f"/api/orders/demo-woo/{order_id}"
+    assert answers[0][1]["event_key"] == answers[1][1]["event_key"] != ""
+
+
 @pytest.mark.parametrize(
     ("route_params", "body", "status"),
     [

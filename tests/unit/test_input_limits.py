@@ -12,12 +12,12 @@ import pytest
 from pydantic import ValidationError
 
 from shared.channels.common import event_key, json_depth, stamp, to_id
+from shared.domain.commands import IssueCreditNote, SyncStock, message_id
 from shared.domain.limits import MAX_ID_BYTES, MAX_ITEM_CODE_BYTES, MAX_SKU_BYTES, MAX_STORE_ID_BYTES
 from shared.domain.order import Order, OrderLine
 from shared.domain.records import EventRecord, OrderRecord
 from shared.domain.rules.mapping import sku_key
 from shared.errors import BadRequest
-from shared.handlers.messages import IssueCreditNote, SyncStock, message_id
 from tests.support import store_settings
 
 NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)

@@ -21,7 +21,7 @@ from shared.domain.order import OrderState
 from shared.errors import RetryableError
 from shared.handlers.intake import receive_webhook
 from shared.handlers.relay import RELAY_MIN_AGE, relay_unsent_events
-from tests.support import Crash, FakeTarget, crash_after, fixture_json, make_services, webhook_headers
+from tests.support import Crash, FakeTarget, crash_after, fixture_json, http_status, make_services, webhook_headers
 
 WOO = "demo-woo"
 LATER = RELAY_MIN_AGE + timedelta(seconds=1)
@@ -44,9 +44,9 @@ def woo_order(order_id: int = 5123) -> bytes:
 
 
 def deliver(services: Services, body: bytes) -> int:
-    return receive_webhook(
-        services, "woocommerce", WOO, body, webhook_headers("woocommerce", "order.created", body)
-    ).status
+    return http_status(
+        receive_webhook(services, "woocommerce", WOO, body, webhook_headers("woocommerce", "order.created", body))
+    )
 
 
 def restarted(services: Services, after: timedelta = LATER) -> Services:

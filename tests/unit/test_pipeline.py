@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from shared.channels import get_channel
 from shared.domain.order import OrderState
-from shared.errors import BadRequest, PermanentError, RetryableError
-from shared.handlers.intake import receive_webhook
+from shared.errors import BadRequest, PermanentError, RetryableError, UnreadableOrder
+from shared.handlers.intake import Duplicate, receive_webhook
 from shared.handlers.operations import order_detail, retry_order
-from tests.support import FakeTarget, fixture_bytes, make_services, store_settings, webhook_headers
+from tests.support import FakeTarget, fixture_bytes, http_status, make_services, store_settings, webhook_headers
 
 
 def deliver(services, channel: str, store_id: str, topic: str, body: bytes, **headers: str):
@@ -37,7 +38,7 @@ def order_id_of(body: bytes) -> str:
 def test_woocommerce_order_is_invoiced(services, target):
     body = fixture_bytes("woocommerce", "order_created")
     result = deliver(services, "woocommerce", "demo-woo", "order.created", body)
-    assert result.status == 202
+    assert http_status(result) == 202
     services.bus.drain(services)
     record = services.state.get_order("demo-woo", order_id_of(body))
     assert record.state == OrderState.INVOICED
@@ -51,8 +52,8 @@ def test_duplicate_delivery_issues_one_invoice(services, target):
     body = fixture_bytes("shopify", "orders_create")
     first = deliver(services, "shopify", "demo-shopify", "orders/create", body, x_shopify_event_id="evt-1")
     again = deliver(services, "shopify", "demo-shopify", "orders/create", body, x_shopify_event_id="evt-1")
-    assert (first.status, again.status) == (202, 200)
-    assert again.body["status"] == "duplicate"
+    assert (http_status(first), http_status(again)) == (202, 200)
+    assert isinstance(again, Duplicate)
     services.bus.drain(services)
     # A second copy after processing, with a new event id (Shopify may send orders/updated the same second).
     deliver(services, "shopify", "demo-shopify", "orders/updated", body, x_shopify_event_id="evt-2")
@@ -169,14 +170,14 @@ def test_refused_requests_change_no_state(services, channel, store_id, headers, 
     signed = webhook_headers(channel, headers.get("topic", "order.created"), raw, secret=headers.get("secret"))
     with pytest.raises(BadRequest) as refused:
         receive_webhook(services, channel, store_id, raw, signed)
-    assert refused.value.status == status
+    assert http_status(refused.value) == status
     assert services.state.dump() == before
     assert services.bus.messages == []
 
 
 def test_woocommerce_ping_is_answered_200_without_signature(services):
     result = receive_webhook(services, "woocommerce", "demo-woo", b"webhook_id=12", {})
-    assert result.status == 200
+    assert http_status(result) == 200
     assert services.state.dump()["events"] == []
 
 
@@ -199,8 +200,8 @@ def test_text_where_a_number_belongs_is_held_with_the_field_and_a_corrected_copy
     broken = json.loads(json.dumps(order))
     broken["line_items"][0]["total"] = "diez euros"
     body = json.dumps(broken).encode()
-    assert deliver(services, "woocommerce", "demo-woo", "order.created", body).status == 202
-    assert deliver(services, "woocommerce", "demo-woo", "order.created", body).status == 200  # resend: duplicate
+    assert http_status(deliver(services, "woocommerce", "demo-woo", "order.created", body)) == 202
+    assert http_status(deliver(services, "woocommerce", "demo-woo", "order.created", body)) == 200  # resend: duplicate
     services.bus.drain(services)
     record = services.state.get_order("demo-woo", str(order["id"]))
     assert record.state == OrderState.HELD
@@ -217,6 +218,32 @@ def test_text_where_a_number_belongs_is_held_with_the_field_and_a_corrected_copy
 
 def test_deleting_an_order_we_never_saw_leaves_no_record(services):
     body = b'{"id": 777}'
-    assert deliver(services, "woocommerce", "demo-woo", "order.deleted", body).status == 202
+    assert http_status(deliver(services, "woocommerce", "demo-woo", "order.deleted", body)) == 202
     services.bus.drain(services)
     assert services.state.get_order("demo-woo", "777") is None
+
+
+def test_only_an_unreadable_order_is_held_a_refusal_titled_like_one_is_still_refused(services, monkeypatch):
+    """Intake holds by the refusal's kind (UnreadableOrder), not by its title: a reworded or reused title must not
+    turn a refusal into an accepted, held order."""
+    channel = get_channel("woocommerce")
+    body = fixture_bytes("woocommerce", "order_created")
+    before = services.state.dump()
+
+    def refuse(*args: object) -> None:
+        raise BadRequest(400, UnreadableOrder.TITLE, "total: 'abc' is not a number.")
+
+    monkeypatch.setattr(channel, "parse_event", refuse)
+    with pytest.raises(BadRequest) as refused:
+        deliver(services, "woocommerce", "demo-woo", "order.created", body)
+    assert http_status(refused.value) == 400
+    assert services.state.dump() == before
+
+    def unreadable(*args: object) -> None:
+        raise UnreadableOrder("total: 'abc' is not a number.")
+
+    monkeypatch.setattr(channel, "parse_event", unreadable)
+    assert http_status(deliver(services, "woocommerce", "demo-woo", "order.created", body)) == 202
+    services.bus.drain(services)
+    record = services.state.get_order("demo-woo", order_id_of(body))
+    assert record.state == OrderState.HELD and record.problems[0].code == "unreadable_order"

@@ -30,6 +30,7 @@ from tests.support import (
     FakeTarget,
     crash_after,
     fixture_json,
+    http_status,
     make_services,
     store_settings,
     webhook_headers,
@@ -54,7 +55,9 @@ def services(tmp_path: Path, target: FakeTarget) -> Any:
 def deliver(services: Any, channel: str, topic: str, payload: dict[str, Any], **headers: str) -> int:
     store_id = WOO if channel == "woocommerce" else SHOP
     body = json.dumps(payload).encode()
-    return receive_webhook(services, channel, store_id, body, webhook_headers(channel, topic, body, **headers)).status
+    return http_status(
+        receive_webhook(services, channel, store_id, body, webhook_headers(channel, topic, body, **headers))
+    )
 
 
 def woo_order(modified: str = "2024-03-15T09:31:40", **changes: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from shared.domain.order import Customer, Order
 from shared.domain.records import OrderRecord
 from shared.handlers.intake import receive_webhook
 from shared.handlers.privacy import MARKER
-from tests.support import fixture_bytes, make_services, webhook_headers
+from tests.support import fixture_bytes, http_status, make_services, webhook_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 WOO, WOO_ORDER = "demo-woo", "5123"
@@ -37,7 +37,9 @@ def invoiced(tmp_path: Path):
     built = make_services(tmp_path)
     body = fixture_bytes("woocommerce", "order_created")
     assert (
-        receive_webhook(built, "woocommerce", WOO, body, webhook_headers("woocommerce", "order.created", body)).status
+        http_status(
+            receive_webhook(built, "woocommerce", WOO, body, webhook_headers("woocommerce", "order.created", body))
+        )
         == 202
     )
     built.bus.drain(built)  # type: ignore[attr-defined]

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from azure.functions.servicebus import ServiceBusMessage
 
+from functions.pipeline import retry_policy
 from shared.domain.order import OrderState
 from shared.errors import RetryableError
-from shared.handlers.dispatch import handle_message, retry_delay
+from shared.handlers.dispatch import RetryPolicy, handle_message
 from shared.handlers.intake import receive_webhook
 from tests.support import FakeTarget, fixture_bytes, make_services, webhook_headers
 
@@ -39,7 +40,16 @@ def deliver(services, sent, properties: dict[str, str]) -> None:
         application_properties=properties,
         user_properties={},
     )
-    handle_message(services, "invoicing", sent.body, sent.message_id, 1, trigger=trigger)
+    handle_message(
+        services,
+        "invoicing",
+        sent.body,
+        sent.message_id,
+        1,
+        policy=retry_policy(),  # BUS_BACKEND=servicebus: retries are scheduled copies
+        properties=properties,
+        trigger=trigger,
+    )
 
 
 def test_a_passing_fault_schedules_a_delayed_copy_and_completes(services):
@@ -65,7 +75,20 @@ def test_when_retries_are_used_up_the_order_fails_and_the_message_goes_to_dead_l
 
 def test_backoff_doubles_with_jitter_and_is_capped():
     rng = random.Random(7)
-    delays = [retry_delay(n, rng) for n in range(1, 12)]
+    delays = [RetryPolicy().delay(n, rng) for n in range(1, 12)]
     assert 4 <= delays[0] <= 6 and 8 <= delays[1] <= 12
     assert all(d <= 900 * 1.2 for d in delays)
     assert delays[-1] >= 900 * 0.8
+
+
+def test_the_queue_triggers_read_the_retry_policy_from_the_settings(monkeypatch):
+    monkeypatch.delenv("BUS_BACKEND", raising=False)
+    monkeypatch.delenv("RETRY_SCHEDULING", raising=False)
+    monkeypatch.delenv("MAX_DELIVERY_COUNT", raising=False)
+    monkeypatch.setenv("LOCAL_BUS_MAX_DELIVERY", "4")
+    assert retry_policy() == RetryPolicy(max_delivery_count=4, schedule_retries=False)
+    monkeypatch.setenv("BUS_BACKEND", "servicebus")
+    monkeypatch.setenv("MAX_DELIVERY_COUNT", "7")
+    assert retry_policy() == RetryPolicy(max_delivery_count=7, schedule_retries=True)
+    monkeypatch.setenv("RETRY_SCHEDULING", "off")
+    assert not retry_policy().schedule_retries

@@ -10,6 +10,7 @@ import pytest
 from shared.channels import get_channel, shopify, woocommerce
 from shared.channels.common import sign
 from shared.errors import BadRequest
+from tests.support import http_status
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -88,4 +89,4 @@ def test_event_headers_never_keep_the_signature(name: str) -> None:
 def test_unknown_channel_is_refused_as_not_found() -> None:
     with pytest.raises(BadRequest) as refused:
         get_channel("magento")
-    assert refused.value.status == 404
+    assert http_status(refused.value) == 404

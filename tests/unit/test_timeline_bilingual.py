@@ -22,7 +22,15 @@ from shared.errors import RetryableError
 from shared.handlers.intake import receive_webhook
 from shared.handlers.operations import retry_order
 from tests.bilingual import assignments, calls_named, spanish_faults
-from tests.support import FakeErpTarget, fixture_bytes, fixture_json, make_services, store_settings, webhook_headers
+from tests.support import (
+    FakeErpTarget,
+    fixture_bytes,
+    fixture_json,
+    http_status,
+    make_services,
+    store_settings,
+    webhook_headers,
+)
 
 SHOP, SHOP_ORDER = "demo-shopify", "9007199254740993"  # tests/fixtures/shopify/orders_create.json
 WOO, WOO_ORDER = "demo-woo", "5123"  # tests/fixtures/woocommerce/order_created.json
@@ -100,7 +108,7 @@ def test_the_source_check_reads_a_sentence_built_before_the_call() -> None:
 def deliver(services: Services, channel: str, store_id: str, topic: str, body: bytes | dict[str, Any]) -> None:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     result = receive_webhook(services, channel, store_id, raw, webhook_headers(channel, topic, raw))
-    assert result.status == 202, result.body
+    assert http_status(result) == 202, result
 
 
 def drain(services: Services) -> None:

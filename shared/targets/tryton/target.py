@@ -20,6 +20,7 @@ from stdnum.eu import vat as eu_vat
 from shared.domain.order import Order, Refund
 from shared.domain.records import DocumentRef
 from shared.errors import PermanentError, RetryableError
+from shared.ports import AssignsNumbers, CancelsOrders, RecordsPayments, Ships
 from shared.stores import StoreSettings
 from shared.targets.tryton import mapper
 from shared.targets.tryton.rpc import TrytonRpc, UncertainOutcome
@@ -31,7 +32,7 @@ OPEN_INVOICE_STATES = ("draft", "validated")
 DONE_INVOICE_STATES = ("posted", "paid")
 
 
-class TrytonTarget:
+class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders):
     """shared.ports.Target for Tryton 8.2 (sale, account_invoice, stock, account_product modules).
 
     Raises PermanentError (the order goes to `held` with the ERP's message) for a functional refusal, an unmapped

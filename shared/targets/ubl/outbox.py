@@ -17,7 +17,7 @@ from shared.domain.order import Order, Refund
 from shared.domain.records import DocumentRef
 from shared.domain.rules.mapping import transform_payment_terms
 from shared.errors import PermanentError, RetryableError
-from shared.ports import DocumentExists, DocumentStore, InvalidDocumentName, document_name
+from shared.ports import DocumentExists, DocumentStore, InvalidDocumentName, Preflights, document_name
 from shared.stores import InvoiceSettings, StoreSettings
 from shared.targets.ubl import codes
 from shared.targets.ubl.codes import clean_text
@@ -45,7 +45,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class UblOutboxTarget:
+class UblOutboxTarget(Preflights):
     """Target port over a document store of Peppol BIS 3.0 UBL files. Idempotent on the document number."""
 
     name = "ubl"
