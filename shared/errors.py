@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from shared import texts
+
 
 class IntegrationError(Exception):
     """Base of every error this service raises on purpose."""
@@ -12,14 +16,34 @@ class RetryableError(IntegrationError):
 
 
 class PermanentError(IntegrationError):
-    """The same input will fail the same way: the order goes to `held` or `failed` with the reason."""
+    """The same input will fail the same way: the order goes to `held` or `failed` with the reason.
 
-    def __init__(self, code: str, message: str, *, detail: str = "", message_es: str = "") -> None:
-        super().__init__(message)
+    The reason is `error.<code>` in the catalogs, filled with `data` and rendered in the reader's language.
+    Migration: a str in place of data is the old English message (with `message_es` its Spanish twin).
+    """
+
+    def __init__(
+        self,
+        code: str,
+        data: Mapping[str, object] | str | None = None,
+        *,
+        detail: str = "",
+        message_es: str = "",
+    ) -> None:
         self.code = code
-        self.message = message
-        self.message_es = message_es or message  # Spanish for business users; English if not given
         self.detail = detail
+        self.data: dict[str, object] = dict(data) if isinstance(data, Mapping) else {}
+        self._legacy = (data, message_es or data) if isinstance(data, str) else None
+        self.message = self.text("en")  # English, for logs
+        self.message_es = self.text("es")
+        super().__init__(self.message)
+
+    def text(self, lang: str = texts.DEFAULT_LANGUAGE) -> str:
+        """The reason in lang: the catalog's `error.<code>` with data, or the legacy sentences."""
+        if self._legacy is not None:
+            english, spanish = self._legacy
+            return spanish if lang == "es" else english
+        return texts.render(f"error.{self.code}", self.data, lang)
 
 
 class NothingToDo(IntegrationError):

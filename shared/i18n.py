@@ -1,257 +1,30 @@
-"""UI strings of the dashboard in English and Spanish, and the choice of language for a request.
+"""The dashboard's words, read from the catalogs in shared/texts (`ui.<key>`), and the request's language.
 
-Problem sentences are not here: each Problem carries its own message_en / message_es from the rules.
+Kept while callers move to shared.texts: `translate(key, lang)` is `texts.render("ui." + key, …)`.
 """
 
 from __future__ import annotations
 
-from werkzeug.datastructures import LanguageAccept
-from werkzeug.http import parse_accept_header
+from shared import texts
+from shared.texts import DEFAULT_LANGUAGE, LANGUAGES, choose_language
 
-LANGUAGES = ("en", "es")
-DEFAULT_LANGUAGE = "en"
+__all__ = ["DEFAULT_LANGUAGE", "EN", "ES", "LANGUAGES", "STRINGS", "choose_language", "translate"]
 
-EN: dict[str, str] = {
-    "title": "Orders",
-    "subtitle": "Order-to-cash: every order from the store to the invoice",
-    "all_times_utc": "All times are UTC.",
-    "switch_language": "Español",
-    "switch_language_title": "Ver el panel en español",
-    "all_states": "All",
-    "all_stores": "All stores",
-    "store": "Store",
-    "order": "Order",
-    "state": "State",
-    "total": "Total",
-    "date": "Date",
-    "changed": "Last change",
-    "documents": "Documents",
-    "actions": "Actions",
-    "retry": "Retry",
-    "retrying": "Retrying…",
-    "retry_failed": "Retry refused",
-    "details": "Details",
-    "filter": "Filter",
-    "search": "Search in this list",
-    "search_placeholder": "Order number, SKU, problem…",
-    "no_orders": "No orders match this filter.",
-    "showing": "Showing {count} orders, those needing attention first.",
-    "needs_attention_one": "1 order needs a person.",
-    "needs_attention_other": "{count} orders need a person.",
-    "problems": "Problems",
-    "field": "field",
-    "expected": "expected",
-    "found": "found",
-    "invoice": "Invoice",
-    "credit_note": "Credit note",
-    "no_documents": "none yet",
-    "stores": "Stores",
-    "channel": "Channel",
-    "currency": "Currency",
-    "target": "Invoicing system",
-    "writes_paused": "Writes to the invoicing system are paused for this store.",
-    "unmapped_skus": "SKUs waiting for a mapping",
-    "no_unmapped": "Every SKU of the held orders is mapped.",
-    "orders_waiting": "waiting",
-    "sku_map": "SKU map",
-    "sku_map_help": "CSV file with the header line sku,variant_id,item_code (variant_id may be left empty). "
-    "Uploading replaces the store's map.",
-    "download_csv": "Download current map (CSV)",
-    "upload": "Upload",
-    "uploading": "Uploading…",
-    "uploaded": "Map saved: {count} SKUs. Retry the held orders now.",
-    "upload_failed": "The file was not accepted",
-    "choose_file": "Choose a CSV file first.",
-    "queues": "Queues",
-    "queue": "Queue",
-    "queue_active": "waiting",
-    "queue_scheduled": "scheduled",
-    "queue_locked": "in progress",
-    "queue_dead_lettered": "dead-lettered",
-    "queue_oldest": "oldest waiting (s)",
-    "health_degraded": "The service reports a problem",
-    "back": "Back to the list",
-    "order_detail": "Order {number}",
-    "order_id": "Store order id",
-    "attempt": "Retries",
-    "created": "Placed",
-    "tax": "Tax",
-    "country": "Billing country",
-    "lines": "Lines",
-    "sku": "SKU",
-    "product": "Product",
-    "quantity": "Quantity",
-    "line_total": "Line total",
-    "refunds": "Refunds",
-    "timeline": "Timeline",
-    "time": "Time",
-    "actor": "Who",
-    "action": "What",
-    "detail": "Detail",
-    "number": "Number",
-    "kind": "Kind",
-    "issued": "Issued",
-    "where": "Where",
-    "not_found": "This order is not known here.",
-    "unknown_store": "Unknown store",
-    "store_files_refused": "Store settings not loaded",
-    "store_files_help": "These stores are not served until their settings file is fixed and the service is "
-    "restarted; every other store keeps working. Their orders are refused for now (503): Shopify sends them "
-    "again for up to 4 hours; WooCommerce orders are fetched by the catch-up poll once the file is fixed, if "
-    "the store's API credentials are set.",
-    "store_file_key": "setting",
-    "network_error": "The service did not answer; try again.",
-    "action_order_received": "Order received",
-    "action_order_updated": "Order updated by the store",
-    "action_event_stale": "Outdated notice ignored",
-    "action_event_duplicate": "Repeated notice ignored",
-    "action_refund_received": "Refund received",
-    "action_refund_detailed": "Refund details fetched",
-    "action_cancel_requested": "Cancellation requested",
-    "action_held_updated": "Changed while held",
-    "action_retry_requested": "Retry requested",
-    "action_credit_note_issued": "Credit note issued",
-    "state_received": "Received",
-    "state_validated": "Validated",
-    "state_invoiced": "Invoiced",
-    "state_stock_synced": "Stock synced",
-    "state_paid": "Paid",
-    "state_held": "Held",
-    "state_credited": "Credited",
-    "state_cancelled": "Cancelled",
-    "state_failed": "Failed",
+STRINGS: dict[str, dict[str, str]] = {
+    lang: {key.removeprefix("ui."): text for key, text in catalog.items() if key.startswith("ui.")}
+    for lang, catalog in texts.CATALOGS.items()
 }
-
-ES: dict[str, str] = {
-    "title": "Pedidos",
-    "subtitle": "Del pedido al cobro: cada pedido de la tienda hasta su factura",
-    "all_times_utc": "Todas las horas están en UTC.",
-    "switch_language": "English",
-    "switch_language_title": "Show the dashboard in English",
-    "all_states": "Todos",
-    "all_stores": "Todas las tiendas",
-    "store": "Tienda",
-    "order": "Pedido",
-    "state": "Estado",
-    "total": "Total",
-    "date": "Fecha",
-    "changed": "Último cambio",
-    "documents": "Documentos",
-    "actions": "Acciones",
-    "retry": "Reintentar",
-    "retrying": "Reintentando…",
-    "retry_failed": "Reintento rechazado",
-    "details": "Detalle",
-    "filter": "Filtrar",
-    "search": "Buscar en esta lista",
-    "search_placeholder": "Número de pedido, SKU, problema…",
-    "no_orders": "Ningún pedido coincide con este filtro.",
-    "showing": "Se muestran {count} pedidos, primero los que requieren atención.",
-    "needs_attention_one": "1 pedido necesita a una persona.",
-    "needs_attention_other": "{count} pedidos necesitan a una persona.",
-    "problems": "Problemas",
-    "field": "campo",
-    "expected": "esperado",
-    "found": "encontrado",
-    "invoice": "Factura",
-    "credit_note": "Factura rectificativa",
-    "no_documents": "ninguno todavía",
-    "stores": "Tiendas",
-    "channel": "Canal",
-    "currency": "Moneda",
-    "target": "Sistema de facturación",
-    "writes_paused": "Los envíos al sistema de facturación están en pausa para esta tienda.",
-    "unmapped_skus": "SKU pendientes de asociar",
-    "no_unmapped": "Todos los SKU de los pedidos retenidos están asociados.",
-    "orders_waiting": "en espera",
-    "sku_map": "Tabla de SKU",
-    "sku_map_help": "Archivo CSV con la cabecera sku,variant_id,item_code (variant_id puede quedar vacío). "
-    "Al subirlo se sustituye la tabla de la tienda.",
-    "download_csv": "Descargar la tabla actual (CSV)",
-    "upload": "Subir",
-    "uploading": "Subiendo…",
-    "uploaded": "Tabla guardada: {count} SKU. Reintente ahora los pedidos retenidos.",
-    "upload_failed": "El archivo no se ha aceptado",
-    "choose_file": "Elija primero un archivo CSV.",
-    "queues": "Colas",
-    "queue": "Cola",
-    "queue_active": "en espera",
-    "queue_scheduled": "programados",
-    "queue_locked": "en curso",
-    "queue_dead_lettered": "en cola de fallidos",
-    "queue_oldest": "espera más antigua (s)",
-    "health_degraded": "El servicio indica un problema",
-    "back": "Volver a la lista",
-    "order_detail": "Pedido {number}",
-    "order_id": "Id del pedido en la tienda",
-    "attempt": "Reintentos",
-    "created": "Realizado",
-    "tax": "Impuestos",
-    "country": "País de facturación",
-    "lines": "Líneas",
-    "sku": "SKU",
-    "product": "Producto",
-    "quantity": "Cantidad",
-    "line_total": "Total de línea",
-    "refunds": "Devoluciones",
-    "timeline": "Historial",
-    "time": "Hora",
-    "actor": "Quién",
-    "action": "Qué",
-    "detail": "Detalle",
-    "number": "Número",
-    "kind": "Tipo",
-    "issued": "Emitido",
-    "where": "Dónde",
-    "not_found": "Este pedido no se conoce aquí.",
-    "unknown_store": "Tienda desconocida",
-    "store_files_refused": "Configuración de tienda no cargada",
-    "store_files_help": "Estas tiendas no se atienden hasta que se corrija su archivo de configuración y se "
-    "reinicie el servicio; las demás tiendas siguen funcionando. Sus pedidos se rechazan por ahora (503): "
-    "Shopify los reenvía durante hasta 4 horas; los pedidos de WooCommerce los recupera la consulta periódica "
-    "a la tienda una vez corregido el archivo, si la tienda tiene credenciales de API.",
-    "store_file_key": "ajuste",
-    "network_error": "El servicio no ha respondido; inténtelo de nuevo.",
-    "action_order_received": "Pedido recibido",
-    "action_order_updated": "Pedido modificado por la tienda",
-    "action_event_stale": "Aviso antiguo ignorado",
-    "action_event_duplicate": "Aviso repetido ignorado",
-    "action_refund_received": "Devolución recibida",
-    "action_refund_detailed": "Detalle de la devolución obtenido",
-    "action_cancel_requested": "Cancelación solicitada",
-    "action_held_updated": "Modificado mientras estaba retenido",
-    "action_retry_requested": "Reintento solicitado",
-    "action_credit_note_issued": "Factura rectificativa emitida",
-    "state_received": "Recibido",
-    "state_validated": "Validado",
-    "state_invoiced": "Facturado",
-    "state_stock_synced": "Stock sincronizado",
-    "state_paid": "Cobrado",
-    "state_held": "Retenido",
-    "state_credited": "Abonado",
-    "state_cancelled": "Cancelado",
-    "state_failed": "Fallido",
-}
-
-STRINGS: dict[str, dict[str, str]] = {"en": EN, "es": ES}
+EN = STRINGS["en"]
+ES = STRINGS["es"]
 
 
 def translate(key: str, lang: str, **values: object) -> str:
     """The UI string for key in lang (English when lang or the key is missing; the key itself as a last resort).
 
-    Named values fill `{placeholders}`.
+    Named values fill `{placeholders}`; without values the template comes back as it is (the page's script fills it).
     """
-    text = STRINGS.get(lang, EN).get(key) or EN.get(key) or key
-    return text.format(**values) if values else text
-
-
-def choose_language(requested: str | None, accept_language: str, fallback: str = DEFAULT_LANGUAGE) -> str:
-    """`?lang=` when it names a language we have, else the browser's best match, else fallback."""
-    if requested and requested.strip().lower() in LANGUAGES:
-        return requested.strip().lower()
-    if accept_language:
-        # werkzeug handles q-values and region fallbacks ("es-MX" matches "es").
-        best = parse_accept_header(accept_language, LanguageAccept).best_match(LANGUAGES)
-        if best:
-            return best
-    return fallback if fallback in LANGUAGES else DEFAULT_LANGUAGE
+    if texts.template(f"ui.{key}", lang) is None:
+        return key
+    if not values:
+        return texts.template(f"ui.{key}", lang) or key
+    return texts.render(f"ui.{key}", values, lang)

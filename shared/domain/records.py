@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import texts
 from shared.domain.order import Order, OrderState, UtcDatetime
 
 
@@ -26,8 +27,22 @@ class Problem(_Record):
     field: str = ""  # where, e.g. "lines[2].sku"
     expected: str = ""
     found: str = ""
-    message_en: str
-    message_es: str
+    data: dict[str, Any] = Field(default_factory=dict)  # the rule's extras for the catalog template
+    message_en: str = ""  # legacy: rows stored before the catalog carry their sentences here
+    message_es: str = ""
+
+    def message(self, lang: str = texts.DEFAULT_LANGUAGE) -> str:
+        """The sentence in lang from the catalog (`problem.<code>`); an old row's stored sentence otherwise."""
+        key = f"problem.{self.code}"
+        values = {"field": self.field, "expected": self.expected, "found": self.found, **self.data}
+        template = texts.template(key, texts.DEFAULT_LANGUAGE)
+        legacy = bool(self.message_en or self.message_es)
+        # An old row has no data for the template's extras: its stored sentences are the better reading.
+        if template is not None and not (legacy and texts.placeholders(template) - values.keys()):
+            return texts.render(key, values, lang)
+        if lang == "es" and self.message_es:
+            return self.message_es
+        return self.message_en or self.message_es or self.code
 
 
 class DocumentRef(_Record):
@@ -49,9 +64,18 @@ class TimelineEntry(_Record):
     at: UtcDatetime = Field(default_factory=utcnow)
     actor: str  # "intake", "validation", "invoicing", "operator:<name>", …
     action: str  # a state name or an event ("event.duplicate", "retry.requested")
-    detail: str = ""  # one sentence for people; never personal data
-    detail_es: str = ""  # the same sentence in Spanish; "" on entries stored before it existed
-    data: dict[str, Any] = Field(default_factory=dict)
+    text: str = ""  # catalog key of the sentence for people ("timeline.<name>"); "" on older entries
+    data: dict[str, Any] = Field(default_factory=dict)  # the template's values; never personal data
+    detail: str = ""  # legacy: the English sentence of entries stored before `text`
+    detail_es: str = ""  # legacy: its Spanish twin ("" on entries older still)
+
+    def describe(self, lang: str = texts.DEFAULT_LANGUAGE) -> str:
+        """The sentence in lang: rendered from `text` and `data`, or an old entry's stored sentence."""
+        if self.text:
+            return texts.render(self.text, self.data, lang)
+        if lang == "es" and self.detail_es:
+            return self.detail_es
+        return self.detail
 
 
 class OrderRecord(_Record):

@@ -1,0 +1,81 @@
+"""Texts in every language: one catalog module per language (`en.py`, `es.py`, …), rendered when read.
+
+Stored problems, timeline entries and errors keep a key and data; `render` turns them into the reader's
+language. A new language is one new module here with a `TEXTS` dict: it is discovered at import.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Mapping
+from string import Formatter
+from typing import Any
+
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
+
+DEFAULT_LANGUAGE = "en"
+
+
+def discover() -> dict[str, dict[str, str]]:
+    """Every module of this package named like a language code ("fr", "pt") with a TEXTS dict; English first."""
+    found: dict[str, dict[str, str]] = {}
+    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: (m.name != DEFAULT_LANGUAGE, m.name)):
+        if module.ispkg or not module.name.isalpha() or not 2 <= len(module.name) <= 3:
+            continue
+        texts = getattr(importlib.import_module(f"{__name__}.{module.name}"), "TEXTS", None)
+        if isinstance(texts, dict):
+            found[module.name] = texts
+    return found
+
+
+CATALOGS: dict[str, dict[str, str]] = discover()
+LANGUAGES: tuple[str, ...] = tuple(CATALOGS)
+
+
+class _Blank(dict[str, Any]):
+    # A missing placeholder must never break a page or a stage; it shows as "?" and the catalog tests catch it.
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def template(key: str, lang: str) -> str | None:
+    """The catalog template for key in lang, else in English, else None."""
+    return CATALOGS.get(lang, {}).get(key) or CATALOGS[DEFAULT_LANGUAGE].get(key)
+
+
+def has(key: str) -> bool:
+    return key in CATALOGS[DEFAULT_LANGUAGE]
+
+
+def render(key: str, data: Mapping[str, object] | None = None, lang: str = DEFAULT_LANGUAGE) -> str:
+    """The text for key in lang with data filled in: English when lang lacks the key, the key itself last.
+
+    A missing placeholder shows as "?", never raises.
+    """
+    text = template(key, lang)
+    if text is None:
+        return key
+    try:
+        return text.format_map(_Blank(data or {}))
+    except (ValueError, IndexError, AttributeError, KeyError):
+        # A value that does not fit its format spec (e.g. "{n:d}" given text): show the template, never fail.
+        return text
+
+
+def placeholders(text: str) -> set[str]:
+    """The named fields of a template, e.g. {"found", "line"}."""
+    return {name.split(".")[0].split("[")[0] for _, name, _, _ in Formatter().parse(text) if name}
+
+
+def choose_language(requested: str | None, accept_language: str, fallback: str = DEFAULT_LANGUAGE) -> str:
+    """`?lang=` when it names a language we have, else the Accept-Language best match, else fallback."""
+    if requested and requested.strip().lower() in LANGUAGES:
+        return requested.strip().lower()
+    if accept_language:
+        # werkzeug handles q-values and region fallbacks ("es-MX" matches "es").
+        best = parse_accept_header(accept_language, LanguageAccept).best_match(LANGUAGES)
+        if best:
+            return best
+    return fallback if fallback in LANGUAGES else DEFAULT_LANGUAGE
