@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from azure.core import MatchConditions
@@ -20,10 +20,14 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import UpdateMode
 
 from shared.adapters.tables.base import TableRows
-from shared.adapters.tables.keys import CHUNK_BYTES, EVENT_ROW, ORPHAN_AGE, UNSENT_PARTITION, pack, pair_key, unpack
+from shared.adapters.tables.keys import CHUNK_BYTES, EVENT_ROW, UNSENT_PARTITION, pack, pair_key, unpack
 from shared.adapters.tables.retries import passing_faults
 from shared.domain.records import EventRecord, OutgoingMessage
 from shared.errors import ConfigError
+
+# An outbox row whose event is still missing this long after it was written belongs to an intake that died
+# before the insert (it never answered 2xx). Long past any HTTP request's lifetime (230 s on Azure).
+ORPHAN_AGE = timedelta(hours=1)
 
 
 class EventRows(TableRows):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -15,9 +15,6 @@ EVENT_ROW = "event"
 TIMELINE_PREFIX = "timeline|"
 TIMELINE_END = "timeline}"  # the character after "|": every timeline row key sorts below it
 UNSENT_PARTITION = "unsent"  # never an event's partition: those always hold "|"
-# An index row whose event is still missing this long after it was written belongs to an intake that died
-# before the insert (it never answered 2xx). Long past any HTTP request's lifetime (230 s on Azure).
-ORPHAN_AGE = timedelta(hours=1)
 
 # Table Storage limits: a string or binary property holds at most 64 KiB (strings are UTF-16, so 32 K
 # characters), an entity at most 1 MiB, a transaction 100 operations in one partition.
