@@ -21,7 +21,7 @@ import requests
 from shared.domain.order import Charge, Customer, Order, OrderLine, Refund, RefundLine, TaxLine
 from shared.errors import PermanentError
 from shared.stores import StoreSettings
-from shared.targets.tryton import TrytonRpc, TrytonTarget
+from shared.targets.tryton import TrytonRpc, TrytonTarget, mapper
 
 ROOT = Path(__file__).resolve().parents[2]
 # The server `make tryton` starts: TRYTON_URL, else the TRYTON_PORT it was started on (8000 by default).
@@ -226,6 +226,42 @@ def test_partial_refund_gives_a_credit_note_of_exactly_the_refunded_amount(targe
     assert again.external_id == credit.external_id
 
 
+def _refund_of_one_mug(refund_id: str, refunded_at: dt.datetime) -> Refund:
+    return Refund(
+        refund_id=refund_id,
+        created_at=refunded_at,
+        amount=D("15.00"),
+        lines=[RefundLine(line_id="1", sku="BLUE-MUG-350ML", quantity=D(1), amount=D("12.40"), tax=D("2.60"))],
+    )
+
+
+def test_refund_credited_days_after_it_happened_is_dated_when_credited(target: TrytonTarget) -> None:
+    order = _order()
+    invoice = target.issue_invoice(order, "INV-000013")
+    refunded_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    credit = target.issue_credit_note(order, _refund_of_one_mug("304", refunded_at), invoice, "CN-000004")
+    stored = _invoice(target, credit.external_id)
+    assert stored["state"] == "posted"
+    assert stored["invoice_date"] > refunded_at.date()
+    assert stored["invoice_date"] >= _invoice(target, invoice.external_id)["invoice_date"]
+    assert f"Refund 304 of {refunded_at:%Y-%m-%d}" in stored["description"]
+
+
+def test_draft_credit_note_an_earlier_attempt_dated_in_the_past_is_posted_dated_today(target: TrytonTarget) -> None:
+    """What a refund held before this fix left in Tryton: a draft dated the refund's day; a retry posts it."""
+    order = _order()
+    invoice = target.issue_invoice(order, "INV-000014")
+    refund = _refund_of_one_mug("305", dt.datetime.now(dt.UTC) - dt.timedelta(days=5))
+    reference = f"demo-woo:{order.order_id}:refund:305"
+    lines = mapper.credit_lines(order, refund)
+    values = target._credit_values(order, int(invoice.external_id), lines, reference, "left by an earlier attempt")
+    (draft_id,) = target.rpc.create("account.invoice", [{**values, "invoice_date": refund.created_at.date()}])
+    credit = target.issue_credit_note(order, refund, invoice, "CN-000005")
+    assert credit.external_id == str(draft_id)
+    stored = _invoice(target, credit.external_id)
+    assert stored["state"] == "posted" and stored["invoice_date"] > refund.created_at.date()
+
+
 def test_refund_with_returned_items_puts_them_back_in_stock(target: TrytonTarget) -> None:
     order = _order()
     invoice = target.issue_invoice(order, "INV-000006")
@@ -261,6 +297,19 @@ def test_payment_leaves_the_invoice_paid_once(target: TrytonTarget) -> None:
     target.record_payment(order, invoice, D("60.75"), paid_at)
     moves = target.rpc.search_read("account.move", [("description", "=", f"demo-woo:{order.order_id}:payment")], ["id"])
     assert len(moves) == 1
+
+
+def test_payment_recorded_long_after_the_store_took_it_is_dated_when_recorded(target: TrytonTarget) -> None:
+    """Paid in the store three years ago (no fiscal year in the ERP then): booked today, the invoice paid."""
+    order = _order()
+    invoice = target.issue_invoice(order, "INV-000015")
+    paid_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=3 * 366)
+    target.record_payment(order, invoice, D("60.75"), paid_at)
+    assert _invoice(target, invoice.external_id)["state"] == "paid"
+    (move,) = target.rpc.search_read(
+        "account.move", [("description", "=", f"demo-woo:{order.order_id}:payment")], ["date"]
+    )
+    assert move["date"] >= _invoice(target, invoice.external_id)["invoice_date"] > paid_at.date()
 
 
 def test_shipping_the_order_lowers_stock_by_the_quantity_sold(target: TrytonTarget) -> None:
@@ -315,7 +364,7 @@ KILLED_WORKER = textwrap.dedent(
     """
     import os, signal, sys
     from shared.domain.order import Order
-    from shared.targets.tryton import TrytonRpc, TrytonTarget
+    from shared.targets.tryton import TrytonRpc, TrytonTarget, mapper
     from tests.integration.test_tryton_target import _store
 
     create = TrytonRpc.create
