@@ -23,11 +23,24 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def yield_to_intake() -> None:
+    """Lower this process's CPU priority (LOCAL_WORKER_NICE, default 10; 0 keeps it): when both are busy
+    the HTTP process answers webhooks first and the pipeline drains with the CPU left over."""
+    raw = os.environ.get("LOCAL_WORKER_NICE", "10").strip() or "10"
+    try:
+        increment = int(raw)
+    except ValueError as error:
+        raise ConfigError(f"LOCAL_WORKER_NICE={raw!r} is not a whole number") from error
+    if increment > 0:
+        os.nice(increment)
+
+
 def main(argv: list[str]) -> int:
     parent = int(argv[0]) if argv else os.getppid()
     die_with_parent(parent)
     configure_logging()
     try:
+        yield_to_intake()
         running = start_host(serve_http=False)
     except (OSError, ConfigError) as error:
         print(f"cannot start the worker process: {error}", flush=True)
