@@ -38,7 +38,8 @@ def start(tmp_path: Path) -> tuple[HostProcess, int]:
     pid = host.process.pid
     assert wait_for(lambda: len(children(pid)) == 1, 20)
     (worker,) = children(pid)
-    assert b"local.worker" in Path(f"/proc/{worker}/cmdline").read_bytes()
+    # Between fork and exec the child still shows the parent's command line: wait for the exec.
+    assert wait_for(lambda: b"local.worker" in Path(f"/proc/{worker}/cmdline").read_bytes(), 20)
     return host, worker
 
 
