@@ -19,6 +19,7 @@ from stdnum.eu import vat as eu_vat
 
 from shared.domain.order import Order, Refund
 from shared.domain.records import DocumentRef
+from shared.domain.rules.mapping import ItemCodes
 from shared.errors import PermanentError, RetryableError
 from shared.ports import AssignsNumbers, CancelsOrders, RecordsPayments, Ships
 from shared.stores import StoreSettings
@@ -53,7 +54,8 @@ class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders):
     ):
         self.store = store
         # The SKU map in force, read at each use: an upload takes effect without rebuilding the target.
-        self._item_codes = item_codes or (lambda: store.sku_map)
+        codes = item_codes or (lambda: store.sku_map)
+        self._item_codes: Callable[[], Mapping[str, str]] = lambda: ItemCodes(codes(), store.products)
         self.settings = store.tryton
         self.rpc = rpc or TrytonRpc(store.tryton, store.store_id)
         self.invoice_wait_seconds = invoice_wait_seconds
