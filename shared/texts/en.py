@@ -142,4 +142,6 @@ TEXTS: dict[str, str] = {
     "ui.uploading": "Uploading…",
     "ui.where": "Where",
     "ui.writes_paused": "Writes to the invoicing system are paused for this store.",
+    # issue 11: products without SKU, consumers without data
+    "ui.product_without_sku": "Product {product_id} without SKU, {name}",
 }

@@ -142,4 +142,6 @@ TEXTS: dict[str, str] = {
     "ui.uploading": "Subiendo…",
     "ui.where": "Dónde",
     "ui.writes_paused": "Los envíos al sistema de facturación están en pausa para esta tienda.",
+    # issue 11: products without SKU, consumers without data
+    "ui.product_without_sku": "Producto {product_id} sin SKU, {name}",
 }
