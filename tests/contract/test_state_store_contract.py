@@ -312,6 +312,14 @@ def test_sku_map_replace_and_merge(store: StateStore) -> None:
     assert store.get_sku_map("demo-shopify") == {}
 
 
+def test_sku_map_keeps_product_and_variant_keys(store: StateStore) -> None:
+    # Lines without SKU are mapped by "product:<id>" and "product:<id>:<variant id>" (docs/products-and-buyers.md).
+    mapping = {"product:93": "WOO-SINGLE", "product:22:23": "SHIP-IDEA-BLACK", "TEE-ORG-M:815": "TEE-M"}
+    store.put_sku_map("demo-woo", mapping)
+    store.put_sku_map("demo-woo", {"product:22:23": "SHIP-IDEA-BLACK-2", "product:93": "WOO-SINGLE"})
+    assert store.get_sku_map("demo-woo") == {"product:22:23": "SHIP-IDEA-BLACK-2", "product:93": "WOO-SINGLE"}
+
+
 def test_sku_map_larger_than_one_batch(store: StateStore) -> None:
     mapping = {f"BLUE-MUG-350ML/{n:03d}": f"MUG-{n:03d}" for n in range(250)}
     store.put_sku_map("demo-woo", mapping)
