@@ -250,6 +250,15 @@ def test_point_of_sale_order_over_the_limit_is_held_naming_the_limit() -> None:
     assert order.total > 400
 
 
+def test_a_named_country_over_the_limit_without_default_buyer_gets_one_reason_per_field() -> None:
+    order = shop("orders_create_pos_over_limit")
+    order.customer.shipping.country = "ES"
+
+    problems = validate_order(order, shop_store(), SKU_MAP)
+
+    assert codes_of(problems) == [("missing_billing_field", "customer.billing.name")]
+
+
 def test_retail_limit_of_3000_eur_is_a_store_setting() -> None:
     retail = {"ES": {"business": ["tax_id", "name", "line1"], "over_limit": ["name"], "limit": "3000"}}
     store = shop_store(invoice=DEFAULT_BUYER, rules={"billing": {"countries": retail}})
@@ -285,7 +294,8 @@ def test_a_business_without_name_never_gets_the_default_buyer() -> None:
     order.meta["VAT_Number"] = "ESB58378431"
     store = shop_store(invoice=DEFAULT_BUYER)
 
-    assert ("missing_buyer", "customer.billing.name") in codes_of(validate_order(order, store, SKU_MAP))
+    # Spain's requirement for a business names the field (missing_billing_field); without it, missing_buyer would.
+    assert ("missing_billing_field", "customer.billing.name") in codes_of(validate_order(order, store, SKU_MAP))
     assert with_default_buyer(order, store).customer.name == ""
 
 

@@ -173,7 +173,9 @@ def validate_order(order: Order, settings: StoreSettings, sku_map: Mapping[str, 
     if rules.check_totals:
         run("lines", lambda: line_problems(order, rules))
         run("total", lambda: totals_problems(order, rules))
-    return _unique(problems)
+    # The country's own requirement already says what is missing and why (the limit): one reason per field.
+    asked = {p.field for p in problems if p.code == "missing_billing_field"}
+    return _unique([p for p in problems if not (p.code == "missing_buyer" and p.field in asked)])
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:
