@@ -140,6 +140,15 @@ def test_saved_order_reads_back_with_decimals_problems_and_documents(store: Stat
     assert found.documents[0].total == Decimal("19.99")
 
 
+def test_simplified_invoice_flag_reads_back(store: StateStore) -> None:
+    # National reporting (Spain's F2) reads it from the record: it must survive every adapter.
+    record = make_record()
+    record.simplified_invoice = True
+    store.save_order(record)
+    found = store.get_order("demo-woo", "4711")
+    assert found is not None and found.simplified_invoice is True
+
+
 def test_creating_an_existing_order_is_a_concurrency_error(store: StateStore) -> None:
     store.save_order(make_record())
     with pytest.raises(ConcurrencyError):
