@@ -22,6 +22,7 @@ from shared.errors import Unreadable
 from shared.handlers.catalog import import_sku_map, parse_sku_map, unmapped_skus
 from shared.handlers.intake import receive_webhook
 from shared.handlers.operations import retry_order
+from shared.handlers.simulate import simulate_order
 from shared.stores import StoreFileError, StoreSettings, load_store
 from shared.targets.ubl.mapper import invoice_xml
 from tests.support import SKU_MAP, fixture_bytes, fixture_json, make_services, store_settings, webhook_headers
@@ -325,6 +326,15 @@ def test_pipeline_invoices_the_point_of_sale_order_and_records_it_as_simplified(
     stored = services.document_store.get("demo-shopify", small.documents[0].number)
     assert stored is not None
     assert b"Consumidor final" in stored.content
+
+
+def test_dry_run_shows_the_invoice_to_the_default_buyer(tmp_path: Path) -> None:
+    services = make_services(tmp_path, None, **{"demo-shopify": shop_store(invoice=DEFAULT_BUYER)})
+
+    result = simulate_order(services, "demo-shopify", fixture_bytes("shopify", "orders_create_pos_no_customer"))
+
+    assert result["problems"] == [] and result["invoice"] is not None
+    assert "Consumidor final" in result["invoice"]["xml"]
 
 
 # --------------------------------------------------------------------------- store settings
