@@ -92,10 +92,13 @@ class Services:
         return resolve_body(body, properties, claim_checks)
 
     def sku_map(self, store_id: str) -> dict[str, str]:
-        """The SKU map in force: the store file's entries, overridden by the ones uploaded to state."""
+        """The SKU map in force: the store file's entries, overridden by the ones uploaded to state, with the
+        store's matching rule (`products:`) for targets to read."""
+        from shared.domain.rules.mapping import ItemCodes
+
         settings = self.stores.get(store_id)
         seeded = dict(settings.sku_map) if settings else {}
-        return seeded | self.state.get_sku_map(store_id)
+        return ItemCodes(seeded | self.state.get_sku_map(store_id), settings.products if settings else None)
 
     def target(self, settings: StoreSettings) -> Target:
         """The store's target. An ERP client (session, rate limit) is kept; the UBL outbox is rebuilt per use

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shared.channels import CHANNEL_NAMES
-from shared.domain.limits import MAX_STORE_ID_BYTES, size
+from shared.domain.limits import MAX_ITEM_CODE_BYTES, MAX_STORE_ID_BYTES, size, too_long
 from shared.errors import BadRequest, ConfigError, RetryableError
 
 MIN_SECRET_LENGTH = 16
@@ -60,6 +60,26 @@ class Seller(_Settings):
         return value
 
 
+class DefaultBuyer(_Settings):
+    """Who an invoice names when the order carries no buyer name or country (point of sale, drafts, orders made
+    in the store's admin): a consumer within the country's simplified-invoice limit (rules.billing)."""
+
+    name: str = Field(min_length=1)  # e.g. "Consumidor final"
+    country: str  # ISO 3166-1 alpha-2
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is empty; an invoice must name its buyer")
+        return value.strip()
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        return Seller._country(value)
+
+
 class InvoiceSettings(_Settings):
     invoice_prefix: str = "INV-"
     credit_note_prefix: str = "CN-"
@@ -70,6 +90,7 @@ class InvoiceSettings(_Settings):
     # A zero-rated sale to a buyer with a VAT id in another EU member state: K, intra-community supply of goods
     # (an online shop shipping goods); AE, reverse charge (a seller of services, where the buyer accounts for VAT).
     intra_eu_b2b: Literal["K", "AE"] = "K"
+    default_buyer: DefaultBuyer | None = None  # for orders without buyer name or country; None holds them
 
     @field_validator("payment_means_code")
     @classmethod
@@ -82,6 +103,23 @@ class InvoiceSettings(_Settings):
         if value in ("49", "59"):
             raise ValueError("direct debit (49, 59) needs a mandate reference that store orders do not carry")
         return value
+
+
+class ProductSettings(_Settings):
+    """How an order line finds its item in the target (shared.domain.rules.mapping.item_code_for)."""
+
+    # map: through the SKU map (SKU, "SKU:variant id", "product:<id>", "product:<id>:<variant id>");
+    # sku: the store's SKU is the item code (the map still serves lines without a SKU).
+    match: Literal["map", "sku"] = "map"
+    custom_item: str = ""  # item code for lines that are no catalogue product (no SKU, no product id)
+
+    @field_validator("custom_item")
+    @classmethod
+    def _custom_item(cls, value: str) -> str:
+        refusal = too_long("custom_item", value.strip(), MAX_ITEM_CODE_BYTES)
+        if refusal:
+            raise ValueError(refusal.removeprefix("custom_item: "))
+        return value.strip()
 
 
 class StoreApi(_Settings):
@@ -137,6 +175,7 @@ class StoreSettings(_Settings):
     # SKU (or "SKU:variant id") → target item code, as shipped with the store; the map uploaded through
     # the API or CLI (kept in state) overrides it entry by entry.
     sku_map: dict[str, str] = Field(default_factory=dict)
+    products: ProductSettings = Field(default_factory=ProductSettings)
     # Validation rules; their schema lives with the rules (shared.domain.rules) and is checked there.
     rules: dict[str, Any] = Field(default_factory=dict)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)

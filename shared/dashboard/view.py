@@ -98,8 +98,11 @@ class StoreOption:
 
 @dataclass(frozen=True)
 class UnmappedSku:
-    sku: str
+    sku: str  # "" for a line without SKU: then product_id and name say which product
     orders: tuple[tuple[str, str], ...]  # (order number, detail link)
+    key: str = ""  # the SKU map key to add: the SKU, or "product:<id>"
+    product_id: str = ""
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -326,7 +329,7 @@ def _panel(request: _Request, store_id: str) -> StorePanel | None:
                 record = request.services.state.get_order(store_id, order_id)
                 numbers[order_id] = order_number(record) if record is not None else order_id
         orders = tuple((numbers[o], request.link(store=store_id, state="", order=o)) for o in item["orders"])
-        unmapped.append(UnmappedSku(item["sku"], orders))
+        unmapped.append(UnmappedSku(item["sku"], orders, item["key"], item["product_id"], item["name"]))
     sku_path = f"stores/{quote(store_id, safe='')}/sku-map"
     return StorePanel(
         store_id,

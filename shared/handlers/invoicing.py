@@ -19,7 +19,7 @@ from shared.domain.commands import CancelOrder, IssueCreditNote, IssueInvoice
 from shared.domain.lifecycle import CANCEL_REFUND_ID
 from shared.domain.order import ZERO, Order, OrderState, Refund, RefundLine
 from shared.domain.records import DocumentRef, OrderRecord, Problem, TimelineEntry
-from shared.domain.rules import validate_refund
+from shared.domain.rules import validate_refund, with_default_buyer
 from shared.errors import NothingToDo, PermanentError, RetryableError
 from shared.handlers.common import entry, format_number, hold, log, problem_from_error, update_order
 from shared.handlers.orders import changed_after_invoicing, follow_up, invoiced_content
@@ -36,7 +36,8 @@ def _load(services: Services, store_id: str, order_id: str) -> tuple[StoreSettin
     record = services.state.get_order(store_id, order_id)
     if settings is None or record is None or record.order is None:
         raise NothingToDo(f"order {store_id}/{order_id} or its store is unknown")
-    return settings, record, record.order
+    # The buyer as the document names it: the store's default buyer for a consumer without data (validated).
+    return settings, record, with_default_buyer(record.order, settings)
 
 
 def _writes_paused(services: Services, settings: StoreSettings, order_id: str) -> bool:

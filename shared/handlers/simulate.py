@@ -8,7 +8,7 @@ from typing import Any
 from shared.bootstrap import Services
 from shared.channels import get_channel
 from shared.channels.common import load_json_object
-from shared.domain.rules import validate_order
+from shared.domain.rules import validate_order, with_default_buyer
 from shared.errors import BadRequest, PermanentError, UnknownStore, Unreadable
 from shared.targets.ubl.mapper import document_totals, invoice_xml
 from shared.targets.ubl.outbox import invoice_settings_for
@@ -39,7 +39,8 @@ def simulate_order(services: Services, store_id: str, raw_body: bytes) -> dict[s
     }
     try:
         invoice = invoice_settings_for(order, settings)
-        xml = invoice_xml(order, settings.seller, invoice, PREVIEW_NUMBER, services.clock().date(), sku_map)
+        buyer_named = with_default_buyer(order, settings)
+        xml = invoice_xml(buyer_named, settings.seller, invoice, PREVIEW_NUMBER, services.clock().date(), sku_map)
     except PermanentError as error:
         result["invoice"] = None
         result["invoice_problem"] = {"code": error.code, "message_en": error.message, "message_es": error.message_es}

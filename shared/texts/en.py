@@ -33,6 +33,9 @@ TEXTS: dict[str, str] = {
     "problem.unmapped_shipping_method": "The shipping method '{found}' is not mapped to an item in the invoicing system.",
     "problem.unmapped_sku": "The SKU {found} on line {line} is not mapped to an item in the invoicing system. Add it to the SKU map and retry the order.",
     "problem.unreadable_order": "Part of the order could not be read ({field}): {found}. Check the order in the store.",
+    # issue 11: products without SKU, consumers without data
+    "problem.missing_buyer": "The order has no buyer {what}, which the invoice must state. Add it to the order in the store, or set a default buyer for consumers (invoice.default_buyer) in the store settings.",
+    "problem.unmapped_product": "Line {line} ({name}) has no SKU and its product {product_id} is not mapped to an item in the invoicing system. Add {found} to the SKU map and retry the order.",
     # timeline.<name>: one sentence for people on an order's timeline
     # ui.<key>: the dashboard's words
     "ui.action": "What",
@@ -139,4 +142,6 @@ TEXTS: dict[str, str] = {
     "ui.uploading": "Uploading…",
     "ui.where": "Where",
     "ui.writes_paused": "Writes to the invoicing system are paused for this store.",
+    # issue 11: products without SKU, consumers without data
+    "ui.product_without_sku": "Product {product_id} without SKU, {name}",
 }

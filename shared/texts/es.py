@@ -33,6 +33,9 @@ TEXTS: dict[str, str] = {
     "problem.unmapped_shipping_method": "El método de envío '{found}' no está asociado a ningún artículo del sistema de facturación.",
     "problem.unmapped_sku": "El SKU {found} de la línea {line} no está asociado a ningún artículo del sistema de facturación. Añádalo a la tabla de SKU y reintente el pedido.",
     "problem.unreadable_order": "No se pudo leer una parte del pedido ({field}): {found}. Revise el pedido en la tienda.",
+    # issue 11: products without SKU, consumers without data
+    "problem.missing_buyer": "El pedido no indica {what_es} del comprador, y la factura debe hacerlo. Añádalo al pedido en la tienda o configure un comprador por defecto para consumidores (invoice.default_buyer) en la tienda.",
+    "problem.unmapped_product": "La línea {line} ({name}) no tiene SKU y su producto {product_id} no está asociado a ningún artículo del sistema de facturación. Añada {found} a la tabla de SKU y reintente el pedido.",
     # timeline.<name>: one sentence for people on an order's timeline
     # ui.<key>: the dashboard's words
     "ui.action": "Qué",
@@ -139,4 +142,6 @@ TEXTS: dict[str, str] = {
     "ui.uploading": "Subiendo…",
     "ui.where": "Dónde",
     "ui.writes_paused": "Los envíos al sistema de facturación están en pausa para esta tienda.",
+    # issue 11: products without SKU, consumers without data
+    "ui.product_without_sku": "Producto {product_id} sin SKU, {name}",
 }

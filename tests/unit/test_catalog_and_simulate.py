@@ -38,7 +38,8 @@ def test_csv_round_trip(services):
     body, content_type = export_sku_map(services, "demo-woo", as_json=False)
     assert content_type.startswith("text/csv")
     assert body == (
-        'sku,variant_id,item_code\n"BLUE-MUG-350ML","","MUG-BLUE-350"\n"TEE-ORG-M","815","TEE-ORGANIC-M-BLACK"\n'
+        "sku,variant_id,product_id,item_code\n"
+        '"BLUE-MUG-350ML","","","MUG-BLUE-350"\n"TEE-ORG-M","815","","TEE-ORGANIC-M-BLACK"\n'
     )
     assert parse_sku_map(body.encode(), "text/csv") == services.state.get_sku_map("demo-woo")
     as_json, _ = export_sku_map(services, "demo-woo", as_json=True)

@@ -15,7 +15,7 @@ from lxml import etree
 
 from shared.domain.order import Order, Refund
 from shared.domain.records import DocumentRef
-from shared.domain.rules.mapping import transform_payment_terms
+from shared.domain.rules.mapping import ItemCodes, transform_payment_terms
 from shared.errors import PermanentError, RetryableError
 from shared.ports import DocumentExists, DocumentStore, InvalidDocumentName, Preflights, document_name
 from shared.stores import InvoiceSettings, StoreSettings
@@ -59,7 +59,8 @@ class UblOutboxTarget(Preflights):
     ) -> None:
         self.documents = documents
         self.settings = settings
-        self.item_codes: Mapping[str, str] = item_codes or {}
+        # With the store's products.match and custom_item, so the document's item codes are the ones validation found.
+        self.item_codes: Mapping[str, str] = ItemCodes(item_codes or {}, settings.products)
         self.clock = clock
 
     def _checked(self, number: str) -> str:
