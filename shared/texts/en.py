@@ -34,6 +34,8 @@ TEXTS: dict[str, str] = {
     "problem.unmapped_sku": "The SKU {found} on line {line} is not mapped to an item in the invoicing system. Add it to the SKU map and retry the order.",
     "problem.unreadable_order": "Part of the order could not be read ({field}): {found}. Check the order in the store.",
     # timeline.<name>: one sentence for people on an order's timeline
+    # VERI*FACTU records (issue 13)
+    "timeline.verifactu_recorded": "VERI*FACTU record {seq} ({invoice_type}) kept for {number}, chained with hash {hash_start}…",
     # ui.<key>: the dashboard's words
     "ui.action": "What",
     "ui.action_cancel_requested": "Cancellation requested",
@@ -139,4 +141,6 @@ TEXTS: dict[str, str] = {
     "ui.uploading": "Uploading…",
     "ui.where": "Where",
     "ui.writes_paused": "Writes to the invoicing system are paused for this store.",
+    # VERI*FACTU records (issue 13)
+    "ui.action_verifactu_recorded": "VERI*FACTU record",
 }

@@ -34,6 +34,8 @@ TEXTS: dict[str, str] = {
     "problem.unmapped_sku": "El SKU {found} de la línea {line} no está asociado a ningún artículo del sistema de facturación. Añádalo a la tabla de SKU y reintente el pedido.",
     "problem.unreadable_order": "No se pudo leer una parte del pedido ({field}): {found}. Revise el pedido en la tienda.",
     # timeline.<name>: one sentence for people on an order's timeline
+    # VERI*FACTU records (issue 13)
+    "timeline.verifactu_recorded": "Registro VERI*FACTU {seq} ({invoice_type}) guardado para {number}, encadenado con la huella {hash_start}…",
     # ui.<key>: the dashboard's words
     "ui.action": "Qué",
     "ui.action_cancel_requested": "Cancelación solicitada",
@@ -139,4 +141,6 @@ TEXTS: dict[str, str] = {
     "ui.uploading": "Subiendo…",
     "ui.where": "Dónde",
     "ui.writes_paused": "Los envíos al sistema de facturación están en pausa para esta tienda.",
+    # VERI*FACTU records (issue 13)
+    "ui.action_verifactu_recorded": "Registro VERI*FACTU",
 }
