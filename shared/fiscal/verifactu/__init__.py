@@ -7,11 +7,12 @@ port (KeepsVerifactuRecords) keeps the chain atomically. The sender (QR, submiss
 from __future__ import annotations
 
 from shared.domain.verifactu import RecordState, VerifactuRecord
-from shared.fiscal.verifactu.chain import is_simplified, issuer_of, ledger, record_document, settings_of
+from shared.fiscal.verifactu.chain import chain_breaks, is_simplified, issuer_of, ledger, record_document, settings_of
 from shared.ports import StateStore
 from shared.stores import StoreSettings
 
 __all__ = [
+    "chain_breaks",
     "is_simplified",
     "issuer_of",
     "pending_records",

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from shared.domain.records import DocumentRef, OrderRecord
 from shared.domain.verifactu import VerifactuRecord, VerifactuSettings
 from shared.errors import ConfigError, RetryableError
-from shared.fiscal.verifactu.records import IssuedDocument, Link, build_alta, read_ubl
+from shared.fiscal.verifactu.records import IssuedDocument, Link, build_alta, read_ubl, recomputed_hash
 from shared.ports import DocumentStore, KeepsVerifactuRecords, StateStore
 from shared.stores import StoreSettings
 
@@ -122,3 +122,26 @@ def record_document(
 
 def document_key(store_id: str, document: DocumentRef) -> str:
     return f"{store_id}/{document.kind}/{document.number}"
+
+
+def chain_breaks(records: list[VerifactuRecord]) -> list[str]:
+    """Why a run of one issuer's records, from seq 1 in chain order, is not one unbroken chain ([] when it is):
+    a gap, a fork (a hash used twice), a link that does not quote the previous hash, or XML whose hash does
+    not match its own fields."""
+    breaks: list[str] = []
+    previous: VerifactuRecord | None = None
+    seen: set[str] = set()
+    for record in records:
+        expected = previous.seq + 1 if previous else 1
+        if record.seq != expected:
+            breaks.append(f"record {record.seq}: expected {expected} (a gap)")
+        written, computed, quoted = recomputed_hash(record.xml)
+        if written != record.hash or computed != record.hash:
+            breaks.append(f"record {record.seq}: the hash does not match the record's fields")
+        if quoted != (previous.hash if previous else "") or record.previous_hash != quoted:
+            breaks.append(f"record {record.seq}: does not quote the previous record's hash")
+        if record.hash in seen:
+            breaks.append(f"record {record.seq}: hash used twice (a fork)")
+        seen.add(record.hash)
+        previous = record
+    return breaks

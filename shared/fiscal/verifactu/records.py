@@ -293,3 +293,35 @@ def validation_errors(xml: str) -> list[str]:
     if checker.validate(etree.fromstring(xml.encode())):
         return []
     return [f"line {e.line}: {e.message}" for e in checker.error_log]
+
+
+def recomputed_hash(xml: str) -> tuple[str, str, str]:
+    """(hash written in the record, hash recomputed from the record's own fields, previous hash it quotes):
+    what an auditor checks, record by record, without trusting anything we stored beside the XML."""
+    root = etree.fromstring(xml.encode())
+
+    def text(path: str) -> str:
+        return root.findtext(path, namespaces={"sf": SF}) or ""
+
+    previous = text("sf:Encadenamiento/sf:RegistroAnterior/sf:Huella")
+    moment = text("sf:FechaHoraHusoGenRegistro")
+    if etree.QName(root).localname == "RegistroAnulacion":
+        computed = huella.anulacion_hash(
+            text("sf:IDFactura/sf:IDEmisorFacturaAnulada"),
+            text("sf:IDFactura/sf:NumSerieFacturaAnulada"),
+            text("sf:IDFactura/sf:FechaExpedicionFacturaAnulada"),
+            previous,
+            moment,
+        )
+        return text("sf:Huella"), computed, previous
+    computed = huella.alta_hash(
+        text("sf:IDFactura/sf:IDEmisorFactura"),
+        text("sf:IDFactura/sf:NumSerieFactura"),
+        text("sf:IDFactura/sf:FechaExpedicionFactura"),
+        text("sf:TipoFactura"),
+        text("sf:CuotaTotal"),
+        text("sf:ImporteTotal"),
+        previous,
+        moment,
+    )
+    return text("sf:Huella"), computed, previous
