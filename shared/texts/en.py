@@ -37,6 +37,8 @@ TEXTS: dict[str, str] = {
     "problem.missing_buyer": "The order has no buyer {what}, which the invoice must state. Add it to the order in the store, or set a default buyer for consumers (invoice.default_buyer) in the store settings.",
     "problem.unmapped_product": "Line {line} ({name}) has no SKU and its product {product_id} is not mapped to an item in the invoicing system. Add {found} to the SKU map and retry the order.",
     # timeline.<name>: one sentence for people on an order's timeline
+    # VERI*FACTU records (issue 13)
+    "timeline.verifactu_recorded": "VERI*FACTU record {seq} ({invoice_type}) kept for {number}, chained with hash {hash_start}…",
     # ui.<key>: the dashboard's words
     "ui.action": "What",
     "ui.action_cancel_requested": "Cancellation requested",
@@ -144,4 +146,6 @@ TEXTS: dict[str, str] = {
     "ui.writes_paused": "Writes to the invoicing system are paused for this store.",
     # issue 11: products without SKU, consumers without data
     "ui.product_without_sku": "Product {product_id} without SKU, {name}",
+    # VERI*FACTU records (issue 13)
+    "ui.action_verifactu_recorded": "VERI*FACTU record",
 }

@@ -37,6 +37,8 @@ TEXTS: dict[str, str] = {
     "problem.missing_buyer": "El pedido no indica {what_es} del comprador, y la factura debe hacerlo. Añádalo al pedido en la tienda o configure un comprador por defecto para consumidores (invoice.default_buyer) en la tienda.",
     "problem.unmapped_product": "La línea {line} ({name}) no tiene SKU y su producto {product_id} no está asociado a ningún artículo del sistema de facturación. Añada {found} a la tabla de SKU y reintente el pedido.",
     # timeline.<name>: one sentence for people on an order's timeline
+    # VERI*FACTU records (issue 13)
+    "timeline.verifactu_recorded": "Registro VERI*FACTU {seq} ({invoice_type}) guardado para {number}, encadenado con la huella {hash_start}…",
     # ui.<key>: the dashboard's words
     "ui.action": "Qué",
     "ui.action_cancel_requested": "Cancelación solicitada",
@@ -144,4 +146,6 @@ TEXTS: dict[str, str] = {
     "ui.writes_paused": "Los envíos al sistema de facturación están en pausa para esta tienda.",
     # issue 11: products without SKU, consumers without data
     "ui.product_without_sku": "Producto {product_id} sin SKU, {name}",
+    # VERI*FACTU records (issue 13)
+    "ui.action_verifactu_recorded": "Registro VERI*FACTU",
 }
