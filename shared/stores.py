@@ -300,6 +300,8 @@ def load_store(path: Path) -> StoreSettings:
     if settings.store_id != path.stem:
         reason = f"'{settings.store_id}' must equal the file name '{path.stem}'"
         raise StoreFileError([StoreProblem(file, "store_id", reason)])
+    if settings.seller is not None and settings.seller.vat_id.strip():
+        _check_seller_vat_id(settings.seller, file)
     from shared.domain.rules import check_rules_settings  # the rules own their schema
 
     try:
@@ -307,6 +309,17 @@ def load_store(path: Path) -> StoreSettings:
     except ConfigError as exc:
         raise StoreFileError(_rules_problems(exc, file)) from exc
     return settings
+
+
+def _check_seller_vat_id(seller: Seller, file: str) -> None:
+    """The seller's VAT id goes onto every invoice: a wrong check digit is refused here, once, with python-stdnum
+    (the same checks as the buyers' ids), instead of on every document."""
+    from shared.domain.rules.taxids import check_tax_id
+
+    result = check_tax_id(seller.vat_id, seller.country)
+    if not result.valid:
+        reason = f"is not a valid VAT id for {seller.country} ({result.scheme}): {result.reason}"
+        raise StoreFileError([StoreProblem(file, "seller.vat_id", reason)])
 
 
 def store_files(folder: Path) -> list[Path]:

@@ -168,3 +168,16 @@ def test_a_logged_traceback_of_a_refusal_does_not_carry_the_secret(tmp_path, wri
     logged = "".join(traceback.format_exception(refused.value))
     assert "shop.yaml" in logged
     assert written.strip('"').split("\n")[0] not in logged
+
+
+def test_seller_vat_id_with_a_wrong_check_digit_is_refused_at_load(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOP_SECRET", SECRET)
+    problems = refusal(write(tmp_path, GOOD.replace("ESB12345674", "ESB12345675")))
+    assert [p.key for p in problems] == ["seller.vat_id"]
+    assert "not a valid VAT id for ES" in problems[0].reason
+
+
+def test_seller_vat_id_written_with_spaces_and_a_valid_check_digit_loads(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOP_SECRET", SECRET)
+    settings = load_store(write(tmp_path, GOOD.replace("ESB12345674", "'ES B-1234567 4'")))
+    assert settings.seller is not None and settings.seller.vat_id == "ES B-1234567 4"

@@ -20,7 +20,7 @@ from shared.channels.common import (
     to_time,
     verify_signature,
 )
-from shared.channels.woocommerce.parsing import NAME, parse_order
+from shared.channels.woocommerce.parsing import NAME, parse_order, refuse_legacy
 from shared.domain.order import (
     EventKind,
     Order,
@@ -101,6 +101,7 @@ def parse_event(raw_body: bytes, headers: Mapping[str, str], store_id: str, rece
     topic = header(headers, TOPIC_HEADER)
     kind = topic_kind(topic)
     data = load_json_object(raw_body)
+    refuse_legacy(data)
     order_id = to_id(data.get("id"))
     if not order_id:
         raise BadRequest(400, "Not an order", "The WooCommerce payload has no order id.")
