@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from shared.domain.taxlines import applied_rate
+
 
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
@@ -93,10 +95,8 @@ class OrderLine(_Model):
 
     @property
     def tax_rate(self) -> Decimal | None:
-        rates = [t.rate for t in self.taxes if t.rate is not None]
-        if rates:
-            return sum(rates, ZERO)
-        return None
+        """Percent; one rate per distinct tax (shared.domain.taxlines)."""
+        return applied_rate(self.taxes, self.total, self.tax)
 
 
 class Charge(_Model):
@@ -114,10 +114,8 @@ class Charge(_Model):
 
     @property
     def tax_rate(self) -> Decimal | None:
-        rates = [t.rate for t in self.taxes if t.rate is not None]
-        if rates:
-            return sum(rates, ZERO)
-        return None
+        """Percent; one rate per distinct tax (shared.domain.taxlines)."""
+        return applied_rate(self.taxes, self.amount, self.tax)
 
 
 class Coupon(_Model):

@@ -42,6 +42,7 @@ from shared.domain.order import (
     RefundLine,
     TaxLine,
 )
+from shared.domain.taxlines import applied_rate
 from shared.errors import BadRequest
 
 NAME = "shopify"  # the route segment, store setting and event-key prefix
@@ -211,8 +212,9 @@ def _tax_lines(entry: Mapping[str, Any]) -> list[TaxLine]:
     return taxes
 
 
-def _rate_fraction(taxes: list[TaxLine]) -> Decimal:
-    return sum((t.rate for t in taxes if t.rate is not None), ZERO) / 100
+def _rate_fraction(taxes: list[TaxLine], net: Decimal, tax: Decimal) -> Decimal:
+    """The line's tax rate as a fraction, one rate per distinct tax (two "GST 5%" lines are 5%, not 10%)."""
+    return (applied_rate(taxes, net, tax) or ZERO) / 100
 
 
 def _line(entry: Mapping[str, Any], included: bool, index: int, allocations: list[_Allocation]) -> OrderLine:
@@ -221,7 +223,6 @@ def _line(entry: Mapping[str, Any], included: bool, index: int, allocations: lis
     price = to_money(entry.get("price"), f"{where}.price")
     taxes = _tax_lines(entry)
     tax = sum((t.amount for t in taxes), ZERO)
-    rate = _rate_fraction(taxes)
     shares = items(entry.get("discount_allocations"))
     if shares:
         discount_shares = [
@@ -236,6 +237,8 @@ def _line(entry: Mapping[str, Any], included: bool, index: int, allocations: lis
         discount_shares = [(-1, to_money(entry.get("total_discount"), f"{where}.total_discount"))]
     discount_gross = sum((amount for _, amount in discount_shares), ZERO)
     gross_subtotal = quantity * price
+    net_total = gross_subtotal - discount_gross - (tax if included else ZERO)
+    rate = _rate_fraction(taxes, net_total, tax)
     if included and tax:
         # Shopify taxes the discounted gross total: net total = that total - the line's tax. The undiscounted
         # net subtotal uses the same rate, so the unit price is the catalogue price without tax, to the cent;

@@ -1,4 +1,5 @@
-"""Pure mapping of a canonical order (and a refund) to Peppol BIS Billing 3.0 UBL 2.1 Invoice / CreditNote XML.
+"""Pure mapping of a canonical order (and a refund) to EN 16931 UBL 2.1 Invoice / CreditNote XML, Peppol BIS
+Billing 3.0 when both parties have a Peppol address.
 
 Called by the UBL outbox target when the invoicing stage issues a document; no I/O. This module puts the pieces
 together and makes the document-level checks: `parties` (seller, buyer, deliver-to), `lines` (what is booked),
@@ -28,10 +29,14 @@ the order does not say what EN 16931 needs:
 - A paid order (Order.paid_at set) shows PrepaidAmount = Order.total and PayableAmount 0; an unpaid one shows
   PayableAmount = Order.total and a DueDate = issue date (BR-CO-25). A credit note books a refund the store has
   already paid back: PrepaidAmount = Refund.amount, PayableAmount 0.
-- Buyer electronic address (BT-49, mandatory in Peppol, PEPPOL-EN16931-R010): the buyer's VAT number under its
-  country's Peppol VAT scheme when there is one; otherwise the e-mail with scheme "EM". EM is in the CEN EAS list
-  but not in Peppol's, so a consumer's document fails PEPPOL-EN16931-CL008: Peppol has no address for consumers,
-  and such a document is for the archive / e-mail, not for the Peppol network. Without an e-mail it is omitted.
+- Buyer electronic address (BT-49): the one set for the customer in the order meta (`peppol_id`, "<EAS>:<id>", a
+  scheme in Peppol's EAS list), else the buyer's VAT number under its country's Peppol VAT scheme when there is
+  one; otherwise the e-mail with scheme "EM", which is in the CEN EAS list but not in Peppol's; without an e-mail
+  it is omitted.
+- Peppol only when Peppol: the document claims Peppol BIS Billing 3.0 (CustomizationID and ProfileID) only when
+  the buyer's and the seller's addresses are both in Peppol's EAS list; otherwise it is a plain EN 16931 invoice
+  (CustomizationID urn:cen.eu:en16931:2017, no ProfileID), for the archive or e-mail, and the Peppol rules do not
+  apply to it.
 - Seller electronic address: Seller.endpoint_id / endpoint_scheme, defaulting to the VAT id under its country's
   scheme, else the seller's e-mail ("EM"); none of them → PermanentError("seller_endpoint_missing"). Where Peppol
   checks an identifier's form the VAT number is cut to it (Sweden 0007, Norway 0192, Denmark 0184).
@@ -162,6 +167,7 @@ def _document(
             message_es=f"La moneda del pedido '{order.currency}' no es un código ISO 4217.",
         )
     seller_endpoint = parties.seller_endpoint(seller)
+    buyer_endpoint = parties.buyer_endpoint(buyer, show_vat)
     delivery = parties.delivery(order, seller, intra_community="K" in categories)
     return Document(
         kind=kind,
@@ -176,7 +182,8 @@ def _document(
         seller_endpoint=seller_endpoint,
         seller_vat_id=parties.vat_id(seller.vat_id, seller.country) if show_vat and seller.vat_id else None,
         buyer=buyer,
-        buyer_endpoint=parties.buyer_endpoint(buyer, show_vat),
+        buyer_endpoint=buyer_endpoint,
+        peppol=parties.on_peppol(seller_endpoint, buyer_endpoint),
         show_vat=show_vat,
         delivery=delivery,
         payment=_payment(order, seller, invoice),

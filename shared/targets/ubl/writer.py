@@ -55,6 +55,7 @@ class Document:
     seller_vat_id: str | None  # None when the document shows no seller VAT id
     buyer: Buyer
     buyer_endpoint: tuple[str, str] | None
+    peppol: bool  # Peppol BIS Billing 3.0; else plain EN 16931
     show_vat: bool
     delivery: Delivery | None
     payment: Payment
@@ -83,8 +84,11 @@ def _root(d: Document) -> etree._Element:
     namespace = codes.NS_INVOICE if d.kind == "Invoice" else codes.NS_CREDIT_NOTE
     nsmap: dict[str | None, str] = {None: namespace, **_NSMAP_BASE}
     root = etree.Element(f"{{{namespace}}}{d.kind}", nsmap=nsmap)
-    _add(root, "cbc:CustomizationID", codes.CUSTOMIZATION_ID)
-    _add(root, "cbc:ProfileID", codes.PROFILE_ID)
+    if d.peppol:
+        _add(root, "cbc:CustomizationID", codes.CUSTOMIZATION_ID)
+        _add(root, "cbc:ProfileID", codes.PROFILE_ID)
+    else:
+        _add(root, "cbc:CustomizationID", codes.EN16931_CUSTOMIZATION_ID)
     _add(root, "cbc:ID", d.number)
     _add(root, "cbc:IssueDate", d.issue_date.isoformat())
     if d.kind == "Invoice":
