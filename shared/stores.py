@@ -70,6 +70,10 @@ class InvoiceSettings(_Settings):
     # A zero-rated sale to a buyer with a VAT id in another EU member state: K, intra-community supply of goods
     # (an online shop shipping goods); AE, reverse charge (a seller of services, where the buyer accounts for VAT).
     intra_eu_b2b: Literal["K", "AE"] = "K"
+    # The currency of the documents: presentment, what the customer paid (default); shop, the shop's own.
+    currency: Literal["presentment", "shop"] = "presentment"
+    # The seller's accounting currency (BT-6), filled from the store's `currency` when documents are made.
+    accounting_currency: str = ""
 
     @field_validator("payment_means_code")
     @classmethod

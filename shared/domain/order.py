@@ -184,6 +184,11 @@ class Order(_Model):
     refunds: list[Refund] = Field(default_factory=list)
     note: str = ""
     meta: dict[str, str] = Field(default_factory=dict)  # order meta / note attributes, for tax ids and rules
+    # When the order is in the currency the customer paid and the shop keeps another one (Shopify's presentment
+    # and shop money): the shop's currency and its own figures for the total and the tax; "" / None otherwise.
+    shop_currency: str = ""
+    shop_total: Decimal | None = None
+    shop_tax_total: Decimal | None = None
     # Set when the buyer's personal data was redacted from this snapshot (retention or erasure): no document
     # is ever issued from it (shared.handlers.privacy). A new snapshot from the store comes without it.
     redacted_at: UtcDatetime | None = None

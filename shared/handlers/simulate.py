@@ -24,7 +24,7 @@ def simulate_order(services: Services, store_id: str, raw_body: bytes) -> dict[s
     data = load_json_object(raw_body)
     channel: Any = get_channel(settings.channel)
     try:
-        order = channel.parse_order(data, store_id)
+        order = channel.parse_order(data, store_id, settings.invoice.currency)
     except BadRequest:
         raise
     except Exception as error:  # a parser bug must not become a 500 for the person trying an order

@@ -90,7 +90,7 @@ def refuse_legacy(data: Mapping[str, Any]) -> None:
         raise BadRequest(400, LEGACY_TITLE, LEGACY_DETAIL)
 
 
-def parse_order(data: Mapping[str, Any], store_id: str) -> Order:
+def parse_order(data: Mapping[str, Any], store_id: str, money: str = "presentment") -> Order:
     """A WooCommerce REST v3 order object as a canonical Order (webhook payload or GET /orders/<id>). A legacy
     API order is refused with what to change (refuse_legacy)."""
     refuse_legacy(data)

@@ -40,6 +40,12 @@ the order does not say what EN 16931 needs:
 - Seller electronic address: Seller.endpoint_id / endpoint_scheme, defaulting to the VAT id under its country's
   scheme, else the seller's e-mail ("EM"); none of them → PermanentError("seller_endpoint_missing"). Where Peppol
   checks an identifier's form the VAT number is cut to it (Sweden 0007, Norway 0192, Denmark 0184).
+- Currency: the document is in the order's currency, what the customer paid (Shopify's presentment money unless
+  the store sets invoice.currency: shop). When that is not the seller's accounting currency (the store's
+  `currency`), the document carries TaxCurrencyCode (BT-6) and the VAT total in it (BT-111, a second TaxTotal
+  without breakdown), at the rate the shop itself used (its total in shop money over the total paid), stated with
+  its source in the note (BT-22). Without such a rate: PermanentError("exchange_rate_missing"), never silently
+  the other currency.
 - What the validators would refuse and the order cannot fix is a PermanentError, never a written document: a country
   or currency outside ISO 3166-1 / 4217 (Kosovo's XK becomes EN 16931's 1A), a payment means outside UNCL4461, direct
   debit (49/59) without the mandate reference Peppol requires (R061). Characters XML cannot carry (control
@@ -60,7 +66,7 @@ from shared.targets.ubl import codes, lines, parties
 from shared.targets.ubl.amounts import ZERO
 from shared.targets.ubl.codes import clean_text
 from shared.targets.ubl.parties import Buyer
-from shared.targets.ubl.totals import DocumentCharge, DocumentLine, Totals, totals
+from shared.targets.ubl.totals import DocumentCharge, DocumentLine, Totals, exchange, totals
 from shared.targets.ubl.writer import Document, Payment, document_totals, write
 
 # document_totals lives in writer; shared.handlers.simulate still imports it from here.
@@ -166,6 +172,12 @@ def _document(
             f"The order currency '{order.currency}' is not an ISO 4217 code.",
             message_es=f"La moneda del pedido '{order.currency}' no es un código ISO 4217.",
         )
+    accounting = invoice.accounting_currency.strip().upper() or order.currency
+    converted = None
+    if accounting != order.currency:  # BT-6 and BT-111 (BR-53), with the rate and its source in the note
+        shop = (order.shop_currency, order.shop_total)
+        converted = exchange(order.currency, accounting, shop, order.total, summed.tax)
+        note = "; ".join(part for part in (note, converted.note) if part)
     seller_endpoint = parties.seller_endpoint(seller)
     buyer_endpoint = parties.buyer_endpoint(buyer, show_vat)
     delivery = parties.delivery(order, seller, intra_community="K" in categories)
@@ -190,6 +202,7 @@ def _document(
         lines=booked,
         charges=charges,
         totals=summed,
+        exchange=converted,
     )
 
 

@@ -20,7 +20,7 @@ from shared.targets.ubl.amounts import amount_text, number_text
 from shared.targets.ubl.codes import clean_text
 from shared.targets.ubl.parties import Buyer, Delivery
 from shared.targets.ubl.taxes import TaxCategory
-from shared.targets.ubl.totals import DocumentCharge, DocumentLine, Totals
+from shared.targets.ubl.totals import DocumentCharge, DocumentLine, Exchange, Totals
 
 _NSMAP_BASE: dict[str | None, str] = {"cac": codes.NS_CAC, "cbc": codes.NS_CBC}
 _CAC = f"{{{codes.NS_CAC}}}"
@@ -62,6 +62,7 @@ class Document:
     lines: list[DocumentLine]
     charges: list[DocumentCharge]
     totals: Totals
+    exchange: Exchange | None = None  # set when the seller's accounting currency is another one
 
 
 def write(document: Document) -> bytes:
@@ -99,6 +100,8 @@ def _root(d: Document) -> etree._Element:
         _add(root, "cbc:CreditNoteTypeCode", codes.CREDIT_NOTE_TYPE_CODE)
     _add_text(root, "cbc:Note", d.note)
     _add(root, "cbc:DocumentCurrencyCode", d.currency)
+    if d.exchange is not None:
+        _add(root, "cbc:TaxCurrencyCode", d.exchange.currency)
     _add(root, "cbc:BuyerReference", d.order_number)
     order_reference = _add(root, "cac:OrderReference")
     _add(order_reference, "cbc:ID", d.order_number)
@@ -114,6 +117,8 @@ def _root(d: Document) -> etree._Element:
     _add_payment(root, d.payment)
     _add_document_charges(root, d.charges, d.currency)
     _add_tax_total(root, d.totals, d.currency)
+    if d.exchange is not None:  # BT-111: the VAT total in accounting currency, without breakdown (PEPPOL R054)
+        _add_amount(_add(root, "cac:TaxTotal"), "cbc:TaxAmount", d.exchange.tax, d.exchange.currency)
     _add_monetary_total(root, d.totals, d.currency)
     _add_lines(root, d.kind, d.lines, d.currency)
     return root
