@@ -134,13 +134,7 @@ def exchange(
     carries them). Without such a rate the document is refused rather than issued in the other currency."""
     shop_currency, shop_total = shop
     if shop_currency != accounting or not shop_total or not total:
-        raise PermanentError(
-            "exchange_rate_missing",
-            f"The order is in {currency} but the seller's accounting currency is {accounting}, and the order "
-            f"carries no {accounting} amounts to take the exchange rate from.",
-            message_es=f"El pedido está en {currency} pero la moneda contable del vendedor es {accounting}, y el "
-            f"pedido no trae importes en {accounting} de los que tomar el tipo de cambio.",
-        )
+        raise PermanentError("exchange_rate_missing", {"currency": currency, "accounting": accounting})
     rate = (shop_total / total).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
     source = f"the shop's own conversion: {money(shop_total)} {accounting} for {money(total)} {currency}"
     return Exchange(accounting, rate, money(tax * shop_total / total), source)
