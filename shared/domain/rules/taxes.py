@@ -134,19 +134,22 @@ def stated_amount_problems(order: Order, rules: RulesSettings) -> list[Problem]:
             continue
         expected = round_money(entry.base * rate / HUNDRED, order.currency)
         if abs(item.tax - expected) > rules.taxes.tolerance * max(1, len(item.taxes)):
-            problems.append(
-                problem(
-                    "tax_amount_mismatch",
-                    field=f"{entry.field}.tax",
-                    expected=expected,
-                    found=item.tax,
-                    what=entry.what_en,
-                    what_es=entry.what_es,
-                    rule=f"{_pct(rate)}% of {entry.base}",
-                    rule_es=f"el {_pct(rate)}% de {entry.base}",
-                )
-            )
+            problems.append(_amount_mismatch(entry, rate, expected))
     return problems
+
+
+def _amount_mismatch(entry: _Item, rate: Decimal, expected: Decimal) -> Problem:
+    """tax_amount_mismatch naming the line or charge, the rate, the base, the expected and the found tax."""
+    return problem(
+        "tax_amount_mismatch",
+        field=f"{entry.field}.tax",
+        expected=expected,
+        found=entry.item.tax,
+        what=entry.what_en,
+        what_es=entry.what_es,
+        rule=f"{_pct(rate)}% of {entry.base}",
+        rule_es=f"el {_pct(rate)}% de {entry.base}",
+    )
 
 
 def tax_problems(order: Order, rules: RulesSettings, business: bool) -> list[Problem]:
@@ -214,18 +217,7 @@ def tax_problems(order: Order, rules: RulesSettings, business: bool) -> list[Pro
             )
             continue
         if rules.rounding == "per_line" and abs(item.tax - expected_tax) > taxes.tolerance:
-            problems.append(
-                problem(
-                    "tax_amount_mismatch",
-                    field=f"{entry.field}.tax",
-                    expected=expected_tax,
-                    found=item.tax,
-                    what=entry.what_en,
-                    what_es=entry.what_es,
-                    rule=f"{_pct(rate)}% of {entry.base}",
-                    rule_es=f"el {_pct(rate)}% de {entry.base}",
-                )
-            )
+            problems.append(_amount_mismatch(entry, rate, expected_tax))
     if rules.rounding == "per_document" and not problems:
         expected_total = round_money(expected_sum, cur)
         if abs(order.tax_total - expected_total) > document_tolerance(order, rules):
