@@ -8,21 +8,23 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from lxml import etree
 
 from shared.channels import shopify, woocommerce
-from shared.domain.order import Order, TaxLine
+from shared.domain.order import Order, OrderState, TaxLine
 from shared.domain.rules import validate_order
 from shared.domain.taxlines import applied_rate
 from shared.errors import PermanentError
+from shared.handlers.intake import receive_webhook
 from shared.stores import InvoiceSettings, Seller, StoreSettings
 from shared.targets.ubl.mapper import invoice_xml
 from shared.targets.ubl.outbox import invoice_settings_for
 from shared.targets.ubl.writer import document_totals
-from tests.support import fixture_json, store_settings
+from tests.support import fixture_bytes, fixture_json, http_status, make_services, store_settings, webhook_headers
 from tests.ubl_rules import NS, check_invoice
 
 ISSUED = date(2026, 1, 5)
@@ -246,3 +248,28 @@ def test_a_seller_without_a_peppol_address_never_claims_peppol():
     xml = invoice_xml(order, seller, InvoiceSettings(), "1", ISSUED, MAPPED)
 
     assert xpath(xml, "cbc:ProfileID") == []
+
+
+# ------------------------------------------------------------------------------- through intake and the UBL outbox
+
+
+@pytest.mark.parametrize(
+    ("invoice", "currency", "total", "tax_currency"),
+    [({}, "USD", Decimal("45.85"), ["AUD"]), ({"currency": "shop"}, "AUD", Decimal("69.98"), [])],
+)
+def test_shopify_webhook_is_invoiced_in_the_currency_the_store_setting_names(
+    tmp_path: Path, invoice: dict[str, str], currency: str, total: Decimal, tax_currency: list[str]
+) -> None:
+    settings = store_settings("aud-shop", "shopify", currency="AUD", seller=AUSTRALIAN_SELLER, invoice=invoice)
+    services = make_services(tmp_path, None, shop=settings)  # the real UBL outbox
+    body = fixture_bytes("shopify", "orders_create_presentment_usd")
+    result = receive_webhook(services, "shopify", "aud-shop", body, webhook_headers("shopify", "orders/create", body))
+    assert http_status(result) == 202
+    services.bus.drain(services)
+
+    record = services.state.get_order("aud-shop", "6102938475633")
+    assert record is not None and record.state == OrderState.INVOICED, record and record.problems
+    assert (record.documents[0].total, record.order.currency if record.order else "") == (total, currency)
+    xml = (tmp_path / "outbox" / "aud-shop" / f"{record.documents[0].number}.xml").read_bytes()
+    assert xpath(xml, "cbc:TaxCurrencyCode/text()") == tax_currency
+    assert check_invoice(xml) == []
