@@ -273,3 +273,12 @@ def test_shopify_webhook_is_invoiced_in_the_currency_the_store_setting_names(
     xml = (tmp_path / "outbox" / "aud-shop" / f"{record.documents[0].number}.xml").read_bytes()
     assert xpath(xml, "cbc:TaxCurrencyCode/text()") == tax_currency
     assert check_invoice(xml) == []
+
+
+def test_payload_without_presentment_amounts_stays_whole_in_the_shops_currency():
+    data = fixture_json("shopify", "orders_create_presentment_usd")
+    del data["total_price_set"]
+
+    order = shopify.parse_order(data, "teteria")
+
+    assert (order.currency, order.total, order.lines[0].total) == ("AUD", Decimal("69.98"), Decimal("58.00"))

@@ -104,7 +104,9 @@ def parse_order(data: Mapping[str, Any], store_id: str, money: str = "presentmen
     "shop" reads the shop's amounts."""
     shop_currency = to_text(data.get("currency")).upper()
     paid_in = to_text(data.get("presentment_currency")).upper()
-    converted = money == "presentment" and bool(paid_in) and paid_in != shop_currency
+    # Payloads older than the *_set fields (API 2019-10) carry shop money only: they stay whole in it.
+    has_sets = bool(mapping(mapping(data.get("total_price_set")).get("presentment_money")).get("amount"))
+    converted = money == "presentment" and bool(paid_in) and paid_in != shop_currency and has_sets
     shop_total = to_money(data.get("total_price"), "total_price") if converted else None
     shop_tax = to_money(data.get("total_tax"), "total_tax") if converted else None
     if converted:
