@@ -198,6 +198,9 @@ class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders):
         return [int(s["id"]) for s in found]
 
     def _create_sale(self, order: Order) -> int:
+        if order.currency != self.store.currency:
+            # The sale is booked in the store's currency: amounts in the one the customer paid would be wrong there.
+            raise PermanentError("erp_currency_differs", {"currency": order.currency, "store": self.store.currency})
         lines = mapper.sale_lines(order, self._item_codes(), self.store.rules)
         products = self._products({line.product_code for line in lines})
         missing = mapper.missing_products(lines, products)
