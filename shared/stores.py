@@ -75,6 +75,14 @@ class InvoiceSettings(_Settings):
     # The seller's accounting currency (BT-6), filled from the store's `currency` when documents are made.
     accounting_currency: str = ""
 
+    @field_validator("accounting_currency")
+    @classmethod
+    def _accounting_currency(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value and (len(value) != 3 or not value.isalpha()):
+            raise ValueError("must be a three-letter ISO 4217 currency code, or left out for the store's currency")
+        return value
+
     @field_validator("payment_means_code")
     @classmethod
     def _payment_means(cls, value: str) -> str:

@@ -181,3 +181,12 @@ def test_seller_vat_id_written_with_spaces_and_a_valid_check_digit_loads(tmp_pat
     monkeypatch.setenv("SHOP_SECRET", SECRET)
     settings = load_store(write(tmp_path, GOOD.replace("ESB12345674", "'ES B-1234567 4'")))
     assert settings.seller is not None and settings.seller.vat_id == "ES B-1234567 4"
+
+
+def test_invoice_currency_setting_is_presentment_unless_the_file_says_shop(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOP_SECRET", SECRET)
+    assert load_store(write(tmp_path, GOOD)).invoice.currency == "presentment"
+    shop = load_store(write(tmp_path, GOOD + "invoice: {currency: shop, accounting_currency: aud}\n"))
+    assert (shop.invoice.currency, shop.invoice.accounting_currency) == ("shop", "AUD")
+    problems = refusal(write(tmp_path, GOOD + "invoice: {currency: customer}\n"))
+    assert [p.key for p in problems] == ["invoice.currency"]
