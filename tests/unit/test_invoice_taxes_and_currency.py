@@ -160,7 +160,7 @@ def test_order_paid_in_usd_at_an_aud_shop_is_invoiced_in_usd_with_the_vat_in_aud
     assert xpath(xml, "cac:TaxTotal[not(cac:TaxSubtotal)]/cbc:TaxAmount/@currencyID") == ["AUD"]
     assert xpath(xml, "cac:TaxTotal[not(cac:TaxSubtotal)]/cbc:TaxAmount/text()") == ["6.36"]
     note = xpath(xml, "cbc:Note/text()")[0]
-    assert "1.526281 AUD" in note and "69.98 AUD for 45.85 USD" in note
+    assert "1 USD = 1.526281 AUD" in note and "69.98 AUD for 45.85 USD" in note
 
 
 def test_shop_setting_invoices_in_the_shops_currency_and_amounts():

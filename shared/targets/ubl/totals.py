@@ -120,10 +120,11 @@ class Exchange:
     rate: Decimal
     tax: Decimal
     source: str
+    document_currency: str
 
     @property
     def note(self) -> str:
-        return f"Exchange rate 1 = {self.rate} {self.currency} ({self.source})."
+        return f"Exchange rate 1 {self.document_currency} = {self.rate} {self.currency} ({self.source})."
 
 
 def exchange(
@@ -137,4 +138,4 @@ def exchange(
         raise PermanentError("exchange_rate_missing", {"currency": currency, "accounting": accounting})
     rate = (shop_total / total).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
     source = f"the shop's own conversion: {money(shop_total)} {accounting} for {money(total)} {currency}"
-    return Exchange(accounting, rate, money(tax * shop_total / total), source)
+    return Exchange(accounting, rate, money(tax * shop_total / total), source, currency)
