@@ -93,6 +93,18 @@ class InvoiceSettings(_Settings):
     # (an online shop shipping goods); AE, reverse charge (a seller of services, where the buyer accounts for VAT).
     intra_eu_b2b: Literal["K", "AE"] = "K"
     default_buyer: DefaultBuyer | None = None  # for orders without buyer name or country; None holds them
+    # The currency of the documents: presentment, what the customer paid (default); shop, the shop's own.
+    currency: Literal["presentment", "shop"] = "presentment"
+    # The seller's accounting currency (BT-6), filled from the store's `currency` when documents are made.
+    accounting_currency: str = ""
+
+    @field_validator("accounting_currency")
+    @classmethod
+    def _accounting_currency(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value and (len(value) != 3 or not value.isalpha()):
+            raise ValueError("must be a three-letter ISO 4217 currency code, or left out for the store's currency")
+        return value
 
     @field_validator("payment_means_code")
     @classmethod
@@ -359,6 +371,8 @@ def load_store(path: Path) -> StoreSettings:
     if settings.store_id != path.stem:
         reason = f"'{settings.store_id}' must equal the file name '{path.stem}'"
         raise StoreFileError([StoreProblem(file, "store_id", reason)])
+    if settings.seller is not None and settings.seller.vat_id.strip():
+        _check_seller_vat_id(settings.seller, file)
     from shared.domain.rules import check_rules_settings  # the rules own their schema
 
     try:
@@ -366,6 +380,17 @@ def load_store(path: Path) -> StoreSettings:
     except ConfigError as exc:
         raise StoreFileError(_rules_problems(exc, file)) from exc
     return settings
+
+
+def _check_seller_vat_id(seller: Seller, file: str) -> None:
+    """The seller's VAT id goes onto every invoice: a wrong check digit is refused here, once, with python-stdnum
+    (the same checks as the buyers' ids), instead of on every document."""
+    from shared.domain.rules.taxids import check_tax_id
+
+    result = check_tax_id(seller.vat_id, seller.country)
+    if not result.valid:
+        reason = f"is not a valid VAT id for {seller.country} ({result.scheme}): {result.reason}"
+        raise StoreFileError([StoreProblem(file, "seller.vat_id", reason)])
 
 
 def store_files(folder: Path) -> list[Path]:

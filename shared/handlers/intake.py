@@ -92,7 +92,9 @@ def accept(
     """
     inbound = get_channel(channel)
     try:
-        event = inbound.parse_event(raw_body, headers, store_id, services.clock())
+        settings = services.loaded_store(store_id)
+        money = settings.invoice.currency if settings is not None else "presentment"
+        event = inbound.parse_event(raw_body, headers, store_id, services.clock(), money)
     except UnreadableOrder as error:
         event = _unreadable_event(channel, raw_body, headers, store_id, services.clock(), error.detail)
     with stage_span("intake", store_id, event.order_id, None, channel=channel, **{"event.topic": event.topic}):

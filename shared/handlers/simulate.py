@@ -24,7 +24,7 @@ def simulate_order(services: Services, store_id: str, raw_body: bytes) -> dict[s
     data = load_json_object(raw_body)
     channel: Any = get_channel(settings.channel)
     try:
-        order = channel.parse_order(data, store_id)
+        order = channel.parse_order(data, store_id, settings.invoice.currency)
     except BadRequest:
         raise
     except Exception as error:  # a parser bug must not become a 500 for the person trying an order
@@ -47,7 +47,8 @@ def simulate_order(services: Services, store_id: str, raw_body: bytes) -> dict[s
         return result
     payable, tax = document_totals(xml)
     result["invoice"] = {
-        "format": "UBL 2.1 / Peppol BIS Billing 3.0",
+        # Peppol only when both parties are on Peppol (the document's ProfileID says so); else plain EN 16931.
+        "format": "UBL 2.1 / Peppol BIS Billing 3.0" if b"<cbc:ProfileID>" in xml else "UBL 2.1 / EN 16931",
         "number": PREVIEW_NUMBER,
         "payable": str(payable),
         "tax": str(tax),

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 TEXTS: dict[str, str] = {
     # error.<code>: why a target or stage refused an order (PermanentError)
+    # fiscal-taxes (issue 11): the currency the customer paid
+    "error.erp_currency_differs": "The order is in {currency}, but the invoicing system books this store's sales in {store}; set invoice.currency: shop in the store settings so orders are read in {store}.",
+    "error.exchange_rate_missing": "The order is in {currency}, but the seller keeps its accounts in {accounting} and the order carries no {accounting} amounts to take the exchange rate from, so no invoice is made in either currency.",
     # problem.<code>: the rules' problems; fields are field, expected, found and each rule's extras
     "problem.currency_not_allowed": "The order is in {found}, but this store invoices only in {expected}.",
     "problem.discount_mismatch": "The discounts do not add up: {detail} (expected {expected}, found {found}).",

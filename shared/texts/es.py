@@ -8,6 +8,9 @@ from __future__ import annotations
 
 TEXTS: dict[str, str] = {
     # error.<code>: why a target or stage refused an order (PermanentError)
+    # fiscal-taxes (issue 11): la moneda en la que pagó el cliente
+    "error.erp_currency_differs": "El pedido está en {currency}, pero el sistema de facturación registra las ventas de esta tienda en {store}; ponga invoice.currency: shop en los ajustes de la tienda para leer los pedidos en {store}.",
+    "error.exchange_rate_missing": "El pedido está en {currency}, pero el vendedor lleva su contabilidad en {accounting} y el pedido no trae importes en {accounting} de los que tomar el tipo de cambio, así que no se emite factura en ninguna de las dos monedas.",
     # problem.<code>: the rules' problems; fields are field, expected, found and each rule's extras
     "problem.currency_not_allowed": "El pedido está en {found}, pero esta tienda solo factura en {expected}.",
     "problem.discount_mismatch": "Los descuentos no cuadran: {detail_es} (se esperaba {expected}, hay {found}).",

@@ -132,3 +132,15 @@ def test_payment_method_transform_sets_the_invoice_payment_means(tmp_path):
     order["payment_method"] = "bacs"
     result = simulate_order(services, "demo-woo", json.dumps(order).encode())
     assert result["invoice"] is None and result["invoice_problem"]["code"] == "seller_iban_missing"
+
+
+def test_simulate_names_the_kind_of_document_a_consumer_and_a_company_on_peppol_get(services):
+    company = json.loads(fixture_bytes("woocommerce", "order_created"))  # a Spanish company with its VAT id
+    consumer = json.loads(json.dumps(company))
+    consumer["meta_data"], consumer["billing"]["company"] = [], ""
+
+    on_peppol = simulate_order(services, "demo-woo", json.dumps(company).encode())["invoice"]
+    plain = simulate_order(services, "demo-woo", json.dumps(consumer).encode())["invoice"]
+
+    assert on_peppol["format"] == "UBL 2.1 / Peppol BIS Billing 3.0"
+    assert plain["format"] == "UBL 2.1 / EN 16931"

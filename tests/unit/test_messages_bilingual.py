@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from shared import texts
 from shared.domain.order import Address, Charge, Customer
 from shared.errors import PermanentError
 from shared.handlers.common import problem_from_error
@@ -31,6 +32,11 @@ def test_the_source_check_finds_the_refusals_it_is_meant_to_guard() -> None:
 
 
 def _faults(call: ast.Call) -> list[str]:
+    data = call.args[1] if len(call.args) > 1 else None
+    if isinstance(call.args[0], ast.Constant) and isinstance(data, ast.Dict):
+        # The catalog form PermanentError(code, data): its sentence is `error.<code>` in every language.
+        key = f"error.{call.args[0].value}"
+        return [f"no {key} in {lang}" for lang in ("en", "es") if key not in texts.CATALOGS[lang]]
     return spanish_faults(call, english_position=1, english_keyword="message", spanish_keyword="message_es")
 
 

@@ -83,6 +83,8 @@ def _currency_problems(order: Order, settings: StoreSettings, rules: RulesSettin
     allowed = rules.currencies or (settings.currency,)
     if order.currency.upper() in allowed:
         return []
+    if order.shop_currency.upper() in allowed and order.shop_total:
+        return []  # paid in another currency; the shop's own figures give the rate to the store's (UBL BT-6)
     return [problem("currency_not_allowed", field="currency", expected=", ".join(allowed), found=order.currency)]
 
 

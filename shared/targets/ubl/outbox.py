@@ -36,9 +36,13 @@ PREFLIGHT_NUMBER = "PREFLIGHT"
 
 def invoice_settings_for(order: Order, settings: StoreSettings) -> InvoiceSettings:
     """The store's invoice settings with the payment means code for this order's payment method, when the
-    store's `rules.transforms.payment_terms` maps it (stripe → 48, bacs → 30, …)."""
+    store's `rules.transforms.payment_terms` maps it (stripe → 48, bacs → 30, …), and the store's currency as the
+    seller's accounting currency unless the settings name one."""
     code = transform_payment_terms(order, settings.rules) if settings.rules else ""
-    return settings.invoice.model_copy(update={"payment_means_code": code}) if code else settings.invoice
+    update: dict[str, str] = {"accounting_currency": settings.invoice.accounting_currency or settings.currency}
+    if code:
+        update["payment_means_code"] = code
+    return settings.invoice.model_copy(update=update)
 
 
 def _utcnow() -> datetime:

@@ -20,7 +20,7 @@ from shared.targets.ubl.amounts import amount_text, number_text
 from shared.targets.ubl.codes import clean_text
 from shared.targets.ubl.parties import Buyer, Delivery
 from shared.targets.ubl.taxes import TaxCategory
-from shared.targets.ubl.totals import DocumentCharge, DocumentLine, Totals
+from shared.targets.ubl.totals import DocumentCharge, DocumentLine, Exchange, Totals
 
 _NSMAP_BASE: dict[str | None, str] = {"cac": codes.NS_CAC, "cbc": codes.NS_CBC}
 _CAC = f"{{{codes.NS_CAC}}}"
@@ -55,12 +55,14 @@ class Document:
     seller_vat_id: str | None  # None when the document shows no seller VAT id
     buyer: Buyer
     buyer_endpoint: tuple[str, str] | None
+    peppol: bool  # Peppol BIS Billing 3.0; else plain EN 16931
     show_vat: bool
     delivery: Delivery | None
     payment: Payment
     lines: list[DocumentLine]
     charges: list[DocumentCharge]
     totals: Totals
+    exchange: Exchange | None = None  # set when the seller's accounting currency is another one
 
 
 def write(document: Document) -> bytes:
@@ -83,8 +85,11 @@ def _root(d: Document) -> etree._Element:
     namespace = codes.NS_INVOICE if d.kind == "Invoice" else codes.NS_CREDIT_NOTE
     nsmap: dict[str | None, str] = {None: namespace, **_NSMAP_BASE}
     root = etree.Element(f"{{{namespace}}}{d.kind}", nsmap=nsmap)
-    _add(root, "cbc:CustomizationID", codes.CUSTOMIZATION_ID)
-    _add(root, "cbc:ProfileID", codes.PROFILE_ID)
+    if d.peppol:
+        _add(root, "cbc:CustomizationID", codes.CUSTOMIZATION_ID)
+        _add(root, "cbc:ProfileID", codes.PROFILE_ID)
+    else:
+        _add(root, "cbc:CustomizationID", codes.EN16931_CUSTOMIZATION_ID)
     _add(root, "cbc:ID", d.number)
     _add(root, "cbc:IssueDate", d.issue_date.isoformat())
     if d.kind == "Invoice":
@@ -95,6 +100,8 @@ def _root(d: Document) -> etree._Element:
         _add(root, "cbc:CreditNoteTypeCode", codes.CREDIT_NOTE_TYPE_CODE)
     _add_text(root, "cbc:Note", d.note)
     _add(root, "cbc:DocumentCurrencyCode", d.currency)
+    if d.exchange is not None:
+        _add(root, "cbc:TaxCurrencyCode", d.exchange.currency)
     _add(root, "cbc:BuyerReference", d.order_number)
     order_reference = _add(root, "cac:OrderReference")
     _add(order_reference, "cbc:ID", d.order_number)
@@ -110,6 +117,8 @@ def _root(d: Document) -> etree._Element:
     _add_payment(root, d.payment)
     _add_document_charges(root, d.charges, d.currency)
     _add_tax_total(root, d.totals, d.currency)
+    if d.exchange is not None:  # BT-111: the VAT total in accounting currency, without breakdown (PEPPOL R054)
+        _add_amount(_add(root, "cac:TaxTotal"), "cbc:TaxAmount", d.exchange.tax, d.exchange.currency)
     _add_monetary_total(root, d.totals, d.currency)
     _add_lines(root, d.kind, d.lines, d.currency)
     return root
