@@ -33,7 +33,13 @@ TEXTS: dict[str, str] = {
     "problem.unmapped_shipping_method": "The shipping method '{found}' is not mapped to an item in the invoicing system.",
     "problem.unmapped_sku": "The SKU {found} on line {line} is not mapped to an item in the invoicing system. Add it to the SKU map and retry the order.",
     "problem.unreadable_order": "Part of the order could not be read ({field}): {found}. Check the order in the store.",
+    # VERI*FACTU printable invoice and submission (issue 13, verifactu-send)
+    "problem.verifactu_rejected": 'The AEAT rejected the VERI*FACTU record of {number}: error {error_code}, "{error_text}" (the AEAT\'s words). Correct the cause and retry the order: the record is sent again as a correction (subsanación).',
     # timeline.<name>: one sentence for people on an order's timeline
+    # VERI*FACTU printable invoice and submission (issue 13, verifactu-send)
+    "timeline.verifactu_accepted": "The AEAT accepted the VERI*FACTU record of {number} (CSV {csv}).",
+    "timeline.verifactu_accepted_with_errors": 'The AEAT accepted the VERI*FACTU record of {number} with errors (CSV {csv}): {error_code}, "{error_text}". Send a correction.',
+    "timeline.verifactu_rejected": 'The AEAT rejected the VERI*FACTU record of {number}: error {error_code}, "{error_text}".',
     # ui.<key>: the dashboard's words
     "ui.action": "What",
     "ui.action_cancel_requested": "Cancellation requested",
@@ -140,6 +146,9 @@ TEXTS: dict[str, str] = {
     "ui.where": "Where",
     "ui.writes_paused": "Writes to the invoicing system are paused for this store.",
     # VERI*FACTU printable invoice and submission (issue 13, verifactu-send)
+    "ui.action_verifactu_accepted": "Accepted by the AEAT",
+    "ui.action_verifactu_accepted_with_errors": "Accepted by the AEAT with errors",
+    "ui.action_verifactu_rejected": "Rejected by the AEAT",
     "ui.pdf": "PDF",
     "ui.pdf_amount": "Amount",
     "ui.pdf_buyer": "Customer",

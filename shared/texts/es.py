@@ -33,7 +33,13 @@ TEXTS: dict[str, str] = {
     "problem.unmapped_shipping_method": "El método de envío '{found}' no está asociado a ningún artículo del sistema de facturación.",
     "problem.unmapped_sku": "El SKU {found} de la línea {line} no está asociado a ningún artículo del sistema de facturación. Añádalo a la tabla de SKU y reintente el pedido.",
     "problem.unreadable_order": "No se pudo leer una parte del pedido ({field}): {found}. Revise el pedido en la tienda.",
+    # VERI*FACTU printable invoice and submission (issue 13, verifactu-send)
+    "problem.verifactu_rejected": "La AEAT rechazó el registro VERI*FACTU de {number}: error {error_code}, «{error_text}». Corrija la causa y reintente el pedido: el registro se enviará de nuevo como subsanación.",
     # timeline.<name>: one sentence for people on an order's timeline
+    # VERI*FACTU printable invoice and submission (issue 13, verifactu-send)
+    "timeline.verifactu_accepted": "La AEAT aceptó el registro VERI*FACTU de {number} (CSV {csv}).",
+    "timeline.verifactu_accepted_with_errors": "La AEAT aceptó con errores el registro VERI*FACTU de {number} (CSV {csv}): {error_code}, «{error_text}». Envíe una subsanación.",
+    "timeline.verifactu_rejected": "La AEAT rechazó el registro VERI*FACTU de {number}: error {error_code}, «{error_text}».",
     # ui.<key>: the dashboard's words
     "ui.action": "Qué",
     "ui.action_cancel_requested": "Cancelación solicitada",
@@ -140,6 +146,9 @@ TEXTS: dict[str, str] = {
     "ui.where": "Dónde",
     "ui.writes_paused": "Los envíos al sistema de facturación están en pausa para esta tienda.",
     # VERI*FACTU printable invoice and submission (issue 13, verifactu-send)
+    "ui.action_verifactu_accepted": "Aceptado por la AEAT",
+    "ui.action_verifactu_accepted_with_errors": "Aceptado con errores por la AEAT",
+    "ui.action_verifactu_rejected": "Rechazado por la AEAT",
     "ui.pdf": "PDF",
     "ui.pdf_amount": "Importe",
     "ui.pdf_buyer": "Destinatario",
