@@ -10,6 +10,7 @@ from shared.handlers import catalog, operations
 from shared.handlers.documents import get_document, get_printable_invoice, printable_name
 from shared.handlers.health import health_report
 from shared.handlers.simulate import simulate_order
+from shared.handlers.verifactu import verifactu_records
 from shared.texts import choose_language
 
 bp = func.Blueprint()
@@ -67,6 +68,14 @@ def sku_map(req: func.HttpRequest) -> func.HttpResponse:
 @http_errors
 def unmapped_skus(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(200, {"unmapped": catalog.unmapped_skus(services(), req.route_params["store_id"])})
+
+
+@bp.function_name("verifactu_records")
+@bp.route(route="stores/{store_id}/verifactu", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@http_errors
+def get_verifactu_records(req: func.HttpRequest) -> func.HttpResponse:
+    store_id = req.route_params["store_id"]
+    return json_response(200, verifactu_records(services(), store_id, req.params.get("after"), req.params.get("limit")))
 
 
 @bp.function_name("simulate")

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from stdnum.es import nif as stdnum_nif
 
 from shared.channels import CHANNEL_NAMES
 from shared.domain.limits import MAX_STORE_ID_BYTES, size
+from shared.domain.verifactu import VerifactuSettings
 from shared.errors import BadRequest, ConfigError, RetryableError
 
 MIN_SECRET_LENGTH = 16
@@ -141,6 +143,24 @@ class StoreSettings(_Settings):
     rules: dict[str, Any] = Field(default_factory=dict)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     outgoing_writes: bool = True  # False blocks every write to the target and store (a safe pause)
+    # Spain: chained VERI*FACTU records for every document the UBL target issues (shared.fiscal.verifactu).
+    verifactu: VerifactuSettings = Field(default_factory=VerifactuSettings)
+
+    @field_validator("verifactu")
+    @classmethod
+    def _verifactu(cls, value: VerifactuSettings, info: ValidationInfo) -> VerifactuSettings:
+        if not value.enabled:
+            return value
+        # When an ERP issues the invoice, its own VERI*FACTU module keeps the records: ours would be a second chain.
+        if info.data.get("target") != "ubl":
+            raise ValueError("verifactu.enabled needs target: ubl (an ERP keeps its own VERI*FACTU records)")
+        seller = info.data.get("seller")
+        vat_id = (seller.vat_id if seller is not None else "").replace(" ", "").upper()
+        if seller is None or seller.country != "ES" or not stdnum_nif.is_valid(vat_id.removeprefix("ES")):
+            raise ValueError(
+                "verifactu.enabled needs a Spanish seller (seller.country: ES) with a valid NIF in seller.vat_id"
+            )
+        return value
 
     @field_validator("channel")
     @classmethod

@@ -21,6 +21,7 @@ from shared.domain.order import ZERO, Order, OrderState, Refund, RefundLine
 from shared.domain.records import DocumentRef, OrderRecord, Problem, TimelineEntry
 from shared.domain.rules import validate_refund
 from shared.errors import NothingToDo, PermanentError, RetryableError
+from shared.fiscal.verifactu import record_document
 from shared.handlers.common import entry, format_number, hold, log, problem_from_error, update_order
 from shared.handlers.orders import changed_after_invoicing, follow_up, invoiced_content
 from shared.handlers.privacy import refuse_redacted
@@ -99,6 +100,24 @@ def _issue(
     return document
 
 
+def _fiscal_record(
+    services: Services, settings: StoreSettings, record: OrderRecord, document: DocumentRef
+) -> list[TimelineEntry]:
+    """Spain: the VERI*FACTU record of the document, created once (a retry finds it); the timeline entry that
+    says so goes with the document onto the order, so it appears exactly when the document does."""
+    kept = record_document(services.state, services.document_store, settings, record, document, services.clock)
+    if kept is None:
+        return []
+    fiscal = kept[0]
+    data = {
+        "seq": fiscal.seq,
+        "invoice_type": fiscal.invoice_type,
+        "number": fiscal.invoice_number,
+        "hash_start": fiscal.hash[:12],
+    }
+    return [TimelineEntry(actor=ACTOR, action="verifactu.recorded", text="timeline.verifactu_recorded", data=data)]
+
+
 def _add_document(record: OrderRecord, document: DocumentRef) -> bool:
     if record.document(document.kind, document.refund_id) is not None:
         return False
@@ -134,6 +153,7 @@ def issue_invoice(services: Services, message: IssueInvoice) -> OrderRecord | No
         )
         if document is None:
             return None
+        fiscal = _fiscal_record(services, settings, record, document)
 
         def mutate(current: OrderRecord) -> list[TimelineEntry]:
             if not _add_document(current, document):
@@ -158,7 +178,7 @@ def issue_invoice(services: Services, message: IssueInvoice) -> OrderRecord | No
                 entries += hold(current, [changed_after_invoicing(order, current.order)], ACTOR)
             elif current.state != OrderState.HELD:  # held by a later update: its problems stand
                 lifecycle.move(current, OrderState.INVOICED)
-            return entries
+            return entries + fiscal
 
         record = update_order(services, record.store_id, record.order_id, mutate)
     follow_up(services, record)
@@ -350,6 +370,7 @@ def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder
     )
     if document is None:
         return None
+    fiscal = _fiscal_record(services, settings, record, document)
 
     def mutate(current: OrderRecord) -> list[TimelineEntry]:
         if not _add_document(current, document):
@@ -368,7 +389,8 @@ def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder
                 f"{document.total} {document.currency}.",
                 number=document.number,
                 refund=refund.refund_id,
-            )
+            ),
+            *fiscal,
         ]
 
     return update_order(services, record.store_id, record.order_id, mutate)

@@ -36,6 +36,8 @@ TEXTS: dict[str, str] = {
     # VERI*FACTU printable invoice and submission (issue 13, verifactu-send)
     "problem.verifactu_rejected": 'The AEAT rejected the VERI*FACTU record of {number}: error {error_code}, "{error_text}" (the AEAT\'s words). Correct the cause and retry the order: the record is sent again as a correction (subsanación).',
     # timeline.<name>: one sentence for people on an order's timeline
+    # VERI*FACTU records (issue 13)
+    "timeline.verifactu_recorded": "VERI*FACTU record {seq} ({invoice_type}) kept for {number}, chained with hash {hash_start}…",
     # VERI*FACTU printable invoice and submission (issue 13, verifactu-send)
     "timeline.verifactu_accepted": "The AEAT accepted the VERI*FACTU record of {number} (CSV {csv}).",
     "timeline.verifactu_accepted_with_errors": 'The AEAT accepted the VERI*FACTU record of {number} with errors (CSV {csv}): {error_code}, "{error_text}". Send a correction.',
@@ -145,6 +147,8 @@ TEXTS: dict[str, str] = {
     "ui.uploading": "Uploading…",
     "ui.where": "Where",
     "ui.writes_paused": "Writes to the invoicing system are paused for this store.",
+    # VERI*FACTU records (issue 13)
+    "ui.action_verifactu_recorded": "VERI*FACTU record",
     # VERI*FACTU printable invoice and submission (issue 13, verifactu-send)
     "ui.action_verifactu_accepted": "Accepted by the AEAT",
     "ui.action_verifactu_accepted_with_errors": "Accepted by the AEAT with errors",

@@ -36,6 +36,8 @@ TEXTS: dict[str, str] = {
     # VERI*FACTU printable invoice and submission (issue 13, verifactu-send)
     "problem.verifactu_rejected": "La AEAT rechazó el registro VERI*FACTU de {number}: error {error_code}, «{error_text}». Corrija la causa y reintente el pedido: el registro se enviará de nuevo como subsanación.",
     # timeline.<name>: one sentence for people on an order's timeline
+    # VERI*FACTU records (issue 13)
+    "timeline.verifactu_recorded": "Registro VERI*FACTU {seq} ({invoice_type}) guardado para {number}, encadenado con la huella {hash_start}…",
     # VERI*FACTU printable invoice and submission (issue 13, verifactu-send)
     "timeline.verifactu_accepted": "La AEAT aceptó el registro VERI*FACTU de {number} (CSV {csv}).",
     "timeline.verifactu_accepted_with_errors": "La AEAT aceptó con errores el registro VERI*FACTU de {number} (CSV {csv}): {error_code}, «{error_text}». Envíe una subsanación.",
@@ -145,6 +147,8 @@ TEXTS: dict[str, str] = {
     "ui.uploading": "Subiendo…",
     "ui.where": "Dónde",
     "ui.writes_paused": "Los envíos al sistema de facturación están en pausa para esta tienda.",
+    # VERI*FACTU records (issue 13)
+    "ui.action_verifactu_recorded": "Registro VERI*FACTU",
     # VERI*FACTU printable invoice and submission (issue 13, verifactu-send)
     "ui.action_verifactu_accepted": "Aceptado por la AEAT",
     "ui.action_verifactu_accepted_with_errors": "Aceptado con errores por la AEAT",

@@ -29,6 +29,7 @@ EXPECTED_HTTP = {
     "dashboard_static": ("dashboard/static/{name}", ["GET"]),
     "erase_customer": ("stores/{store_id}/erasure", ["POST"]),
     "get_document": ("documents/{store_id}/{number}", ["GET"]),
+    "verifactu_records": ("stores/{store_id}/verifactu", ["GET"]),
 }
 EXPECTED_TIMERS = {
     "catch_up_poll": "%CatchUpSchedule%",
