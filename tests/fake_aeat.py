@@ -43,6 +43,7 @@ class FakeAeat:
     refused: int = 0
     last_answer: dict[str, datetime] = field(default_factory=dict)  # issuer NIF -> time of its last answer
     client_subjects: list[str] = field(default_factory=list)
+    exchanges: list[tuple[bytes, bytes]] = field(default_factory=list)  # (request, answer) as on the wire
     csv_count: int = 0
 
     def answer(self, body: bytes) -> tuple[int, bytes]:
@@ -187,6 +188,7 @@ def running(fake: FakeAeat, pki: Pki) -> Iterator[str]:
             peer = self.connection.getpeercert() if isinstance(self.connection, ssl.SSLSocket) else None
             fake.client_subjects.append(str(dict(x[0] for x in peer["subject"])["commonName"]) if peer else "")
             status, answer = fake.answer(body)
+            fake.exchanges.append((body, answer))
             self.send_response(status)
             self.send_header("Content-Type", "text/xml; charset=utf-8")
             self.send_header("Content-Length", str(len(answer)))

@@ -23,7 +23,7 @@ import requests
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, pkcs12
 
 from shared.errors import ConfigError, RetryableError
-from shared.fiscal.verifactu.soap import Answer, Fault, UnreadableAnswer, parse_answer, request_envelope
+from shared.fiscal.verifactu.soap import ENDPOINTS, Answer, Fault, UnreadableAnswer, parse_answer, request_envelope
 
 TIMEOUT_SECONDS = 60
 
@@ -133,3 +133,12 @@ class SoapAeatClient:
             return
         with _pem_file(self.certificate) as path:
             yield path
+
+
+def aeat_client_for(store_id: str, environment: str) -> SoapAeatClient:
+    """The client of a store's seller: the WSDL endpoint of its environment (VERIFACTU_ENDPOINT overrides it, e.g.
+    for a local fake), its certificate (client_certificate) and VERIFACTU_CA_BUNDLE, if set, as trust store.
+    Raises ConfigError when the certificate is missing."""
+    endpoint = os.environ.get("VERIFACTU_ENDPOINT", "").strip() or ENDPOINTS[environment]
+    bundle = os.environ.get("VERIFACTU_CA_BUNDLE", "").strip()
+    return SoapAeatClient(endpoint, client_certificate(store_id), verify=bundle or True)

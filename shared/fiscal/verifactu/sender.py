@@ -9,7 +9,7 @@ neither HTTP nor the SOAP wire: the AeatClient does (client.py; a local fake in 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -18,10 +18,12 @@ from shared.bootstrap import Services
 from shared.domain import lifecycle
 from shared.domain.order import OrderState
 from shared.domain.records import OrderRecord, Problem, TimelineEntry
-from shared.errors import ConfigError
-from shared.fiscal.verifactu.client import AeatClient
+from shared.errors import ConfigError, RetryableError
+from shared.fiscal.verifactu.chain import issuer_of, settings_of
+from shared.fiscal.verifactu.client import AeatClient, aeat_client_for
 from shared.fiscal.verifactu.soap import DEFAULT_WAIT_SECONDS, MAX_RECORDS, Answer, Fault, LineAnswer
 from shared.handlers.common import update_order
+from shared.stores import StoreSettings
 
 log = logging.getLogger("o2c.verifactu")
 
@@ -188,3 +190,27 @@ def _tell_the_order(
         update_order(services, record.store_id, record.order_id, mutate)
     except KeyError:
         log.warning("verifactu record of an unknown order store=%s order=%s", record.store_id, record.order_id)
+
+
+ClientFor = Callable[[str, str], AeatClient]  # (store id, environment) -> client
+
+
+def send_all(services: Services, now: datetime, client_for: ClientFor = aeat_client_for) -> list[Outcome]:
+    """One submission (at most) per issuer of the stores with VERI*FACTU on; what the timer and the CLI run.
+
+    Stores that share a seller share its chain and send together, with the first store's certificate. One
+    issuer's trouble (no certificate, AEAT unreachable) is logged and reported and never stops the others.
+    """
+    issuers: dict[str, tuple[Issuer, StoreSettings]] = {}
+    for store in sorted(services.stores.values(), key=lambda s: s.store_id):
+        if settings_of(store) is not None and store.seller is not None:
+            issuers.setdefault(issuer_of(store), (Issuer(issuer_of(store), store.seller.name), store))
+    outcomes = []
+    for issuer, store in issuers.values():
+        try:
+            client = client_for(store.store_id, store.verifactu.environment)
+            outcomes.append(send_pending(services, issuer, client, now))
+        except (ConfigError, RetryableError) as exc:
+            log.warning("verifactu submission not made issuer=%s store=%s: %s", issuer.nif, store.store_id, exc)
+            outcomes.append(Outcome(issuer.nif, fault=str(exc)))
+    return outcomes

@@ -47,7 +47,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
-from decimal import Decimal
 
 from shared.domain.order import Order, Refund
 from shared.domain.records import DocumentRef
@@ -87,7 +86,7 @@ def invoice_xml(
     charges = lines.order_charges(order, seller, buyer, invoice)
     summed = totals(booked, charges, expected=order.total, prepaid=order.total if order.paid_at else ZERO)
     document = _document("Invoice", order, seller, buyer, invoice, number, issue_date, booked, charges, summed, None)
-    return write(_with_validation_url(document, verifactu, order.total))
+    return write(_with_validation_url(document, verifactu, sign=1))
 
 
 def credit_note_xml(
@@ -127,14 +126,16 @@ def credit_note_xml(
         note=refund.reason,
     )
     # A corrective VERI*FACTU record by differences has a negative total; the QR shows the record's total.
-    return write(_with_validation_url(document, verifactu, -refund.amount))
+    return write(_with_validation_url(document, verifactu, sign=-1))
 
 
-def _with_validation_url(document: Document, verifactu: Environment | None, total: Decimal) -> Document:
+def _with_validation_url(document: Document, verifactu: Environment | None, sign: int) -> Document:
     """With verifactu (the AEAT environment of a VERI*FACTU store) the document carries AEAT's validation URL
-    for the seller's NIF, number, date and total; without it, the document is unchanged."""
+    for the seller's NIF, number, date and total (the record's ImporteTotal: TaxInclusiveAmount, negative for a
+    credit note); without it, the document is unchanged."""
     if verifactu is None or not document.seller.vat_id:
         return document
+    total = sign * document.totals.tax_inclusive
     url = validation_url(document.seller.vat_id, document.number, document.issue_date, total, verifactu)
     return replace(document, validation_url=url)
 
