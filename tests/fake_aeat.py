@@ -43,6 +43,7 @@ class FakeAeat:
     refused: int = 0
     last_answer: dict[str, datetime] = field(default_factory=dict)  # issuer NIF -> time of its last answer
     client_subjects: list[str] = field(default_factory=list)
+    corrections: list[tuple[str, str]] = field(default_factory=list)  # (number, RechazoPrevio) of each subsanación
     exchanges: list[tuple[bytes, bytes]] = field(default_factory=list)  # (request, answer) as on the wire
     csv_count: int = 0
 
@@ -70,6 +71,8 @@ class FakeAeat:
             number = record.findtext(f"sf:IDFactura/sf:NumSerieFactura{suffix}", namespaces=NS) or ""
             issued = record.findtext(f"sf:IDFactura/sf:FechaExpedicionFactura{suffix}", namespaces=NS) or ""
             numbers.append(number)
+            if record.findtext("sf:Subsanacion", namespaces=NS) == "S":
+                self.corrections.append((number, record.findtext("sf:RechazoPrevio", namespaces=NS) or ""))
             lines.append((number, issued, "Alta" if alta else "Anulacion", number in self.reject))
         self.submissions.append(numbers)
         return 200, self._response(nif, name, now, lines)

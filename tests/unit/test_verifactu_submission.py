@@ -140,3 +140,34 @@ def test_the_cli_sends_like_the_timer_and_prints_the_outcome(services, pki, monk
     [printed] = json.loads(capsys.readouterr().out)
     assert printed["issuer_nif"] == ISSUER and printed["sent"] == 2 and printed["accepted"] == 2
     assert again[0].sent == 0 and len(fake.exchanges) == 1  # the AEAT's wait holds the next run back
+
+
+def test_retrying_the_held_order_resends_the_rejected_record_as_a_subsanacion(services, pki, monkeypatch):
+    from shared.fiscal.verifactu import chain_breaks
+    from shared.fiscal.verifactu.records import validation_errors
+    from shared.handlers.operations import retry_order
+
+    _, credit_note = kept(services)
+    fake = FakeAeat(clock=lambda: clock[0], reject={credit_note.invoice_number})
+    clock = [T0]
+    with running(fake, pki) as url:
+        monkeypatch.setenv("VERIFACTU_ENDPOINT", url)
+        monkeypatch.setenv("VERIFACTU_CA_BUNDLE", str(pki.ca))
+        monkeypatch.setenv("VERIFACTU_CERTIFICATE", str(pki.client))
+        send_all(services, T0)
+        fake.reject = set()  # the cause is put right (e.g. the store's settings)
+
+        retry_order(services, SHOP, SHOP_ORDER, actor="operator:ana")
+        after_retry = kept(services)
+        clock[0] = T0 + timedelta(seconds=60)
+        [outcome] = send_all(services, clock[0])
+
+    _, rejected, correction = kept(services)
+    assert len(after_retry) == 3 and outcome.sent == 1 and outcome.accepted == 1
+    assert (rejected.state, correction.state) == ("rejected", "accepted")
+    assert correction.invoice_number == rejected.invoice_number and correction.previous_hash == rejected.hash
+    assert chain_breaks(kept(services)) == [] and validation_errors(correction.xml) == []
+    assert fake.corrections == [(rejected.invoice_number, "S")]
+    order = services.state.get_order(SHOP, SHOP_ORDER)
+    assert order is not None and order.state != OrderState.HELD and order.problems == []
+    assert [e.action for e in services.state.get_timeline(SHOP, SHOP_ORDER)][-1] == "verifactu.accepted"
