@@ -10,6 +10,7 @@ from shared.fiscal.verifactu import issuer_of, ledger
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+FIELDS = {"seq", "invoice_number", "kind", "hash", "previous_hash", "state", "csv", "xml"}  # fixed by ARCHITECTURE
 
 
 def _whole_number(name: str, value: str | None, default: int, low: int, high: int) -> int:
@@ -30,5 +31,4 @@ def verifactu_records(services: Services, store_id: str, after: str | None, limi
     count = _whole_number("limit", limit, DEFAULT_LIMIT, 1, MAX_LIMIT)
     issuer = issuer_of(store)
     found = ledger(services.state).list_verifactu_records(issuer, start, count) if issuer else []
-    fields = ("seq", "invoice_number", "kind", "hash", "previous_hash", "state", "csv", "xml")
-    return {"records": [{name: getattr(record, name) for name in fields} for record in found]}
+    return {"records": [record.model_dump(mode="json", include=FIELDS) for record in found]}

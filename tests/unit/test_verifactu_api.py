@@ -14,9 +14,12 @@ import pytest
 from local.registry import registered_functions
 from shared.bootstrap import Services, override_services
 from shared.fiscal.verifactu import chain_breaks
+from shared.fiscal.verifactu.records import validation_errors
 from shared.handlers.intake import receive_webhook
-from tests.support import fixture_bytes, http_status, make_services, store_settings, webhook_headers
+from shared.stores import load_store
+from tests.support import SECRETS, fixture_bytes, http_status, make_services, store_settings, webhook_headers
 
+ROOT = Path(__file__).resolve().parents[2]
 SHOP = "demo-shopify"
 SYSTEM = {"producer_name": "Integraciones Demo S.L.", "producer_nif": "B12345674", "installation_number": "1"}
 FIELDS = {"seq", "invoice_number", "kind", "hash", "previous_hash", "state", "csv", "xml"}
@@ -92,3 +95,41 @@ def test_an_unknown_store_is_404(functions, services) -> None:
     response = get(functions, "no-such-store")
     assert response.status_code == 404
     assert response.headers["Content-Type"] == "application/problem+json"
+
+
+def test_the_demo_spanish_store_invoices_two_orders_and_a_refund_into_one_valid_chain(
+    tmp_path: Path, functions: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEMO_WOO_SECRET", SECRETS["woocommerce"])
+    settings = load_store(ROOT / "config" / "stores" / "demo-woo.yaml")
+    assert settings.verifactu.enabled
+    services = make_services(tmp_path, **{"demo-woo": settings})
+    first = json.loads(fixture_bytes("woocommerce", "order_created"))
+    second = {**first, "id": first["id"] + 1, "number": f"{first['number']}-2", "order_key": "wc_order_second"}
+    refunded = fixture_bytes("woocommerce", "order_updated_refunded")
+    for topic, raw in (
+        ("order.created", json.dumps(first).encode()),
+        ("order.created", json.dumps(second).encode()),
+        ("order.updated", refunded),
+    ):
+        assert (
+            http_status(
+                receive_webhook(services, "woocommerce", "demo-woo", raw, webhook_headers("woocommerce", topic, raw))
+            )
+            == 202
+        )
+        services.bus.drain(services)  # type: ignore[attr-defined]
+    override_services(services)
+    try:
+        records = json.loads(get(functions, "demo-woo").get_body())["records"]
+    finally:
+        override_services(None)
+    invoices = [d.number for o in (first, second) for d in services.state.get_order("demo-woo", str(o["id"])).documents]
+    assert sorted(r["invoice_number"] for r in records) == sorted(invoices)
+    assert len(records) == 3  # two invoices and the refund's credit note
+    assert [r["seq"] for r in records] == [1, 2, 3]
+    assert all(validation_errors(r["xml"]) == [] for r in records)
+    kept = services.state.list_verifactu_records("B12345674")
+    assert chain_breaks(kept) == []
+    credit = next(r for r in kept if r.invoice_type in ("R1", "R5"))
+    assert "<sf:TipoRectificativa>I</sf:TipoRectificativa>" in credit.xml and credit.total < 0

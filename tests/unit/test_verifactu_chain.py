@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from shared.adapters.documents_fs import FolderDocumentStore
 from shared.adapters.sqlite_state import SqliteStateStore
 from shared.bootstrap import Services
+from shared.dashboard.formats import action_label
 from shared.domain.records import OrderRecord
 from shared.fiscal.verifactu import chain_breaks, is_simplified, record_document
 from shared.fiscal.verifactu.records import validation_errors
@@ -67,6 +68,10 @@ def test_an_order_and_its_refund_get_two_chained_valid_records_and_a_timeline_en
     assert [t.data["seq"] for t in entries] == [1, 2]
     assert "VERI*FACTU record 1 (F1)" in entries[0].describe("en")
     assert "Registro VERI*FACTU 2 (R1)" in entries[1].describe("es")
+    assert (action_label(entries[0].action, "en"), action_label(entries[0].action, "es")) == (
+        "VERI*FACTU record",
+        "Registro VERI*FACTU",
+    )
 
 
 def test_a_store_without_verifactu_keeps_no_records(tmp_path: Path) -> None:
