@@ -93,7 +93,8 @@ needs_tools = pytest.mark.skipif(
 
 @needs_tools
 def test_the_printed_qr_code_decodes_to_the_documents_validation_url(tmp_path: Path) -> None:
-    xml = invoice_xml(two_mugs_with_coupon(), seller(), invoice_settings(), "INV-000041", ISSUED, {}, "test")
+    mugs = two_mugs_with_coupon("4.95")  # with shipping
+    xml = invoice_xml(mugs, seller(), invoice_settings(), "INV-000041", ISSUED, {}, "test")
     [url] = etree.fromstring(xml).xpath(URL, namespaces=NS)
     pdf = invoice_pdf(xml, "es")
     assert pdf.startswith(b"%PDF-")
@@ -101,6 +102,7 @@ def test_the_printed_qr_code_decodes_to_the_documents_validation_url(tmp_path: P
     text = _pdf_text(pdf, tmp_path)
     assert "VERI*FACTU" in text and "QR tributario:" in text
     assert "Factura INV-000041" in text and "Factura verificable en la sede electrónica de la AEAT" in text
+    assert "Blue mug 350 ml" in text and "Flat rate" in text  # lines and the shipping charge make the base
 
 
 @needs_tools

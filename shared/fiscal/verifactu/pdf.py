@@ -79,6 +79,15 @@ def _party(party: etree._Element | None) -> list[str]:
     return [line for line in (name, tax_id, place) if line]
 
 
+def _charge(charge: etree._Element) -> PrintedLine:
+    # Document-level charges (shipping, fees) and allowances are part of the taxable base: print them as lines.
+    amount = _text(charge, "cbc:Amount")
+    signed = amount if _text(charge, "cbc:ChargeIndicator") == "true" else f"-{amount}"
+    return PrintedLine(
+        _text(charge, "cbc:AllowanceChargeReason") or _text(charge, "cbc:AllowanceChargeReasonCode"), "", "", signed
+    )
+
+
 def read_invoice(xml: bytes) -> PrintedInvoice:
     """The printable content of a UBL 2.1 Invoice or CreditNote. Raises ValueError for XML that is neither."""
     root = etree.fromstring(xml)
@@ -109,7 +118,8 @@ def read_invoice(xml: bytes) -> PrintedInvoice:
                 _text(line, "cbc:LineExtensionAmount"),
             )
             for line in root.findall(line_tag, _NS)
-        ],
+        ]
+        + [_charge(charge) for charge in root.findall("cac:AllowanceCharge", _NS)],
         taxes=[
             PrintedTax(
                 _text(sub, "cac:TaxCategory/cbc:Percent"),
