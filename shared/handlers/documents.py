@@ -37,7 +37,7 @@ def get_printable_invoice(services: Services, store_id: str, number: str, lang: 
     document = get_document(services, store_id, number)
     try:
         return invoice_pdf(document.content, lang)
-    except (ValueError, SyntaxError):  # lxml's XMLSyntaxError is a SyntaxError
+    except (ValueError, SyntaxError, ArithmeticError):  # lxml: XMLSyntaxError; decimal: InvalidOperation
         raise UnknownDocument(
             "No printable invoice", f"Document '{number}' of store '{store_id}' is no invoice or credit note."
         ) from None
