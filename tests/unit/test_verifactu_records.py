@@ -48,7 +48,7 @@ def test_anulacion_hash_reproduces_aeats_worked_example() -> None:
     assert got == CANCELLED
 
 
-def test_built_records_carry_the_hash_of_the_texts_they_show() -> None:
+def test_the_anulacion_builder_writes_aeats_example_hash_into_a_valid_record() -> None:
     """The builder formats the date and time exactly as the example strings: it reproduces the anulación hash."""
     built = build_anulacion(
         issuer_nif="89890001K",
