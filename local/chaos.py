@@ -47,6 +47,7 @@ def main() -> int:
         "CatchUpSchedule": "0 0 0 1 1 *",
         "SweepSchedule": "0 0 0 1 1 *",
         "RetentionSchedule": "0 0 0 1 1 *",
+        "VerifactuSendSchedule": "0 0 0 1 1 *",
     }
     host = HostProcess(work / "state", work / "stores", env_overrides=env)
     started = time.monotonic()

@@ -63,6 +63,7 @@ class DocumentView:
     name: str  # the file name or external id
     location: str  # the full location, shown on hover
     href: str  # /api/documents/... for documents the document store keeps (UBL), else ""
+    pdf_href: str = ""  # /api/documents/....pdf, the printable invoice of a document the store keeps
 
 
 @dataclass(frozen=True)
@@ -243,10 +244,11 @@ class _Request:
 
     def document(self, document: DocumentRef, store_id: str) -> DocumentView:
         location = document.location or document.external_id
-        href = ""
+        href = pdf_href = ""
         if document.target == "ubl":
             # Kept in the document store: /api/documents reads it through that store.
             href = self.api(f"documents/{quote(store_id, safe='')}/{quote(document.number, safe='')}")
+            pdf_href = self.api(f"documents/{quote(store_id, safe='')}/{quote(document.number, safe='')}.pdf")
         name = file_name(location) if document.target == "ubl" or "://" not in location else location
         return DocumentView(
             document.kind,
@@ -258,6 +260,7 @@ class _Request:
             name,
             location,
             href,
+            pdf_href,
         )
 
     def row(self, record: OrderRecord) -> OrderRow:

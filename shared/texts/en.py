@@ -39,9 +39,15 @@ TEXTS: dict[str, str] = {
     # issue 11: products without SKU, consumers without data
     "problem.missing_buyer": "The order has no buyer {what}, which the invoice must state. Add it to the order in the store, or set a default buyer for consumers (invoice.default_buyer) in the store settings.",
     "problem.unmapped_product": "Line {line} ({name}) has no SKU and its product {product_id} is not mapped to an item in the invoicing system. Add {found} to the SKU map and retry the order.",
+    # VERI*FACTU printable invoice and submission (issue 13, verifactu-send)
+    "problem.verifactu_rejected": 'The AEAT rejected the VERI*FACTU record of {number}: error {error_code}, "{error_text}" (the AEAT\'s words). Correct the cause and retry the order: the record is sent again as a correction (subsanación).',
     # timeline.<name>: one sentence for people on an order's timeline
     # VERI*FACTU records (issue 13)
     "timeline.verifactu_recorded": "VERI*FACTU record {seq} ({invoice_type}) kept for {number}, chained with hash {hash_start}…",
+    # VERI*FACTU printable invoice and submission (issue 13, verifactu-send)
+    "timeline.verifactu_accepted": "The AEAT accepted the VERI*FACTU record of {number} (CSV {csv}).",
+    "timeline.verifactu_accepted_with_errors": 'The AEAT accepted the VERI*FACTU record of {number} with errors (CSV {csv}): {error_code}, "{error_text}". Send a correction.',
+    "timeline.verifactu_rejected": 'The AEAT rejected the VERI*FACTU record of {number}: error {error_code}, "{error_text}".',
     # ui.<key>: the dashboard's words
     "ui.action": "What",
     "ui.action_cancel_requested": "Cancellation requested",
@@ -151,4 +157,24 @@ TEXTS: dict[str, str] = {
     "ui.product_without_sku": "Product {product_id} without SKU, {name}",
     # VERI*FACTU records (issue 13)
     "ui.action_verifactu_recorded": "VERI*FACTU record",
+    # VERI*FACTU printable invoice and submission (issue 13, verifactu-send)
+    "ui.action_verifactu_accepted": "Accepted by the AEAT",
+    "ui.action_verifactu_accepted_with_errors": "Accepted by the AEAT with errors",
+    "ui.action_verifactu_rejected": "Rejected by the AEAT",
+    "ui.pdf": "PDF",
+    "ui.pdf_amount": "Amount",
+    "ui.pdf_buyer": "Customer",
+    "ui.pdf_corrects": "Corrects invoice {number}",
+    "ui.pdf_credit_note": "Corrective invoice",
+    "ui.pdf_date": "Issue date",
+    "ui.pdf_description": "Description",
+    "ui.pdf_invoice": "Invoice",
+    "ui.pdf_net": "Taxable base",
+    "ui.pdf_quantity": "Qty",
+    "ui.pdf_seller": "Issuer",
+    "ui.pdf_tax": "VAT",
+    "ui.pdf_tax_line": "VAT {rate}% on {base}",
+    "ui.pdf_total": "Total",
+    "ui.pdf_unit_price": "Unit price",
+    "ui.pdf_verifiable": "Invoice verifiable at the AEAT's electronic office",
 }

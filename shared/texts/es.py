@@ -39,9 +39,15 @@ TEXTS: dict[str, str] = {
     # issue 11: products without SKU, consumers without data
     "problem.missing_buyer": "El pedido no indica {what_es} del comprador, y la factura debe hacerlo. Añádalo al pedido en la tienda o configure un comprador por defecto para consumidores (invoice.default_buyer) en la tienda.",
     "problem.unmapped_product": "La línea {line} ({name}) no tiene SKU y su producto {product_id} no está asociado a ningún artículo del sistema de facturación. Añada {found} a la tabla de SKU y reintente el pedido.",
+    # VERI*FACTU printable invoice and submission (issue 13, verifactu-send)
+    "problem.verifactu_rejected": "La AEAT rechazó el registro VERI*FACTU de {number}: error {error_code}, «{error_text}». Corrija la causa y reintente el pedido: el registro se enviará de nuevo como subsanación.",
     # timeline.<name>: one sentence for people on an order's timeline
     # VERI*FACTU records (issue 13)
     "timeline.verifactu_recorded": "Registro VERI*FACTU {seq} ({invoice_type}) guardado para {number}, encadenado con la huella {hash_start}…",
+    # VERI*FACTU printable invoice and submission (issue 13, verifactu-send)
+    "timeline.verifactu_accepted": "La AEAT aceptó el registro VERI*FACTU de {number} (CSV {csv}).",
+    "timeline.verifactu_accepted_with_errors": "La AEAT aceptó con errores el registro VERI*FACTU de {number} (CSV {csv}): {error_code}, «{error_text}». Envíe una subsanación.",
+    "timeline.verifactu_rejected": "La AEAT rechazó el registro VERI*FACTU de {number}: error {error_code}, «{error_text}».",
     # ui.<key>: the dashboard's words
     "ui.action": "Qué",
     "ui.action_cancel_requested": "Cancelación solicitada",
@@ -151,4 +157,24 @@ TEXTS: dict[str, str] = {
     "ui.product_without_sku": "Producto {product_id} sin SKU, {name}",
     # VERI*FACTU records (issue 13)
     "ui.action_verifactu_recorded": "Registro VERI*FACTU",
+    # VERI*FACTU printable invoice and submission (issue 13, verifactu-send)
+    "ui.action_verifactu_accepted": "Aceptado por la AEAT",
+    "ui.action_verifactu_accepted_with_errors": "Aceptado con errores por la AEAT",
+    "ui.action_verifactu_rejected": "Rechazado por la AEAT",
+    "ui.pdf": "PDF",
+    "ui.pdf_amount": "Importe",
+    "ui.pdf_buyer": "Destinatario",
+    "ui.pdf_corrects": "Rectifica la factura {number}",
+    "ui.pdf_credit_note": "Factura rectificativa",
+    "ui.pdf_date": "Fecha de expedición",
+    "ui.pdf_description": "Descripción",
+    "ui.pdf_invoice": "Factura",
+    "ui.pdf_net": "Base imponible",
+    "ui.pdf_quantity": "Cant.",
+    "ui.pdf_seller": "Emisor",
+    "ui.pdf_tax": "IVA",
+    "ui.pdf_tax_line": "IVA {rate}% sobre {base}",
+    "ui.pdf_total": "Total",
+    "ui.pdf_unit_price": "Precio unitario",
+    "ui.pdf_verifiable": "Factura verificable en la sede electrónica de la AEAT",
 }

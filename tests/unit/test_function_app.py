@@ -36,6 +36,7 @@ EXPECTED_TIMERS = {
     "sweep_stuck_orders": "%SweepSchedule%",
     "apply_retention": "%RetentionSchedule%",
     "relay_unsent_events": "%OutboxRelaySchedule%",
+    "send_verifactu_records": "%VerifactuSendSchedule%",
 }
 EXPECTED_QUEUES = {
     "order_events": "%OrderEventsQueue%",

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from shared.domain.records import DocumentRef, OrderRecord
 from shared.domain.verifactu import VerifactuRecord, VerifactuSettings
 from shared.errors import ConfigError, RetryableError
+from shared.fiscal.verifactu.correction import flag_correction
 from shared.fiscal.verifactu.records import IssuedDocument, Link, build_alta, read_ubl, recomputed_hash
 from shared.ports import DocumentStore, KeepsVerifactuRecords, StateStore
 from shared.stores import StoreSettings
@@ -64,8 +65,10 @@ def record_document(
     record: OrderRecord,
     document: DocumentRef,
     clock: Callable[[], datetime],
+    correction: tuple[int, bool] | None = None,
 ) -> tuple[VerifactuRecord, bool] | None:
     """The RegistroAlta of an issued document, created once: (record, created), or None when VERI*FACTU is off.
+    `correction` (attempt, rejected before) makes the attempt's subsanación instead (correction.py).
 
     Raises RetryableError when the issued document cannot be read yet (the bus redelivers)."""
     config = settings_of(store)
@@ -100,7 +103,7 @@ def record_document(
             seq=previous.seq + 1 if previous else 1,
             store_id=store.store_id,
             order_id=record.order_id,
-            document_key=document_key(store.store_id, document),
+            document_key=key,
             invoice_number=issued.number,
             issue_date=issued.issue_date,
             invoice_type=built.invoice_type,
@@ -110,11 +113,14 @@ def record_document(
             generated_at=generated_at,
             hash=built.hash,
             previous_hash=previous.hash if previous else "",
-            xml=built.xml,
+            xml=built.xml if correction is None else flag_correction(built.xml, rejected_before=correction[1]),
             created_at=clock(),
         )
 
-    kept, created = ledger(state).append_verifactu_record(issuer, document_key(store.store_id, document), build)
+    key = document_key(store.store_id, document)
+    if correction is not None:
+        key += f"/subsanacion-{correction[0]}"
+    kept, created = ledger(state).append_verifactu_record(issuer, key, build)
     # After the state: a crash here leaves the record in state, and the retry writes these same bytes.
     documents.put(store.store_id, RECORD_NAME.format(seq=kept.seq), kept.xml.encode(), order_id=record.order_id)
     return kept, created

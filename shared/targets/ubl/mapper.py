@@ -56,11 +56,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 
 from shared.domain.order import Order, Refund
 from shared.domain.records import DocumentRef
 from shared.errors import PermanentError
+from shared.fiscal.verifactu.qr import Environment, validation_url
 from shared.stores import InvoiceSettings, Seller
 from shared.targets.ubl import codes, lines, parties
 from shared.targets.ubl.amounts import ZERO
@@ -82,6 +84,7 @@ def invoice_xml(
     number: str,
     issue_date: date,
     item_codes: Mapping[str, str],
+    verifactu: Environment | None = None,
 ) -> bytes:
     """The Peppol BIS 3.0 invoice (type 380) for the order. Raises PermanentError when the order or the store
     settings cannot make a valid invoice (codes: seller_missing, seller_vat_missing, seller_endpoint_missing,
@@ -94,7 +97,7 @@ def invoice_xml(
     charges = lines.order_charges(order, seller, buyer, invoice)
     summed = totals(booked, charges, expected=order.total, prepaid=order.total if order.paid_at else ZERO)
     document = _document("Invoice", order, seller, buyer, invoice, number, issue_date, booked, charges, summed, None)
-    return write(document)
+    return write(_with_validation_url(document, verifactu, sign=1))
 
 
 def credit_note_xml(
@@ -106,6 +109,7 @@ def credit_note_xml(
     number: str,
     issue_date: date,
     item_codes: Mapping[str, str],
+    verifactu: Environment | None = None,
 ) -> bytes:
     """The Peppol BIS 3.0 credit note (type 381) for exactly what the refund gave back, referencing the invoice.
     Amounts are positive. An amount-only refund becomes one line "Refund <refund_id>" at the order's single tax
@@ -132,7 +136,19 @@ def credit_note_xml(
         invoice_ref,
         note=refund.reason,
     )
-    return write(document)
+    # A corrective VERI*FACTU record by differences has a negative total; the QR shows the record's total.
+    return write(_with_validation_url(document, verifactu, sign=-1))
+
+
+def _with_validation_url(document: Document, verifactu: Environment | None, sign: int) -> Document:
+    """With verifactu (the AEAT environment of a VERI*FACTU store) the document carries AEAT's validation URL
+    for the seller's NIF, number, date and total (the record's ImporteTotal: TaxInclusiveAmount, negative for a
+    credit note); without it, the document is unchanged."""
+    if verifactu is None or not document.seller.vat_id:
+        return document
+    total = sign * document.totals.tax_inclusive
+    url = validation_url(document.seller.vat_id, document.number, document.issue_date, total, verifactu)
+    return replace(document, validation_url=url)
 
 
 def _document(

@@ -17,6 +17,7 @@ from shared.domain.order import Order, Refund
 from shared.domain.records import DocumentRef
 from shared.domain.rules.mapping import ItemCodes, transform_payment_terms
 from shared.errors import PermanentError, RetryableError
+from shared.fiscal.verifactu.qr import Environment
 from shared.ports import DocumentExists, DocumentStore, InvalidDocumentName, Preflights, document_name
 from shared.stores import InvoiceSettings, StoreSettings
 from shared.targets.ubl import codes
@@ -124,12 +125,21 @@ class UblOutboxTarget(Preflights):
 
     def _invoice_xml(self, order: Order, number: str) -> bytes:
         invoice = invoice_settings_for(order, self.settings)
-        return invoice_xml(order, self.settings.seller, invoice, number, self.clock().date(), self.item_codes)
+        return invoice_xml(
+            order, self.settings.seller, invoice, number, self.clock().date(), self.item_codes, self._verifactu()
+        )
 
     def _credit_note_xml(self, order: Order, refund: Refund, invoice: DocumentRef, number: str) -> bytes:
         settings = invoice_settings_for(order, self.settings)
         seller = self.settings.seller
-        return credit_note_xml(order, refund, invoice, seller, settings, number, self.clock().date(), self.item_codes)
+        issued = self.clock().date()
+        return credit_note_xml(
+            order, refund, invoice, seller, settings, number, issued, self.item_codes, self._verifactu()
+        )
+
+    def _verifactu(self) -> Environment | None:
+        # A VERI*FACTU store's documents carry AEAT's validation URL (QR) for its environment's host.
+        return self.settings.verifactu.environment if self.settings.verifactu.enabled else None
 
     def issue_invoice(self, order: Order, number: str) -> DocumentRef:
         """Write the invoice for the order unless `<number>.xml` exists. Raises PermanentError when the order or

@@ -14,6 +14,7 @@ from decimal import Decimal
 from lxml import etree
 
 from shared.domain.records import DocumentRef
+from shared.fiscal.verifactu.qr import LEGEND, VALIDATION_DOCUMENT_ID
 from shared.stores import Seller
 from shared.targets.ubl import codes
 from shared.targets.ubl.amounts import amount_text, number_text
@@ -63,6 +64,7 @@ class Document:
     charges: list[DocumentCharge]
     totals: Totals
     exchange: Exchange | None = None  # set when the seller's accounting currency is another one
+    validation_url: str = ""  # VERI*FACTU: AEAT's cotejo URL, shown as a note and a document reference
 
 
 def write(document: Document) -> bytes:
@@ -98,7 +100,7 @@ def _root(d: Document) -> etree._Element:
         _add(root, "cbc:InvoiceTypeCode", codes.INVOICE_TYPE_CODE)
     else:
         _add(root, "cbc:CreditNoteTypeCode", codes.CREDIT_NOTE_TYPE_CODE)
-    _add_text(root, "cbc:Note", d.note)
+    _add_text(root, "cbc:Note", _with_legend(d.note, d.validation_url))
     _add(root, "cbc:DocumentCurrencyCode", d.currency)
     if d.exchange is not None:
         _add(root, "cbc:TaxCurrencyCode", d.exchange.currency)
@@ -110,6 +112,8 @@ def _root(d: Document) -> etree._Element:
         reference = _add(_add(root, "cac:BillingReference"), "cac:InvoiceDocumentReference")
         _add(reference, "cbc:ID", d.billing_reference.number)
         _add(reference, "cbc:IssueDate", d.billing_reference.issued_at.date().isoformat())
+    if d.validation_url:
+        _add_validation_reference(root, d.validation_url)
     _add_seller(root, d.seller, d.seller_endpoint, d.seller_vat_id)
     _add_buyer(root, d.buyer, d.buyer_endpoint, d.show_vat)
     if d.delivery is not None:
@@ -122,6 +126,22 @@ def _root(d: Document) -> etree._Element:
     _add_monetary_total(root, d.totals, d.currency)
     _add_lines(root, d.kind, d.lines, d.currency)
     return root
+
+
+def _with_legend(note: str, validation_url: str) -> str:
+    # Peppol allows one document note (PEPPOL-EN16931-R002): the legend joins the refund reason, if any.
+    if not validation_url:
+        return note
+    legend = f"{LEGEND}: {validation_url}"
+    return f"{note} | {legend}" if clean_text(note) else legend
+
+
+def _add_validation_reference(root: etree._Element, url: str) -> None:
+    # BG-24 with an external location (BT-124): EN 16931's place for a URL that supports the invoice.
+    reference = _add(root, "cac:AdditionalDocumentReference")
+    _add(reference, "cbc:ID", VALIDATION_DOCUMENT_ID)
+    _add(reference, "cbc:DocumentDescription", LEGEND)
+    _add(_add(_add(reference, "cac:Attachment"), "cac:ExternalReference"), "cbc:URI", url)
 
 
 def _add(parent: etree._Element, tag: str, text: str | None = None, **attributes: str) -> etree._Element:
