@@ -48,6 +48,10 @@ def records(host: RunningHost) -> list[dict[str, Any]]:
     return list(requests.get(f"{host.url}/api/stores/demo-woo/verifactu", timeout=10).json()["records"])
 
 
+@pytest.mark.skipif(
+    not (shutil.which("pdftoppm") and shutil.which("zbarimg")),
+    reason="apt-get install poppler-utils zbar-tools (.ci/run installs them)",
+)
 def test_the_invoice_prints_with_its_qr_and_the_timer_sends_its_record(host, tmp_path, monkeypatch) -> None:
     body = fixture_bytes("woocommerce", "order_created")
     headers = {**webhook_headers("woocommerce", "order.created", body), "Content-Type": "application/json"}
