@@ -29,6 +29,8 @@ EXPECTED_HTTP = {
     "dashboard_static": ("dashboard/static/{name}", ["GET"]),
     "erase_customer": ("stores/{store_id}/erasure", ["POST"]),
     "get_document": ("documents/{store_id}/{number}", ["GET"]),
+    "reconciliation": ("stores/{store_id}/reconciliation", ["GET", "POST"]),
+    "backfill": ("stores/{store_id}/backfill", ["POST"]),
 }
 EXPECTED_TIMERS = {
     "catch_up_poll": "%CatchUpSchedule%",

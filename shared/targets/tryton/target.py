@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from typing import Any
@@ -22,9 +22,10 @@ from stdnum.eu import vat as eu_vat
 from shared.domain.order import Order, Refund
 from shared.domain.records import DocumentRef
 from shared.errors import PermanentError, RetryableError
-from shared.ports import AssignsNumbers, CancelsOrders, RecordsPayments, Ships
+from shared.ports import AssignsNumbers, CancelsOrders, ListsInvoices, RecordsPayments, Ships
 from shared.stores import StoreSettings
 from shared.targets.tryton import mapper
+from shared.targets.tryton.reading import invoices_by_reference
 from shared.targets.tryton.rpc import TrytonRpc, UncertainOutcome
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class KeyedLocks:
 CUSTOMER_LOCKS = KeyedLocks()
 
 
-class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders):
+class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders, ListsInvoices):
     """shared.ports.Target for Tryton 8.2 (sale, account_invoice, stock, account_product modules).
 
     Raises PermanentError (the order goes to `held` with the ERP's message) for a functional refusal, an unmapped
@@ -411,6 +412,18 @@ class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders):
         if invoice is None or invoice["state"] not in DONE_INVOICE_STATES:
             return None
         return self._document(order, invoice, kind, refund_id)
+
+    def invoices_by_order(
+        self, orders: Sequence[Order], issued_after: dt.datetime | None = None
+    ) -> dict[str, list[DocumentRef]]:
+        """Invoices by our reference `<store>:<order>`; credit notes carry other references and are left out."""
+        by_reference = {mapper.external_reference(order): order for order in orders}
+        found = invoices_by_reference(self.rpc, list(by_reference), self._INVOICE_FIELDS)
+        return {
+            by_reference[ref].order_id: [self._document(by_reference[ref], i, "invoice") for i in invoices]
+            for ref, invoices in found.items()
+            if ref in by_reference
+        }
 
     def issue_invoice(self, order: Order, number: str) -> DocumentRef:
         """Sale with our reference (found or created), processed, its invoice checked against the store and posted.
