@@ -77,7 +77,8 @@ class PollingStoreReader:
         inbound = channel_of(settings.channel)
         headers = {inbound.TOPIC_HEADER: inbound.POLL_TOPIC}
         found: dict[str, StoreOrder] = {}
-        for raw in changed_orders(settings, start, self.max_pages):
+        # "modified after" is strict in the store APIs: a second earlier keeps an order made at midnight sharp.
+        for raw in changed_orders(settings, start - timedelta(seconds=1), self.max_pages):
             try:
                 event = inbound.parse_event(raw, headers, settings.store_id, self.clock())
             except BadRequest as error:
