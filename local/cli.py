@@ -8,6 +8,8 @@ orders [--store S] [--state X]            list orders
 order STORE ORDER                         one order with its timeline
 retry STORE ORDER                         release a held or failed order
 erase STORE --email E | --tax-id T        redact one customer's personal data (issued documents stay)
+reconcile STORE --from D --to D [--csv] [--redrive] [--lang es]   store, service and target compared
+backfill STORE --from D --to D [--apply]  import past orders (a dry run unless --apply)
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from shared.actor import local_actor
 from shared.bootstrap import services
 from shared.errors import BadRequest, ConfigError
 from shared.handlers import catalog, operations, privacy, simulate
+from shared.handlers.backfill import backfill
+from shared.handlers.reconciliation import parse_range, reconcile, report_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,6 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     who = erase.add_mutually_exclusive_group(required=True)
     who.add_argument("--email", default="")
     who.add_argument("--tax-id", default="")
+    for name in ("reconcile", "backfill"):
+        ranged = commands.add_parser(name)
+        ranged.add_argument("store")
+        ranged.add_argument("--from", dest="start", required=True, metavar="YYYY-MM-DD")
+        ranged.add_argument("--to", dest="end", required=True, metavar="YYYY-MM-DD")
+    commands.choices["reconcile"].add_argument("--csv", action="store_true")
+    commands.choices["reconcile"].add_argument("--redrive", action="store_true")
+    commands.choices["reconcile"].add_argument("--lang", default="en", choices=("en", "es"))
+    commands.choices["backfill"].add_argument("--apply", action="store_true")
     commands.add_parser("dead-letters").add_argument("queue", nargs="?")
     resubmit = commands.add_parser("resubmit")
     resubmit.add_argument("queue")
@@ -90,11 +103,38 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "erase":
             # The erasure is recorded under the person who ran it: the operating-system user.
             _print(privacy.erase_customer(found, args.store, email=args.email, tax_id=args.tax_id, actor=local_actor()))
+        elif args.command == "reconcile":
+            first, last = parse_range(args.start, args.end)
+            report = reconcile(found, args.store, first, last, redrive=args.redrive, actor=local_actor())
+            if args.csv:
+                print(report_csv(report, args.lang), end="")
+            else:
+                _print(report.as_dict(args.lang))
+        elif args.command == "backfill":
+            return _backfill(found, args)
         elif args.command in ("dead-letters", "resubmit"):
             return _dead_letters(found.bus, args)
     except BadRequest as error:
         print(f"{error.title}: {error.detail}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _backfill(found: Any, args: argparse.Namespace) -> int:
+    """A progress bar on stderr while the orders go through; the summary (and a dry run's list) on stdout."""
+    from tqdm import tqdm
+
+    first, last = parse_range(args.start, args.end)
+    with tqdm(desc=f"backfill {args.store}", unit="order", file=sys.stderr) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        result = backfill(found, args.store, first, last, apply=args.apply, progress=progress)
+    _print(result.as_dict())
+    if not args.apply:
+        print("Dry run: nothing was imported. Run again with --apply to import these orders.", file=sys.stderr)
     return 0
 
 

@@ -94,7 +94,7 @@ def backfill(
             answer = accept(services, settings.channel, store_id, item.raw, headers, "backfill")
             entry["outcome"] = "accepted" if isinstance(answer, Accepted) else "duplicate"
             services.state.set_watermark(mark, _position(item))
-        elif services.state.get_order(store_id, order.order_id) is not None:
+        elif _known(services, store_id, item):
             entry["outcome"] = "known"
         else:
             problems = validate_order(order, settings, sku_map)
@@ -106,3 +106,10 @@ def backfill(
             progress(index, len(found))
     log.info("backfill store=%s from=%s to=%s applied=%s %s", store_id, first, last, apply, result.counts)
     return result
+
+
+def _known(services: Services, store_id: str, item: StoreOrder) -> bool:
+    """Here already: an order record, or intake's record of this very reading (still on its way through the queue)."""
+    if services.state.get_order(store_id, item.order.order_id) is not None:
+        return True
+    return bool(item.event_key) and services.state.get_event(store_id, item.event_key) is not None

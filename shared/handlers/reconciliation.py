@@ -46,6 +46,7 @@ class StoreOrder:
 
     order: Order
     raw: bytes
+    event_key: str = ""  # the key intake gives this reading: known here when recorded, even before it is processed
 
 
 class StoreReader(Protocol):
@@ -85,7 +86,7 @@ class PollingStoreReader:
                 log.warning("reconciliation store=%s skipped an unreadable order: %s", settings.store_id, error.detail)
                 continue
             if event.order is not None and start <= event.order.created_at < end:
-                found[event.order.order_id] = StoreOrder(event.order, raw)
+                found[event.order.order_id] = StoreOrder(event.order, raw, event.event_key)
         return sorted(found.values(), key=lambda s: (s.order.created_at, s.order.order_id))
 
     def stock(self, settings: StoreSettings) -> dict[str, Decimal] | None:

@@ -13,6 +13,7 @@ import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import ClassVar
 
 import azure.functions as func
 import pytest
@@ -46,7 +47,7 @@ class StockReader(PollingStoreReader):
 
 
 class StockedOutbox(UblOutboxTarget):
-    levels: dict[str, Decimal] = {}
+    levels: ClassVar[dict[str, Decimal]] = {}
 
     def stock_levels(self, item_codes: list[str]) -> dict[str, Decimal]:
         return {code: self.levels[code] for code in item_codes if code in self.levels}
@@ -119,7 +120,9 @@ def _found(report) -> set[tuple[str, str]]:
 def test_seeded_mismatch_gives_exactly_the_seeded_differences(services, fake_store):
     _seed_woo(services, fake_store)
     StockedOutbox.levels = {"MUG-BLUE-350": Decimal("12"), "TEE-ORGANIC-M": Decimal("4")}
-    services.target_factory = lambda settings, s: StockedOutbox(s.document_store, settings, s.sku_map(settings.store_id))
+    services.target_factory = lambda settings, s: StockedOutbox(
+        s.document_store, settings, s.sku_map(settings.store_id)
+    )
     reader = StockReader({"BLUE-MUG-350ML": Decimal("9"), "TEE-ORG-M": Decimal("4"), "UNMAPPED-X": Decimal("1")})
 
     report = reconcile(services, "demo-woo", NOV_20, NOV_20, reader)
@@ -134,7 +137,10 @@ def test_seeded_mismatch_gives_exactly_the_seeded_differences(services, fake_sto
     }
     by_kind = {d.kind: d for d in report.differences}
     assert (by_kind["amount_differs"].store, by_kind["amount_differs"].target) == ("53.97", "63.97")
-    assert sorted(by_kind["duplicated_in_target"].documents) == [_invoice_file(services, "demo-woo", "7003").stem, "MANUAL-1"]
+    assert sorted(by_kind["duplicated_in_target"].documents) == [
+        _invoice_file(services, "demo-woo", "7003").stem,
+        "MANUAL-1",
+    ]
     assert (by_kind["state_differs"].store, by_kind["state_differs"].service) == ("cancelled", "invoiced")
     assert (by_kind["stock_differs"].store, by_kind["stock_differs"].target) == ("9", "12")
     assert by_kind["missing_in_target"].service == "invoiced"
@@ -259,7 +265,13 @@ def test_a_get_never_redrives(services, fake_store):
 
 
 @pytest.mark.parametrize(
-    "query", ["from=2026-11-20", "from=20/11/2026&to=2026-11-21", "from=2026-11-21&to=2026-11-20", "from=2024-01-01&to=2026-01-01"]
+    "query",
+    [
+        "from=2026-11-20",
+        "from=20/11/2026&to=2026-11-21",
+        "from=2026-11-21&to=2026-11-20",
+        "from=2024-01-01&to=2026-01-01",
+    ],
 )
 def test_bad_dates_are_a_problem_json_400_that_reads_nothing(services, fake_store, query):
     response = _call(services, query)
