@@ -301,3 +301,58 @@ def test_reader_keeps_orders_created_in_the_range_only(services, fake_store):
     found: list[StoreOrder] = PollingStoreReader().orders(services.stores["demo-woo"], start, end)
 
     assert [s.order.order_id for s in found] == ["7002", "7003"]
+
+
+# -- the dashboard page ----------------------------------------------------------------------------------------
+
+
+def _page(services, query: str, accept_language: str = "") -> func.HttpResponse:
+    override_services(services)
+    try:
+        request = func.HttpRequest(
+            "GET",
+            f"http://127.0.0.1/api/dashboard/reconciliation?{query}",
+            body=b"",
+            headers={"accept-language": accept_language},
+            params=dict(p.split("=", 1) for p in query.split("&") if "=" in p),
+        )
+        return registered_functions(app)["dashboard_reconciliation"].get_user_function()(request)
+    finally:
+        override_services(None)
+
+
+def test_view_model_lists_each_difference_with_its_label_and_remedy_in_spanish(services, fake_store):
+    from shared.dashboard.reconciliation import reconciliation_view
+
+    _seed_woo(services, fake_store)
+
+    page = reconciliation_view(reconcile(services, "demo-woo", NOV_20, NOV_20), "es", code="k1")
+
+    rows = {row.kind: row for row in page.rows}
+    assert rows["missing_in_service"].label == "No está en este servicio"
+    assert rows["missing_in_service"].remedy == "Reenviar: leerlo de nuevo de la tienda"
+    assert rows["duplicated_in_target"].remedy == "Necesita a una persona"
+    assert (rows["amount_differs"].store, rows["amount_differs"].target) == ("53.97", "63.97")
+    assert dict(page.counts)["Existencias distintas"] == 0 and dict(page.counts)["Facturado dos veces"] == 1
+    assert page.compared.startswith("Comparados: 6 pedidos en la tienda, 5 en este servicio")
+    assert "lang=en" in page.switch_href and "code=k1" in page.switch_href
+
+
+def test_dashboard_page_shows_the_differences_in_the_readers_language(services, fake_store):
+    _seed_woo(services, fake_store)
+
+    english = _page(services, "store=demo-woo&from=2026-11-20&to=2026-11-20")
+    spanish = _page(services, "store=demo-woo&from=2026-11-20&to=2026-11-20", "es-ES,es;q=0.9")
+
+    assert english.status_code == 200 and "nonce-" in english.headers["Content-Security-Policy"]
+    html = english.get_body().decode()
+    assert html.count('<tr data-kind="') == 5
+    assert "Order 7006 is in the store but never reached this service." in html
+    assert 'href="/api/dashboard/static/dashboard.css"' in html
+    assert "El pedido 7006 está en la tienda pero nunca llegó a este servicio." in spanish.get_body().decode()
+
+
+def test_dashboard_page_refuses_bad_dates_as_problem_json(services, fake_store):
+    response = _page(services, "store=demo-woo&from=2026-13-01&to=2026-11-20")
+
+    assert response.status_code == 400 and response.headers["Content-Type"] == "application/problem+json"

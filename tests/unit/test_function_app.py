@@ -31,6 +31,7 @@ EXPECTED_HTTP = {
     "get_document": ("documents/{store_id}/{number}", ["GET"]),
     "reconciliation": ("stores/{store_id}/reconciliation", ["GET", "POST"]),
     "backfill": ("stores/{store_id}/backfill", ["POST"]),
+    "dashboard_reconciliation": ("dashboard/reconciliation", ["GET"]),
 }
 EXPECTED_TIMERS = {
     "catch_up_poll": "%CatchUpSchedule%",
