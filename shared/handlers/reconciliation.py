@@ -55,15 +55,16 @@ class StoreReader(Protocol):
     def orders(self, settings: StoreSettings, start: datetime, end: datetime) -> list[StoreOrder]:
         """Orders created in [start, end), oldest first."""
 
-    def stock(self, settings: StoreSettings) -> dict[str, Decimal] | None:
-        """Stock quantity by SKU for every product the store manages stock for; None when it cannot be read."""
+    def stock(self, settings: StoreSettings, skus: Sequence[str]) -> dict[str, Decimal] | None:
+        """The store's quantity of each of these SKUs it manages stock for; None when stock cannot be read."""
 
 
 @runtime_checkable
-class KnowsStock(Protocol):
-    """A target that reports its stock by item code (Tryton's stock_levels)."""
+class ReportsStock(Protocol):
+    """A target that says how much of each item a shop may sell now. Stand-in, same shape, for the capability the
+    stock-sync branch adds to shared.ports (Tryton per warehouse, the UBL target's stock table)."""
 
-    def stock_levels(self, item_codes: list[str]) -> dict[str, Decimal]: ...
+    def sellable_stock(self, item_codes: Sequence[str]) -> dict[str, Decimal]: ...
 
 
 class PollingStoreReader:
@@ -89,7 +90,7 @@ class PollingStoreReader:
                 found[event.order.order_id] = StoreOrder(event.order, raw, event.event_key)
         return sorted(found.values(), key=lambda s: (s.order.created_at, s.order.order_id))
 
-    def stock(self, settings: StoreSettings) -> dict[str, Decimal] | None:
+    def stock(self, settings: StoreSettings, skus: Sequence[str]) -> dict[str, Decimal] | None:
         return None
 
 
@@ -206,12 +207,13 @@ def reconcile(
         k: [(d.number, d.total if d.currency in ("", currency[k]) else None) for d in v] for k, v in invoices.items()
     }
     differences = compare(in_store, ours, held)
-    store_stock = reader.stock(settings)
-    stock_compared = store_stock is not None and isinstance(target, KnowsStock)
-    if store_stock is not None and isinstance(target, KnowsStock):
-        sku_map = services.sku_map(store_id)
+    # Stock of the mapped SKUs (plain SKU keys; "SKU:variant" and "product:" keys name no store SKU to read).
+    sku_map = {sku: item for sku, item in services.sku_map(store_id).items() if ":" not in sku and item}
+    store_stock = reader.stock(settings, sorted(sku_map)) if isinstance(target, ReportsStock) else None
+    stock_compared = store_stock is not None and isinstance(target, ReportsStock)
+    if store_stock is not None and isinstance(target, ReportsStock):
         mapped = {sku: sku_map[sku] for sku in store_stock if sku in sku_map}
-        differences += compare_stock(store_stock, target.stock_levels(sorted(set(mapped.values()))), mapped)
+        differences += compare_stock(store_stock, target.sellable_stock(sorted(set(mapped.values()))), mapped)
     report = Report(
         store_id,
         first,

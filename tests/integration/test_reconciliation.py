@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -41,15 +42,17 @@ class StockReader(PollingStoreReader):
     def __init__(self, stock: dict[str, Decimal]) -> None:
         super().__init__()
         self.levels = stock
+        self.asked: list[str] = []
 
-    def stock(self, settings: StoreSettings) -> dict[str, Decimal] | None:
-        return dict(self.levels)
+    def stock(self, settings: StoreSettings, skus: Sequence[str]) -> dict[str, Decimal] | None:
+        self.asked = list(skus)
+        return {sku: quantity for sku, quantity in self.levels.items() if sku in skus}
 
 
 class StockedOutbox(UblOutboxTarget):
     levels: ClassVar[dict[str, Decimal]] = {}
 
-    def stock_levels(self, item_codes: list[str]) -> dict[str, Decimal]:
+    def sellable_stock(self, item_codes: Sequence[str]) -> dict[str, Decimal]:
         return {code: self.levels[code] for code in item_codes if code in self.levels}
 
 
@@ -124,6 +127,7 @@ def test_seeded_mismatch_gives_exactly_the_seeded_differences(services, fake_sto
         s.document_store, settings, s.sku_map(settings.store_id)
     )
     reader = StockReader({"BLUE-MUG-350ML": Decimal("9"), "TEE-ORG-M": Decimal("4"), "UNMAPPED-X": Decimal("1")})
+    # The store does not manage stock for the oil: it is not in its answer and not compared.
 
     report = reconcile(services, "demo-woo", NOV_20, NOV_20, reader)
 
@@ -143,6 +147,8 @@ def test_seeded_mismatch_gives_exactly_the_seeded_differences(services, fake_sto
     ]
     assert (by_kind["state_differs"].store, by_kind["state_differs"].service) == ("cancelled", "invoiced")
     assert (by_kind["stock_differs"].store, by_kind["stock_differs"].target) == ("9", "12")
+    assert "UNMAPPED-X" not in reader.asked and "BLUE-MUG-350ML" in reader.asked
+    assert report.stock_compared is True
     assert by_kind["missing_in_target"].service == "invoiced"
     assert report.counts == dict.fromkeys(by_kind, 1)
     assert report.compared == {"store_orders": 6, "service_orders": 5, "target_invoices": 5}
