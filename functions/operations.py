@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions.http import http_errors, json_response, request_actor
+from functions.http import http_errors, json_response, request_actor, upstream_failed
 from shared.bootstrap import services
+from shared.errors import PermanentError, RetryableError
 from shared.handlers.backfill import backfill
 from shared.handlers.housekeeping import catch_up, sweep_stuck_orders
 from shared.handlers.privacy import apply_retention, erase_customer, erasure_request
@@ -70,7 +71,12 @@ def _flag(req: func.HttpRequest, name: str) -> bool:
 def reconciliation(req: func.HttpRequest) -> func.HttpResponse:
     first, last = parse_range(req.params.get("from"), req.params.get("to"))
     redrive = req.method == "POST" and _flag(req, "redrive")  # a GET never writes
-    report = reconcile(services(), req.route_params["store_id"], first, last, redrive=redrive, actor=request_actor(req))
+    try:
+        report = reconcile(
+            services(), req.route_params["store_id"], first, last, redrive=redrive, actor=request_actor(req)
+        )
+    except (RetryableError, PermanentError) as error:
+        return upstream_failed(error)
     return json_response(200, report.as_dict(req.params.get("lang", "en")))
 
 
@@ -79,5 +85,8 @@ def reconciliation(req: func.HttpRequest) -> func.HttpResponse:
 @http_errors
 def backfill_orders(req: func.HttpRequest) -> func.HttpResponse:
     first, last = parse_range(req.params.get("from"), req.params.get("to"))
-    result = backfill(services(), req.route_params["store_id"], first, last, apply=_flag(req, "apply"))
+    try:
+        result = backfill(services(), req.route_params["store_id"], first, last, apply=_flag(req, "apply"))
+    except (RetryableError, PermanentError) as error:
+        return upstream_failed(error)
     return json_response(202 if result.applied else 200, result.as_dict())

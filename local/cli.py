@@ -23,7 +23,7 @@ from typing import Any
 from local.settings import load_local_settings
 from shared.actor import local_actor
 from shared.bootstrap import services
-from shared.errors import BadRequest, ConfigError
+from shared.errors import BadRequest, ConfigError, PermanentError, RetryableError
 from shared.handlers import catalog, operations, privacy, simulate
 from shared.handlers.backfill import backfill
 from shared.handlers.reconciliation import parse_range, reconcile, report_csv
@@ -117,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     except BadRequest as error:
         print(f"{error.title}: {error.detail}", file=sys.stderr)
         return 2
+    except (RetryableError, PermanentError) as error:  # the store API or the target (reconcile, backfill)
+        print(f"Store or target: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -362,3 +362,32 @@ def test_dashboard_page_refuses_bad_dates_as_problem_json(services, fake_store):
     response = _page(services, "store=demo-woo&from=2026-13-01&to=2026-11-20")
 
     assert response.status_code == 400 and response.headers["Content-Type"] == "application/problem+json"
+
+
+def test_a_store_api_that_refuses_the_key_is_a_502_naming_it_not_a_500(services, fake_store):
+    fake_store.server.clear()  # the store no longer takes the key (revoked in WooCommerce)
+    fake_store.server.expect_request("/wp-json/wc/v3/orders").respond_with_json({"code": "unauthorized"}, status=401)
+
+    response = _call(services, "from=2026-11-20&to=2026-11-20")
+
+    assert response.status_code == 502
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert "HTTP 401" in json.loads(response.get_body())["detail"]
+
+
+def test_a_store_api_that_is_down_is_a_503(services, fake_store):
+    fake_store.server.clear()
+    fake_store.server.expect_request("/wp-json/wc/v3/orders").respond_with_data("busy", status=503)
+
+    response = _call(services, "from=2026-11-20&to=2026-11-20")
+
+    assert response.status_code == 503
+
+
+def test_dashboard_page_with_the_store_down_is_a_503_problem(services, fake_store):
+    fake_store.server.clear()
+    fake_store.server.expect_request("/wp-json/wc/v3/orders").respond_with_data("busy", status=503)
+
+    response = _page(services, "store=demo-woo&from=2026-11-20&to=2026-11-20")
+
+    assert response.status_code == 503 and response.headers["Content-Type"] == "application/problem+json"
