@@ -68,7 +68,10 @@ def problem(status: int, title: str, detail: str = "", type_: str = "about:blank
 
 def upstream_failed(error: IntegrationError) -> func.HttpResponse:
     """The store's API or the target refused (502, naming why) or is down (503): an operator route that reads them
-    answers this, never a bare 500."""
+    answers this, never a bare 500. A refusal that is also retryable (a store whose file was refused) keeps its own
+    answer."""
+    if isinstance(error, BadRequest):
+        return problem(status_of(error), error.title, error.detail, error.type)
     if isinstance(error, RetryableError):
         return problem(503, "Store or target unavailable", str(error))
     reason = error.text("en") if isinstance(error, PermanentError) else str(error)

@@ -391,3 +391,15 @@ def test_dashboard_page_with_the_store_down_is_a_503_problem(services, fake_stor
     response = _page(services, "store=demo-woo&from=2026-11-20&to=2026-11-20")
 
     assert response.status_code == 503 and response.headers["Content-Type"] == "application/problem+json"
+
+
+def test_dashboard_page_for_a_store_whose_file_was_refused_answers_503_with_the_reason(services, fake_store):
+    from shared.stores import StoreProblem
+
+    services.broken["demo-woo"] = [StoreProblem(file="demo-woo.yaml", key="webhook_secret", reason="too short")]
+
+    response = _page(services, "store=demo-woo&from=2026-11-20&to=2026-11-20")
+
+    assert response.status_code == 503
+    assert "webhook_secret" in json.loads(response.get_body())["detail"]
+    assert fake_store.requests == []
