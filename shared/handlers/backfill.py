@@ -17,7 +17,7 @@ from shared.channels import channel_of
 from shared.domain.rules import validate_order
 from shared.handlers.common import log
 from shared.handlers.intake import Accepted, accept
-from shared.handlers.reconciliation import PollingStoreReader, StoreOrder, StoreReader, day_bounds, store_for
+from shared.handlers.reconciliation import PollingStoreReader, StoreReader, StoreReading, day_bounds, store_for
 
 Progress = Callable[[int, int], None]  # (done, total) after each order
 
@@ -52,7 +52,7 @@ def watermark_name(store_id: str, first: date, last: date) -> str:
     return f"backfill:{store_id}:{first.isoformat()}:{last.isoformat()}"
 
 
-def _position(item: StoreOrder) -> str:
+def _position(item: StoreReading) -> str:
     # Sortable as text: the UTC creation time then the id, fixed width so "10" sorts after "9".
     return f"{item.order.created_at.isoformat()}|{item.order.order_id:>24}"
 
@@ -108,7 +108,7 @@ def backfill(
     return result
 
 
-def _known(services: Services, store_id: str, item: StoreOrder) -> bool:
+def _known(services: Services, store_id: str, item: StoreReading) -> bool:
     """Here already: an order record, or intake's record of this very reading (still on its way through the queue)."""
     if services.state.get_order(store_id, item.order.order_id) is not None:
         return True

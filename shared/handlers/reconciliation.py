@@ -41,7 +41,7 @@ _WORKING = (OrderState.RECEIVED, OrderState.VALIDATED)
 
 
 @dataclass(frozen=True)
-class StoreOrder:
+class StoreReading:
     """One order as the store's API answered it: the canonical reading and the raw JSON (for re-drive)."""
 
     order: Order
@@ -52,7 +52,7 @@ class StoreOrder:
 class StoreReader(Protocol):
     """What reconciliation and backfill read from a store. Raises RetryableError / PermanentError."""
 
-    def orders(self, settings: StoreSettings, start: datetime, end: datetime) -> list[StoreOrder]:
+    def orders(self, settings: StoreSettings, start: datetime, end: datetime) -> list[StoreReading]:
         """Orders created in [start, end), oldest first."""
 
     def stock(self, settings: StoreSettings, skus: Sequence[str]) -> dict[str, Decimal] | None:
@@ -75,10 +75,10 @@ class PollingStoreReader:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.max_pages = max_pages
 
-    def orders(self, settings: StoreSettings, start: datetime, end: datetime) -> list[StoreOrder]:
+    def orders(self, settings: StoreSettings, start: datetime, end: datetime) -> list[StoreReading]:
         inbound = channel_of(settings.channel)
         headers = {inbound.TOPIC_HEADER: inbound.POLL_TOPIC}
-        found: dict[str, StoreOrder] = {}
+        found: dict[str, StoreReading] = {}
         # "modified after" is strict in the store APIs: a second earlier keeps an order made at midnight sharp.
         for raw in changed_orders(settings, start - timedelta(seconds=1), self.max_pages):
             try:
@@ -87,7 +87,7 @@ class PollingStoreReader:
                 log.warning("reconciliation store=%s skipped an unreadable order: %s", settings.store_id, error.detail)
                 continue
             if event.order is not None and start <= event.order.created_at < end:
-                found[event.order.order_id] = StoreOrder(event.order, raw, event.event_key)
+                found[event.order.order_id] = StoreReading(event.order, raw, event.event_key)
         return sorted(found.values(), key=lambda s: (s.order.created_at, s.order.order_id))
 
     def stock(self, settings: StoreSettings, skus: Sequence[str]) -> dict[str, Decimal] | None:
@@ -232,7 +232,7 @@ def _created(record: OrderRecord) -> datetime:
     return record.order.created_at if record.order is not None else record.created_at
 
 
-def _orders_to_look_up(in_store: Sequence[StoreOrder], ours: Sequence[OrderRecord]) -> list[Order]:
+def _orders_to_look_up(in_store: Sequence[StoreReading], ours: Sequence[OrderRecord]) -> list[Order]:
     orders = {s.order.order_id: s.order for s in in_store}
     for record in ours:
         if record.order is not None:
@@ -241,7 +241,7 @@ def _orders_to_look_up(in_store: Sequence[StoreOrder], ours: Sequence[OrderRecor
 
 
 def compare(
-    in_store: Sequence[StoreOrder],
+    in_store: Sequence[StoreReading],
     ours: Sequence[OrderRecord],
     invoices: Mapping[str, Sequence[tuple[str, Decimal | None]]],
 ) -> list[Difference]:
@@ -314,7 +314,7 @@ def _remedy(record: OrderRecord) -> str:
 
 
 def _redrive(
-    services: Services, settings: StoreSettings, report: Report, in_store: Mapping[str, StoreOrder], actor: str
+    services: Services, settings: StoreSettings, report: Report, in_store: Mapping[str, StoreReading], actor: str
 ) -> None:
     inbound = channel_of(settings.channel)
     headers = {inbound.TOPIC_HEADER: inbound.POLL_TOPIC}

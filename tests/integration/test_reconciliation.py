@@ -25,7 +25,7 @@ from local.registry import registered_functions
 from shared.bootstrap import override_services
 from shared.domain.order import OrderState
 from shared.handlers.intake import accept
-from shared.handlers.reconciliation import PollingStoreReader, StoreOrder, reconcile, report_csv
+from shared.handlers.reconciliation import PollingStoreReader, StoreReading, reconcile, report_csv
 from shared.stores import StoreSettings
 from shared.targets.ubl import codes
 from shared.targets.ubl.outbox import UblOutboxTarget
@@ -304,7 +304,7 @@ def test_reader_keeps_orders_created_in_the_range_only(services, fake_store):
     from shared.handlers.reconciliation import day_bounds
 
     start, end = day_bounds(date(2026, 11, 20), date(2026, 11, 21))
-    found: list[StoreOrder] = PollingStoreReader().orders(services.stores["demo-woo"], start, end)
+    found: list[StoreReading] = PollingStoreReader().orders(services.stores["demo-woo"], start, end)
 
     assert [s.order.order_id for s in found] == ["7002", "7003"]
 

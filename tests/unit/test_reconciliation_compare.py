@@ -8,21 +8,21 @@ from decimal import Decimal
 from shared.channels import channel_of
 from shared.domain.order import OrderState
 from shared.domain.records import OrderRecord
-from shared.handlers.reconciliation import StoreOrder, compare, compare_stock
+from shared.handlers.reconciliation import StoreReading, compare, compare_stock
 from tests.support import fixture_bytes
 
 D = Decimal
 
 
-def _store_order(**changes: object) -> StoreOrder:
+def _store_order(**changes: object) -> StoreReading:
     raw = fixture_bytes("woocommerce", "order_created")
     inbound = channel_of("woocommerce")
     event = inbound.parse_event(raw, {inbound.TOPIC_HEADER: inbound.POLL_TOPIC}, "demo-woo", datetime.now(UTC))
     assert event.order is not None
-    return StoreOrder(event.order.model_copy(update=changes), raw)
+    return StoreReading(event.order.model_copy(update=changes), raw)
 
 
-def _record(store: StoreOrder, state: OrderState) -> OrderRecord:
+def _record(store: StoreReading, state: OrderState) -> OrderRecord:
     return OrderRecord(store_id="demo-woo", order_id=store.order.order_id, state=state, order=store.order)
 
 
