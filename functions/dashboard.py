@@ -8,9 +8,11 @@ from urllib.parse import urlsplit
 
 import azure.functions as func
 
-from functions.http import SECURITY_HEADERS, http_errors, problem
+from functions.http import SECURITY_HEADERS, http_errors, problem, upstream_failed
 from shared.bootstrap import services
 from shared.dashboard.page import content_security_policy, render_dashboard, static_file
+from shared.dashboard.reconciliation import render_reconciliation
+from shared.errors import PermanentError, RetryableError
 
 bp = func.Blueprint()
 
@@ -51,3 +53,20 @@ def dashboard_static(req: func.HttpRequest) -> func.HttpResponse:
     body, content_type = found
     headers = {**SECURITY_HEADERS, "Content-Type": content_type, "Cache-Control": "no-cache"}
     return func.HttpResponse(body, status_code=200, headers=headers)
+
+
+@bp.function_name("dashboard_reconciliation")
+@bp.route(route="dashboard/reconciliation", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@http_errors
+def dashboard_reconciliation(req: func.HttpRequest) -> func.HttpResponse:
+    """Store, service and target compared for ?store=&from=&to= (shared.dashboard.reconciliation); reads only."""
+    nonce = secrets.token_urlsafe(16)
+    static_base = urlsplit(req.url).path.rstrip("/").rsplit("/", 1)[0] + "/static/"
+    try:
+        html = render_reconciliation(
+            services(), dict(req.params), req.headers.get("accept-language", ""), nonce=nonce, static_base=static_base
+        )
+    except (RetryableError, PermanentError) as error:
+        return upstream_failed(error)
+    policy = f"{content_security_policy(nonce)}; frame-ancestors 'none'"
+    return func.HttpResponse(html, status_code=200, headers={**HEADERS, "Content-Security-Policy": policy})

@@ -14,10 +14,13 @@ from shared.actor import actor_from_headers
 from shared.bootstrap import services
 from shared.errors import (
     BadRequest,
+    IntegrationError,
     InvalidSignature,
     NotFound,
     NothingToRetry,
+    PermanentError,
     Refusal,
+    RetryableError,
     TooLarge,
     Unreadable,
 )
@@ -61,6 +64,18 @@ def problem(status: int, title: str, detail: str = "", type_: str = "about:blank
         status_code=status,
         headers={**SECURITY_HEADERS, "Content-Type": "application/problem+json"},
     )
+
+
+def upstream_failed(error: IntegrationError) -> func.HttpResponse:
+    """The store's API or the target refused (502, naming why) or is down (503): an operator route that reads them
+    answers this, never a bare 500. A refusal that is also retryable (a store whose file was refused) keeps its own
+    answer."""
+    if isinstance(error, BadRequest):
+        return problem(status_of(error), error.title, error.detail, error.type)
+    if isinstance(error, RetryableError):
+        return problem(503, "Store or target unavailable", str(error))
+    reason = error.text("en") if isinstance(error, PermanentError) else str(error)
+    return problem(502, "Store or target refused", reason)
 
 
 def http_errors(

@@ -1,14 +1,17 @@
 """Timers: the catch-up poll of store APIs, the stuck-order sweep, personal-data retention and the outbox
-relay; the erasure request for one customer's personal data."""
+relay; the erasure request for one customer's personal data; reconciliation and backfill for operators."""
 
 from __future__ import annotations
 
 import azure.functions as func
 
-from functions.http import http_errors, json_response, request_actor
+from functions.http import http_errors, json_response, request_actor, upstream_failed
 from shared.bootstrap import services
+from shared.errors import PermanentError, RetryableError
+from shared.handlers.backfill import backfill
 from shared.handlers.housekeeping import catch_up, sweep_stuck_orders
 from shared.handlers.privacy import apply_retention, erase_customer, erasure_request
+from shared.handlers.reconciliation import parse_range, reconcile
 from shared.handlers.relay import relay_unsent_events
 
 bp = func.Blueprint()
@@ -52,3 +55,38 @@ def erasure(req: func.HttpRequest) -> func.HttpResponse:
 @bp.timer_trigger(schedule="%OutboxRelaySchedule%", arg_name="timer", run_on_startup=True)
 def relay(timer: func.TimerRequest) -> None:
     relay_unsent_events(services())
+
+
+# -- reconciliation and backfill (shared.handlers.reconciliation, shared.handlers.backfill) ------------------------
+# `redrive=true` and `apply=true` write; without them both only read. Bad dates are a 400 problem+json.
+
+
+def _flag(req: func.HttpRequest, name: str) -> bool:
+    return req.params.get(name, "").strip().lower() in ("1", "true", "yes")
+
+
+@bp.function_name("reconciliation")
+@bp.route(route="stores/{store_id}/reconciliation", methods=["GET", "POST"], auth_level=func.AuthLevel.FUNCTION)
+@http_errors
+def reconciliation(req: func.HttpRequest) -> func.HttpResponse:
+    first, last = parse_range(req.params.get("from"), req.params.get("to"))
+    redrive = req.method == "POST" and _flag(req, "redrive")  # a GET never writes
+    try:
+        report = reconcile(
+            services(), req.route_params["store_id"], first, last, redrive=redrive, actor=request_actor(req)
+        )
+    except (RetryableError, PermanentError) as error:
+        return upstream_failed(error)
+    return json_response(200, report.as_dict(req.params.get("lang", "en")))
+
+
+@bp.function_name("backfill")
+@bp.route(route="stores/{store_id}/backfill", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@http_errors
+def backfill_orders(req: func.HttpRequest) -> func.HttpResponse:
+    first, last = parse_range(req.params.get("from"), req.params.get("to"))
+    try:
+        result = backfill(services(), req.route_params["store_id"], first, last, apply=_flag(req, "apply"))
+    except (RetryableError, PermanentError) as error:
+        return upstream_failed(error)
+    return json_response(202 if result.applied else 200, result.as_dict())

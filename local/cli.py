@@ -9,6 +9,8 @@ order STORE ORDER                         one order with its timeline
 retry STORE ORDER                         release a held or failed order
 erase STORE --email E | --tax-id T        redact one customer's personal data (issued documents stay)
 verifactu-send                            submit pending VERI*FACTU records to the AEAT now (as the timer does)
+reconcile STORE --from D --to D [--csv] [--redrive] [--lang es]   store, service and target compared
+backfill STORE --from D --to D [--apply]  import past orders (a dry run unless --apply)
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from typing import Any
 from local.settings import load_local_settings
 from shared.actor import local_actor
 from shared.bootstrap import services
-from shared.errors import BadRequest, ConfigError
+from shared.errors import BadRequest, ConfigError, PermanentError, RetryableError
 from shared.fiscal.verifactu.sender import send_all
 from shared.handlers import catalog, operations, privacy, simulate
+from shared.handlers.backfill import backfill
+from shared.handlers.reconciliation import parse_range, reconcile, report_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,6 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     who.add_argument("--email", default="")
     who.add_argument("--tax-id", default="")
     commands.add_parser("verifactu-send")
+    for name in ("reconcile", "backfill"):
+        ranged = commands.add_parser(name)
+        ranged.add_argument("store")
+        ranged.add_argument("--from", dest="start", required=True, metavar="YYYY-MM-DD")
+        ranged.add_argument("--to", dest="end", required=True, metavar="YYYY-MM-DD")
+    commands.choices["reconcile"].add_argument("--csv", action="store_true")
+    commands.choices["reconcile"].add_argument("--redrive", action="store_true")
+    commands.choices["reconcile"].add_argument("--lang", default="en", choices=("en", "es"))
+    commands.choices["backfill"].add_argument("--apply", action="store_true")
     commands.add_parser("dead-letters").add_argument("queue", nargs="?")
     resubmit = commands.add_parser("resubmit")
     resubmit.add_argument("queue")
@@ -96,11 +109,41 @@ def main(argv: list[str] | None = None) -> int:
             _print(privacy.erase_customer(found, args.store, email=args.email, tax_id=args.tax_id, actor=local_actor()))
         elif args.command == "verifactu-send":
             _print([asdict(outcome) for outcome in send_all(found, found.clock())])
+        elif args.command == "reconcile":
+            first, last = parse_range(args.start, args.end)
+            report = reconcile(found, args.store, first, last, redrive=args.redrive, actor=local_actor())
+            if args.csv:
+                print(report_csv(report, args.lang), end="")
+            else:
+                _print(report.as_dict(args.lang))
+        elif args.command == "backfill":
+            return _backfill(found, args)
         elif args.command in ("dead-letters", "resubmit"):
             return _dead_letters(found.bus, args)
     except BadRequest as error:
         print(f"{error.title}: {error.detail}", file=sys.stderr)
         return 2
+    except (RetryableError, PermanentError) as error:  # the store API or the target (reconcile, backfill)
+        print(f"Store or target: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _backfill(found: Any, args: argparse.Namespace) -> int:
+    """A progress bar on stderr while the orders go through; the summary (and a dry run's list) on stdout."""
+    from tqdm import tqdm
+
+    first, last = parse_range(args.start, args.end)
+    with tqdm(desc=f"backfill {args.store}", unit="order", file=sys.stderr) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        result = backfill(found, args.store, first, last, apply=args.apply, progress=progress)
+    _print(result.as_dict())
+    if not args.apply:
+        print("Dry run: nothing was imported. Run again with --apply to import these orders.", file=sys.stderr)
     return 0
 
 

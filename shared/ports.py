@@ -259,6 +259,27 @@ class DocumentStore(Protocol):
     def check_writable(self) -> None:
         """Raise when a document could not be written now (health check); writes no document."""
 
+    def list(self, store_id: str, modified_after: datetime | None = None) -> Sequence[ListedDocument]:
+        """The store's documents (optionally only those written after a time), by number; for reconciliation.
+        Reads names and dates only, never the documents."""
+
+
+@dataclass(frozen=True)
+class ListedDocument:
+    number: str
+    modified_at: datetime  # UTC: when it was written
+
+
+@runtime_checkable
+class ListsInvoices(Protocol):
+    """Tells which invoices it holds for orders, found by our reference (reconciliation)."""
+
+    def invoices_by_order(
+        self, orders: Sequence[Order], issued_after: datetime | None = None
+    ) -> dict[str, list[DocumentRef]]:
+        """Order id → every invoice (not credit notes, not cancelled ones) the target holds for it; orders with none
+        are left out. More than one is a duplicate. `issued_after` may narrow what is read. Raises RetryableError."""
+
 
 @runtime_checkable
 class CountsQueues(Protocol):

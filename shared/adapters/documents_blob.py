@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
-from datetime import UTC
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -19,7 +19,7 @@ from azure.storage.blob import BlobServiceClient, ContentSettings
 
 from shared.adapters.claimcheck import azure_credential, passing_faults
 from shared.errors import ConfigError
-from shared.ports import DocumentExists, StoredDocument, document_name
+from shared.ports import DocumentExists, ListedDocument, StoredDocument, document_name
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
@@ -108,6 +108,21 @@ class BlobDocumentStore:
             location=str(blob.url),
             content_type=properties.content_settings.content_type or "application/xml",
         )
+
+    def list(self, store_id: str, modified_after: datetime | None = None) -> Sequence[ListedDocument]:
+        """Blobs named `<store_id>/<number>.xml`, from the listing alone (no download)."""
+        prefix = document_name(store_id, "x").split("/")[0] + "/"
+        found = []
+        self._ensure_container()
+        with _passing_faults(f"listing {prefix}"):
+            for blob in self._container.list_blobs(name_starts_with=prefix):
+                number = str(blob.name)[len(prefix) :]
+                if "/" in number or not number.endswith(".xml"):
+                    continue
+                modified = blob.last_modified.astimezone(UTC)
+                if modified_after is None or modified > modified_after:
+                    found.append(ListedDocument(number[: -len(".xml")], modified))
+        return sorted(found, key=lambda d: d.number)
 
     def check_writable(self) -> None:
         """Create the probe blob if absent. "Already there" proves it too: Blob Storage authorises a write

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.errors import RetryableError
-from shared.ports import DocumentExists, StoredDocument, document_name
+from shared.ports import DocumentExists, ListedDocument, StoredDocument, document_name
 
 
 class FolderDocumentStore:
@@ -63,6 +64,20 @@ class FolderDocumentStore:
         except OSError as exc:
             raise RetryableError(f"cannot read {path.name}: {exc.strerror}") from exc
         return StoredDocument(content=content, modified_at=modified, location=str(path))
+
+    def list(self, store_id: str, modified_after: datetime | None = None) -> Sequence[ListedDocument]:
+        """Every `<number>.xml` in the store's folder; temporary files (dot names) are not documents."""
+        folder = self.root / document_name(store_id, "x").split("/")[0]
+        try:
+            found = [
+                ListedDocument(p.name[: -len(".xml")], datetime.fromtimestamp(p.stat().st_mtime, UTC))
+                for p in sorted(folder.glob("[!.]*.xml"))
+            ]
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise RetryableError(f"cannot list the documents of {store_id}: {exc.strerror}") from exc
+        return [d for d in found if modified_after is None or d.modified_at > modified_after]
 
     def check_writable(self) -> None:
         """Create and remove a temporary file in the root folder (a dot name: never a document)."""

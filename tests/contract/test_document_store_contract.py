@@ -160,3 +160,26 @@ def test_a_blob_store_without_write_access_fails_its_health_check(azurite):
 
     with pytest.raises(HttpResponseError):
         refused.check_writable()
+
+
+# -- listing (reconciliation) ---------------------------------------------------------------------------
+
+
+def test_listing_names_each_document_of_the_store_once_and_no_other_stores(documents):
+    documents.put("demo-woo", "INV-000041", INVOICE, order_id="4711")
+    documents.put("demo-woo", "INV-000042", OTHER, order_id="4712")
+    documents.put("demo-woo-2", "INV-000043", INVOICE, order_id="4713")
+    documents.check_writable()  # its probe is never a document
+
+    listed = documents.list("demo-woo")
+
+    assert sorted(d.number for d in listed) == ["INV-000041", "INV-000042"]
+    assert all(d.modified_at.tzinfo is not None for d in listed)
+    assert documents.list("empty-store") == []
+
+
+def test_listing_after_a_time_leaves_out_older_documents(documents):
+    documents.put("demo-woo", "INV-000041", INVOICE, order_id="4711")
+
+    assert [d.number for d in documents.list("demo-woo", datetime.now(UTC) - timedelta(hours=1))] == ["INV-000041"]
+    assert documents.list("demo-woo", datetime.now(UTC) + timedelta(hours=1)) == []

@@ -36,7 +36,7 @@ STORES = {"demo-woo": "woocommerce", "demo-shopify": "shopify"}
 WOO_ORDER = "5123"
 SHOPIFY_ORDER = "9007199254740993"
 # Routes that may change state when they succeed; a refusal on any route, or any read, must not.
-WRITES = ("webhooks/", "/retry", "/sku-map")
+WRITES = ("webhooks/", "/retry", "/sku-map", "/backfill", "/reconciliation")
 
 
 @pytest.fixture(scope="module")
@@ -155,15 +155,36 @@ ROUTES: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("simulate/{}", (STORE,), ("POST",)),
     ("dashboard", (), ("GET",)),
     ("dashboard/static/{}", (ANY,), ("GET",)),
+    ("dashboard/reconciliation", (), ("GET",)),
+    ("stores/{}/reconciliation", (STORE,), ("GET", "POST")),
+    ("stores/{}/backfill", (STORE,), ("POST",)),
     ("health", (), ("GET",)),
     ("{}", (ANY,), ("GET",)),
     ("{}/{}/{}/{}", (ANY, ANY, ANY, ANY), ("GET", "POST")),
 ]
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
-query_keys = st.sampled_from(["store", "state", "limit", "format", "lang", "code", "order", "x"]) | st.text(max_size=8)
+query_keys = st.sampled_from(
+    ["store", "state", "limit", "format", "lang", "code", "order", "from", "to", "x"]
+) | st.text(max_size=8)
 query_values = st.one_of(
     st.sampled_from(
-        ["demo-woo", "held", "invoiced", "HELD", "0", "-1", "1001", "1e3", "50", "json", "es", "en", "zz", ""]
+        [
+            "demo-woo",
+            "held",
+            "invoiced",
+            "HELD",
+            "0",
+            "-1",
+            "1001",
+            "1e3",
+            "50",
+            "json",
+            "es",
+            "en",
+            "zz",
+            "",
+            "2026-11-20",
+        ]
     ),
     st.text(max_size=30),
 )

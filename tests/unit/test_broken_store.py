@@ -100,6 +100,8 @@ def test_the_good_store_keeps_invoicing_next_to_a_refused_one(services: Services
         ("sku_map", "PUT", "stores/demo-shopify/sku-map", {}),
         ("unmapped_skus", "GET", "stores/demo-shopify/unmapped-skus", {}),
         ("simulate", "POST", "simulate/demo-shopify", {}),
+        ("reconciliation", "GET", "stores/demo-shopify/reconciliation?from=2026-11-20&to=2026-11-20", {}),
+        ("backfill", "POST", "stores/demo-shopify/backfill?from=2026-11-20&to=2026-11-20", {}),
     ],
 )
 def test_every_route_naming_the_refused_store_answers_503_with_the_reason(

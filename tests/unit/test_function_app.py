@@ -30,6 +30,9 @@ EXPECTED_HTTP = {
     "erase_customer": ("stores/{store_id}/erasure", ["POST"]),
     "get_document": ("documents/{store_id}/{number}", ["GET"]),
     "verifactu_records": ("stores/{store_id}/verifactu", ["GET"]),
+    "reconciliation": ("stores/{store_id}/reconciliation", ["GET", "POST"]),
+    "backfill": ("stores/{store_id}/backfill", ["POST"]),
+    "dashboard_reconciliation": ("dashboard/reconciliation", ["GET"]),
 }
 EXPECTED_TIMERS = {
     "catch_up_poll": "%CatchUpSchedule%",

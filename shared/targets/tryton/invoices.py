@@ -3,7 +3,9 @@ our reference."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +13,7 @@ from shared.domain.order import Order
 from shared.domain.records import DocumentRef
 from shared.errors import PermanentError, RetryableError
 from shared.targets.tryton import mapper
+from shared.targets.tryton.reading import invoices_by_reference
 from shared.targets.tryton.sales import Sales
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,18 @@ class Invoices(Sales):
         if invoice is None or invoice["state"] not in DONE_INVOICE_STATES:
             return None
         return self._document(order, invoice, kind, refund_id)
+
+    def invoices_by_order(
+        self, orders: Sequence[Order], issued_after: dt.datetime | None = None
+    ) -> dict[str, list[DocumentRef]]:
+        """Invoices by our reference `<store>:<order>`; credit notes carry other references and are left out."""
+        by_reference = {mapper.external_reference(order): order for order in orders}
+        found = invoices_by_reference(self.rpc, list(by_reference), self._INVOICE_FIELDS)
+        return {
+            by_reference[ref].order_id: [self._document(by_reference[ref], i, "invoice") for i in invoices]
+            for ref, invoices in found.items()
+            if ref in by_reference
+        }
 
     def _read_invoice(self, invoice_id: int) -> dict[str, Any]:
         (invoice,) = self.rpc.read("account.invoice", [invoice_id], list(self._INVOICE_FIELDS))

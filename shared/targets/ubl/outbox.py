@@ -8,7 +8,7 @@ and issuing again returns it without rewriting.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 
 from lxml import etree
@@ -18,7 +18,7 @@ from shared.domain.records import DocumentRef
 from shared.domain.rules.mapping import ItemCodes, transform_payment_terms
 from shared.errors import PermanentError, RetryableError
 from shared.fiscal.verifactu.qr import Environment
-from shared.ports import DocumentExists, DocumentStore, InvalidDocumentName, Preflights, document_name
+from shared.ports import DocumentExists, DocumentStore, InvalidDocumentName, ListsInvoices, Preflights, document_name
 from shared.stores import InvoiceSettings, StoreSettings
 from shared.targets.ubl import codes
 from shared.targets.ubl.codes import clean_text
@@ -50,7 +50,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class UblOutboxTarget(Preflights):
+class UblOutboxTarget(Preflights, ListsInvoices):
     """Target port over a document store of Peppol BIS 3.0 UBL files. Idempotent on the document number."""
 
     name = "ubl"
@@ -113,6 +113,29 @@ class UblOutboxTarget(Preflights):
             currency=root.findtext("cbc:DocumentCurrencyCode", namespaces=_NS) or order.currency,
             refund_id=refund_id,
         )
+
+    def invoices_by_order(
+        self, orders: Sequence[Order], issued_after: datetime | None = None
+    ) -> dict[str, list[DocumentRef]]:
+        """Reads every invoice of the store written after `issued_after` and matches its OrderReference (the order
+        number the buyer sees, as written) to the orders'. Credit notes are left out."""
+        by_number = {clean_text(order.number): order for order in orders}
+        found: dict[str, list[DocumentRef]] = {}
+        for listed in self.documents.list(self.settings.store_id, issued_after):
+            stored = self.documents.get(self.settings.store_id, listed.number)
+            if stored is None:
+                continue
+            try:
+                root = etree.fromstring(stored.content)
+            except etree.XMLSyntaxError:
+                continue  # not a document this service wrote
+            order = by_number.get(root.findtext("cac:OrderReference/cbc:ID", namespaces=_NS) or "")
+            if order is None or root.tag != _ROOTS["invoice"]:
+                continue
+            ref = self.find_document(order, "invoice", listed.number)
+            if ref is not None:
+                found.setdefault(order.order_id, []).append(ref)
+        return found
 
     def preflight_invoice(self, order: Order) -> None:
         """Can this order be invoiced? Builds the document without a number and writes nothing; raises the
