@@ -38,6 +38,11 @@ class PermanentError(IntegrationError):
         self.message_es = self.text("es")
         super().__init__(self.message)
 
+    @property
+    def keyed(self) -> bool:
+        """True when the reason is a catalog key with data (not the legacy sentences)."""
+        return self._legacy is None
+
     def text(self, lang: str = texts.DEFAULT_LANGUAGE) -> str:
         """The reason in lang: the catalog's `error.<code>` with data, or the legacy sentences."""
         if self._legacy is not None:

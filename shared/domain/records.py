@@ -32,8 +32,9 @@ class Problem(_Record):
     message_es: str = ""
 
     def message(self, lang: str = texts.DEFAULT_LANGUAGE) -> str:
-        """The sentence in lang from the catalog (`problem.<code>`); an old row's stored sentence otherwise."""
-        key = f"problem.{self.code}"
+        """The sentence in lang from the catalog (`problem.<code>`, or `error.<code>` for a target's refusal);
+        an old row's stored sentence otherwise."""
+        key = f"problem.{self.code}" if texts.has(f"problem.{self.code}") else f"error.{self.code}"
         values = {"field": self.field, "expected": self.expected, "found": self.found, **self.data}
         template = texts.template(key, texts.DEFAULT_LANGUAGE)
         legacy = bool(self.message_en or self.message_es)

@@ -1,14 +1,21 @@
 # ruff: noqa: E501
 """English texts: every sentence the service shows or stores a key for, as str.format templates.
 
-Keys are namespaced by kind (problem., timeline., error., ui.); keep each block sorted so additions merge cleanly.
+Keys are namespaced by kind (error., problem., timeline., ui., word.); keep each block sorted so additions merge
+cleanly. Placeholders are the same in every language; a `<name>_es` field is the Spanish twin of `<name>`.
 """
 
 from __future__ import annotations
 
 TEXTS: dict[str, str] = {
     # error.<code>: why a target or stage refused an order (PermanentError)
+    "error.outgoing_writes_paused": "Outgoing writes are paused for this store (outgoing_writes: false); retry once they are on again.",
+    "error.personal_data_erased": "The buyer's personal data was erased from this order, so no document can be issued from it. Issue it by hand from the store's data, or let the store send the order again.",
+    "error.store_api_refused": "The store API refused to give {what} (HTTP {status}); check the API key and its read permission.",
     # problem.<code>: the rules' problems; fields are field, expected, found and each rule's extras
+    "problem.cancellation_unconfirmed": "{refusal_text}{refusal} The store's {topic} notice was not applied and nothing was credited: check the order in the store. If it is cancelled there, credit it by hand; otherwise retry to carry on.",
+    "problem.changed_after_invoicing": "The store changed the order after it was invoiced (total {expected} -> {found} {currency}, or its lines); the invoice was not changed. Credit it and invoice again by hand, or retry to keep the invoice as it is.",
+    "problem.credit_exceeds_invoice": "Refund {refund} of {found} {currency} is more than what is left of invoice {number} after earlier credit notes ({expected} {currency}); nothing was credited.",
     "problem.currency_not_allowed": "The order is in {found}, but this store invoices only in {expected}.",
     "problem.discount_mismatch": "The discounts do not add up: {detail} (expected {expected}, found {found}).",
     "problem.invalid_tax_id": "The customer's tax id {found} is not a valid {scheme}: {reason}",
@@ -20,10 +27,12 @@ TEXTS: dict[str, str] = {
     "problem.no_tax_rule": "There is no tax rule for {destination}, so the tax on {field} cannot be checked.",
     "problem.price_mismatch": "Line {line} ({sku}) is priced at {found} but the price list says {expected}.",
     "problem.prices_include_tax_mismatch": "The store reports prices {found_words}, but this store's rules say prices are {expected_words}.",
+    "problem.processing_failed": "Processing stopped at the {field} stage after repeated errors; retry once the cause is fixed.",
     "problem.refund_amount_exceeded": "The refund {refund} gives back {found} for {what}, but only {expected} is left to refund.",
     "problem.refund_quantity_exceeded": "The refund {refund} returns {found} of {sku}, but only {expected} are left to refund.",
     "problem.refund_total_mismatch": "The refund {refund} totals {found}, but its lines, shipping and tax add up to {expected}.",
     "problem.refund_unknown_line": "The refund {refund} refers to line {found}, which is not on the order.",
+    "problem.restored_after_cancellation": "The store restored an order whose invoice was already credited for its cancellation; invoice it again by hand if it is to be delivered.",
     "problem.tax_amount_mismatch": "The tax on {what} is {found}, but {rule} gives {expected}.",
     "problem.tax_rate_mismatch": "{what} is taxed at {found}% but the rate for {destination} ({tax_class}) is {expected}%.",
     "problem.totals_mismatch": "The {what} does not add up: it should be {expected} but the store says {found}.",
@@ -34,6 +43,28 @@ TEXTS: dict[str, str] = {
     "problem.unmapped_sku": "The SKU {found} on line {line} is not mapped to an item in the invoicing system. Add it to the SKU map and retry the order.",
     "problem.unreadable_order": "Part of the order could not be read ({field}): {found}. Check the order in the store.",
     # timeline.<name>: one sentence for people on an order's timeline
+    "timeline.cancel_ignored": "The store shows order {number} neither deleted nor cancelled; its {topic} notice was ignored.",
+    "timeline.cancelled_after_invoice": "{reason_text} after invoicing; the invoice will be credited.",
+    "timeline.cancelled_already_credited": "Cancelled in the store; earlier credit notes already cover the whole invoice.",
+    "timeline.cancelled_before_invoice": "{reason_text}; no invoice had been issued.",
+    "timeline.credit_note_issued": "Credit note {number} for refund {refund}: {total} {currency}.",
+    "timeline.event_stale": "Ignored {topic}: older than what we have.",
+    "timeline.event_unreadable": "Ignored an unreadable {topic}: {field}.",
+    "timeline.failed": "Failed after repeated errors: {reason}",
+    "timeline.held": "Held: {codes}",
+    "timeline.held_updated": "The store changed the order; retry to check it again.",
+    "timeline.invoiced": "Invoice {number} issued in {target} for {total} {currency}.",
+    "timeline.paid": "Payment of {total} {currency} recorded.",
+    "timeline.privacy_erased": "Personal data erased at the customer's request ({kinds_texts}); issued documents kept.",
+    "timeline.privacy_redacted": "Personal data redacted after the retention period ({kinds_texts}); issued documents kept.",
+    "timeline.refund_covered": "Refund {refund} of {amount} is covered by the cancellation's credit note {number}.",
+    "timeline.refund_detailed": "Fetched the lines of refund {refund} from the store.",
+    "timeline.refund_received": "Refund {refund} of {amount}.",
+    "timeline.reopened": "The store restored the order ({topic}); it is checked again.",
+    "timeline.retry_requested": "Released for another try.",
+    "timeline.stock_synced": "Shipment done in the target; stock moved.",
+    "timeline.store_sent": "Store sent {topic} (order {number}).",
+    "timeline.validated": "All checks passed; the invoice is next.",
     # ui.<key>: the dashboard's words
     "ui.action": "What",
     "ui.action_cancel_requested": "Cancellation requested",
@@ -139,4 +170,21 @@ TEXTS: dict[str, str] = {
     "ui.uploading": "Uploading…",
     "ui.where": "Where",
     "ui.writes_paused": "Writes to the invoicing system are paused for this store.",
+    # word.<name>: words other texts put in their sentences (a `<name>_text` value names one)
+    "word.cancelled_in_store": "The order was cancelled in the store",
+    "word.deleted_in_store": "The order was deleted in the store",
+    "word.kind_address": "address",
+    "word.kind_attributes": "order attributes",
+    "word.kind_browser": "browser",
+    "word.kind_customer_id": "customer id",
+    "word.kind_email": "e-mail",
+    "word.kind_ip_address": "IP address",
+    "word.kind_name": "name",
+    "word.kind_none": "none found",
+    "word.kind_note": "note",
+    "word.kind_other": "other personal text",
+    "word.kind_payment_details": "card details",
+    "word.kind_phone": "phone",
+    "word.kind_raw_body": "unreadable raw body",
+    "word.kind_tax_id": "tax id",
 }

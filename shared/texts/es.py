@@ -1,14 +1,21 @@
 # ruff: noqa: E501
 """Spanish texts: every sentence the service shows or stores a key for, as str.format templates.
 
-Keys are namespaced by kind (problem., timeline., error., ui.); keep each block sorted so additions merge cleanly.
+Keys are namespaced by kind (error., problem., timeline., ui., word.); keep each block sorted so additions merge
+cleanly. Placeholders are the same in every language; a `<name>_es` field is the Spanish twin of `<name>`.
 """
 
 from __future__ import annotations
 
 TEXTS: dict[str, str] = {
     # error.<code>: why a target or stage refused an order (PermanentError)
+    "error.outgoing_writes_paused": "Los envíos salientes están pausados para esta tienda (outgoing_writes: false); reintente cuando vuelvan a estar activos.",
+    "error.personal_data_erased": "Los datos personales del comprador se borraron de este pedido, así que no se puede emitir ningún documento a partir de él. Emítalo a mano con los datos de la tienda o deje que la tienda vuelva a enviar el pedido.",
+    "error.store_api_refused": "La API de la tienda no entregó {what_es} (HTTP {status}); revise la clave de la API y su permiso de lectura.",
     # problem.<code>: the rules' problems; fields are field, expected, found and each rule's extras
+    "problem.cancellation_unconfirmed": "{refusal_text}{refusal_es} No se aplicó el aviso {topic} de la tienda y no se abonó nada: compruebe el pedido en la tienda. Si allí está cancelado, abónelo a mano; si no, reintente para seguir.",
+    "problem.changed_after_invoicing": "La tienda cambió el pedido después de facturarlo (total {expected} -> {found} {currency}, o sus líneas); la factura no se ha modificado. Abónela y vuelva a facturar a mano, o reintente para mantener la factura tal como está.",
+    "problem.credit_exceeds_invoice": "El reembolso {refund} de {found} {currency} supera lo que queda de la factura {number} tras los abonos anteriores ({expected} {currency}); no se ha abonado nada.",
     "problem.currency_not_allowed": "El pedido está en {found}, pero esta tienda solo factura en {expected}.",
     "problem.discount_mismatch": "Los descuentos no cuadran: {detail_es} (se esperaba {expected}, hay {found}).",
     "problem.invalid_tax_id": "El identificador fiscal del cliente {found} no es un {scheme} válido: {reason_es}",
@@ -20,10 +27,12 @@ TEXTS: dict[str, str] = {
     "problem.no_tax_rule": "No hay ninguna regla de impuestos para {destination}, así que no se puede comprobar el impuesto de {field}.",
     "problem.price_mismatch": "La línea {line} ({sku}) tiene un precio de {found}, pero la tarifa indica {expected}.",
     "problem.prices_include_tax_mismatch": "La tienda indica precios {found_words_es}, pero las reglas de esta tienda dicen que son {expected_words_es}.",
+    "problem.processing_failed": "El procesamiento se detuvo en la etapa {field} tras errores repetidos; reintente cuando se haya corregido la causa.",
     "problem.refund_amount_exceeded": "La devolución {refund} reembolsa {found} por {what_es}, pero solo quedan {expected} por devolver.",
     "problem.refund_quantity_exceeded": "La devolución {refund} devuelve {found} de {sku}, pero solo quedan {expected} por devolver.",
     "problem.refund_total_mismatch": "La devolución {refund} suma {found}, pero sus líneas, envío e impuestos suman {expected}.",
     "problem.refund_unknown_line": "La devolución {refund} se refiere a la línea {found}, que no está en el pedido.",
+    "problem.restored_after_cancellation": "La tienda restauró un pedido cuya factura ya se abonó por la cancelación; vuelva a facturarlo a mano si se va a entregar.",
     "problem.tax_amount_mismatch": "El impuesto de {what_es} es {found}, pero {rule_es} da {expected}.",
     "problem.tax_rate_mismatch": "{what_es} tributa al {found}%, pero el tipo para {destination} ({tax_class}) es el {expected}%.",
     "problem.totals_mismatch": "{what_es} no cuadra: debería ser {expected}, pero la tienda indica {found}.",
@@ -34,6 +43,28 @@ TEXTS: dict[str, str] = {
     "problem.unmapped_sku": "El SKU {found} de la línea {line} no está asociado a ningún artículo del sistema de facturación. Añádalo a la tabla de SKU y reintente el pedido.",
     "problem.unreadable_order": "No se pudo leer una parte del pedido ({field}): {found}. Revise el pedido en la tienda.",
     # timeline.<name>: one sentence for people on an order's timeline
+    "timeline.cancel_ignored": "La tienda no muestra el pedido {number} eliminado ni cancelado; se ignoró su aviso {topic}.",
+    "timeline.cancelled_after_invoice": "{reason_text} después de facturarlo; se emitirá una factura rectificativa.",
+    "timeline.cancelled_already_credited": "Cancelado en la tienda; las facturas rectificativas anteriores ya cubren toda la factura.",
+    "timeline.cancelled_before_invoice": "{reason_text}; no se había emitido ninguna factura.",
+    "timeline.credit_note_issued": "Factura rectificativa {number} por la devolución {refund}: {total} {currency}.",
+    "timeline.event_stale": "Se ignoró el aviso {topic}: es anterior a lo que ya tenemos.",
+    "timeline.event_unreadable": "Se ignoró un aviso {topic} ilegible: {field}.",
+    "timeline.failed": "Falló tras varios errores seguidos: {reason}",
+    "timeline.held": "Retenido: {codes}",
+    "timeline.held_updated": "La tienda modificó el pedido; reintente para volver a comprobarlo.",
+    "timeline.invoiced": "Factura {number} emitida en {target} por {total} {currency}.",
+    "timeline.paid": "Cobro de {total} {currency} registrado.",
+    "timeline.privacy_erased": "Datos personales borrados a petición del cliente ({kinds_texts}); se conservan los documentos emitidos.",
+    "timeline.privacy_redacted": "Datos personales ocultados al cumplirse el plazo de conservación ({kinds_texts}); se conservan los documentos emitidos.",
+    "timeline.refund_covered": "La devolución {refund} de {amount} ya está cubierta por la factura rectificativa {number} de la cancelación.",
+    "timeline.refund_detailed": "Se obtuvieron de la tienda las líneas de la devolución {refund}.",
+    "timeline.refund_received": "Devolución {refund} de {amount}.",
+    "timeline.reopened": "La tienda restauró el pedido ({topic}); se vuelve a comprobar.",
+    "timeline.retry_requested": "Liberado para un nuevo intento.",
+    "timeline.stock_synced": "Envío registrado en el sistema de destino; stock actualizado.",
+    "timeline.store_sent": "La tienda envió {topic} (pedido {number}).",
+    "timeline.validated": "Todas las comprobaciones son correctas; el siguiente paso es la factura.",
     # ui.<key>: the dashboard's words
     "ui.action": "Qué",
     "ui.action_cancel_requested": "Cancelación solicitada",
@@ -139,4 +170,21 @@ TEXTS: dict[str, str] = {
     "ui.uploading": "Subiendo…",
     "ui.where": "Dónde",
     "ui.writes_paused": "Los envíos al sistema de facturación están en pausa para esta tienda.",
+    # word.<name>: words other texts put in their sentences (a `<name>_text` value names one)
+    "word.cancelled_in_store": "El pedido se canceló en la tienda",
+    "word.deleted_in_store": "El pedido se eliminó en la tienda",
+    "word.kind_address": "dirección",
+    "word.kind_attributes": "atributos del pedido",
+    "word.kind_browser": "navegador",
+    "word.kind_customer_id": "id de cliente",
+    "word.kind_email": "correo electrónico",
+    "word.kind_ip_address": "dirección IP",
+    "word.kind_name": "nombre",
+    "word.kind_none": "no había ninguno",
+    "word.kind_note": "nota",
+    "word.kind_other": "otro texto personal",
+    "word.kind_payment_details": "datos de la tarjeta",
+    "word.kind_phone": "teléfono",
+    "word.kind_raw_body": "cuerpo ilegible",
+    "word.kind_tax_id": "NIF",
 }
