@@ -69,7 +69,7 @@ def hold(record: OrderRecord, problems: list[Problem], actor: str) -> list[Timel
 def problem_from_error(error: PermanentError) -> Problem:
     """A permanent refusal (from a target or a mapper) as a problem a person can act on."""
     if error.keyed:
-        return Problem(code=error.code, found=error.detail, data=error.data)
+        return Problem(code=error.code, found=error.detail, data=error.data, text=error.key)
     return Problem(code=error.code, found=error.detail, message_en=error.message, message_es=error.message_es)
 
 

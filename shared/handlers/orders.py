@@ -265,7 +265,7 @@ def _ask_store(
 
 def _cancellation_unconfirmed(refusal: PermanentError, topic: str) -> Problem:
     # The refusal's own sentence leads: its key and data travel with the problem, rendered when read.
-    data: dict[str, object] = {**refusal.data, "topic": topic, "refusal_text": f"error.{refusal.code}"}
+    data: dict[str, object] = {**refusal.data, "topic": topic, "refusal_text": refusal.key}
     data.update(refusal="", refusal_es="")
     if not refusal.keyed:
         data.update(refusal_text="", refusal=refusal.message, refusal_es=refusal.message_es)
