@@ -56,6 +56,7 @@ class HostProcess:
     env_overrides: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    root: Path = ROOT  # the checkout whose `local` runs (`make bench` may measure another one)
 
     @property
     def base(self) -> str:
@@ -76,7 +77,7 @@ class HostProcess:
         self.log_path = self.state_dir.parent / f"host-{self.port}.log"
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "local"], cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -105,10 +106,10 @@ class HostProcess:
 
 
 @contextmanager
-def running_host(state_dir: Path, **env: str) -> Iterator[HostProcess]:
+def running_host(state_dir: Path, root: Path = ROOT, **env: str) -> Iterator[HostProcess]:
     stores = state_dir.parent / "stores"
     write_stores(stores)
-    host = HostProcess(state_dir, stores, env_overrides=env)
+    host = HostProcess(state_dir, stores, env_overrides=env, root=root)
     host.start()
     try:
         yield host

@@ -1,8 +1,9 @@
 """Start or stop the local Tryton ERP that the Tryton target is tested against (`make tryton`, `make tryton-stop`).
 
-start: build the initialised SQLite database once (cached under .tryton/cache/, keyed by the setup inputs), copy it
-to a fresh working database, serve JSON-RPC on 127.0.0.1:$TRYTON_PORT (8000) in the background, wait until it
-answers. stop: end the server recorded in .tryton/trytond.pid.
+start: build the initialised SQLite database once (cached under .tryton/cache/, keyed by the setup inputs and the
+fiscal years around today, so a new year builds a new one), copy it to a fresh working database, serve JSON-RPC on
+127.0.0.1:$TRYTON_PORT (8000) in the background, wait until it answers. stop: end the server recorded in
+.tryton/trytond.pid.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from setup_db import fiscal_years  # this folder is on sys.path when run as a script
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 STATE = Path(os.environ.get("TRYTON_STATE_DIR", ROOT / ".tryton"))
@@ -29,10 +32,11 @@ PID_FILE = STATE / "trytond.pid"
 SETUP_INPUTS = [HERE / "setup_db.py", HERE / "trytond.conf.template", ROOT / "requirements-tryton.txt"]
 
 
-def cache_key() -> str:
+def cache_key(years: tuple[int, ...]) -> str:
     digest = hashlib.sha256()
     for path in SETUP_INPUTS:
         digest.update(path.read_bytes())
+    digest.update(",".join(map(str, years)).encode())
     return digest.hexdigest()[:16]
 
 
@@ -43,8 +47,9 @@ def write_config(db_dir: Path, target: Path) -> Path:
 
 
 def cached_database() -> Path:
-    """The initialised database for the current setup inputs, built (about 30 s) when missing."""
-    cache = STATE / "cache" / f"{DATABASE}-{cache_key()}.sqlite"
+    """The initialised database for the current setup inputs and fiscal years, built (about 30 s) when missing."""
+    years = fiscal_years()  # computed once: the key and the database built must name the same years
+    cache = STATE / "cache" / f"{DATABASE}-{cache_key(years)}.sqlite"
     if cache.exists():
         return cache
     build = STATE / "build"
@@ -53,7 +58,16 @@ def cached_database() -> Path:
     config = write_config(build / "db", build / "trytond.conf")
     print(f"tryton: initialising database {DATABASE} (cached afterwards)", flush=True)
     subprocess.run(
-        [sys.executable, str(HERE / "setup_db.py"), "--config", str(config), "--database", DATABASE],
+        [
+            sys.executable,
+            str(HERE / "setup_db.py"),
+            "--config",
+            str(config),
+            "--database",
+            DATABASE,
+            "--fiscal-years",
+            ",".join(map(str, years)),
+        ],
         check=True,
         stdout=subprocess.DEVNULL,
     )

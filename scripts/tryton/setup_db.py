@@ -1,7 +1,8 @@
 """Initialise the local Tryton test database: modules, company, accounts, taxes, fiscal years, demo products.
 
-Run by scripts/tryton/serve.py only when no cached database matches this script and requirements-tryton.txt.
-Uses trytond-admin and proteus (both local, no server needed); the service itself never imports them.
+Run by scripts/tryton/serve.py only when no cached database matches this script, requirements-tryton.txt and the
+fiscal years in force today (last, current and next year). Uses trytond-admin and proteus (both local, no server
+needed); the service itself never imports them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any
 
 MODULES = ["sale", "account_invoice", "account_invoice_stock", "stock", "account_product"]
 COMPANY_NAME = "Demo Tienda S.L."
-FISCAL_YEARS = (2026, 2027)
 
 # The demo store's tax rules (Spain): standard IVA 21 %, reduced 10 % for food, 0 % for exports.
 TAXES = [("IVA 21%", Decimal("0.21")), ("IVA 10%", Decimal("0.10")), ("IVA 0% export", Decimal("0"))]
@@ -32,7 +32,15 @@ PRODUCTS = [
     ("SHIPPING", "Shipping", Decimal("0"), "IVA 21%", "service"),
     ("FEE", "Fee", Decimal("0"), "IVA 21%", "service"),
 ]
-INITIAL_STOCK = Decimal("100")
+# Enough for every test run against one server start, bursts included (tests compare stock before and after).
+INITIAL_STOCK = Decimal("10000")
+
+
+def fiscal_years(today: dt.date | None = None) -> tuple[int, ...]:
+    """Last, current and next calendar year around today (UTC, Tryton's default company time zone): documents
+    dated today, a late refund of last year's order and a test run just before New Year all find an open period."""
+    year = (today or dt.datetime.now(dt.UTC).date()).year
+    return (year - 1, year, year + 1)
 
 
 def admin_init(config_file: Path, database: str, password: str) -> None:
@@ -63,7 +71,7 @@ def _database_dir(config_file: Path) -> Path:
     raise SystemExit(f"{config_file}: no [database] path")
 
 
-def populate(config_file: Path, database: str) -> None:
+def populate(config_file: Path, database: str, years: tuple[int, ...]) -> None:
     from proteus import Model, Wizard
     from proteus import config as proteus_config
 
@@ -87,7 +95,7 @@ def populate(config_file: Path, database: str) -> None:
     (company,) = Company.find()
 
     accounts = _create_chart(config, company)
-    _create_fiscal_years(company)
+    _create_fiscal_years(company, years)
     taxes = _create_taxes(company, accounts["tax"])
     _configure_accounting(company)
     _create_payment_method(company, accounts["cash"])
@@ -133,7 +141,7 @@ def _create_chart(config: Any, company: Any) -> dict[str, Any]:
     return accounts
 
 
-def _create_fiscal_years(company: Any) -> None:
+def _create_fiscal_years(company: Any, years: tuple[int, ...]) -> None:
     from proteus import Model
 
     FiscalYear = Model.get("account.fiscalyear")
@@ -141,7 +149,7 @@ def _create_fiscal_years(company: Any) -> None:
     SequenceType = Model.get("ir.sequence.type")
     (move_type,) = SequenceType.find([("name", "=", "Account Move")], limit=1)
     (invoice_type,) = SequenceType.find([("name", "=", "Invoice")], limit=1)
-    for year in FISCAL_YEARS:
+    for year in years:
         fiscal_year = FiscalYear(name=str(year), company=company)
         fiscal_year.start_date = dt.date(year, 1, 1)
         fiscal_year.end_date = dt.date(year, 12, 31)
@@ -244,9 +252,15 @@ def main() -> None:
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--database", default="o2c")
     parser.add_argument("--password", default=os.environ.get("TRYTON_PASSWORD", "o2c-local-admin"))
+    parser.add_argument(
+        "--fiscal-years",
+        default=",".join(map(str, fiscal_years())),
+        help="comma-separated calendar years (serve.py passes the ones its cache key names)",
+    )
     args = parser.parse_args()
+    years = tuple(int(year) for year in args.fiscal_years.split(","))
     admin_init(args.config, args.database, args.password)
-    populate(args.config, args.database)
+    populate(args.config, args.database, years)
 
 
 if __name__ == "__main__":

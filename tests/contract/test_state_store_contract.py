@@ -611,7 +611,7 @@ def test_tables_big_unsent_message_stays_in_its_outbox_row_not_in_a_blob(azurite
 
 
 def _pair(first: str, second: str) -> str:
-    from shared.adapters.tables import _pair as pair
+    from shared.adapters.tables.keys import pair_key as pair
 
     return pair(first, second)
 

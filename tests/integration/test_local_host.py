@@ -22,7 +22,10 @@ from typing import Any
 import pytest
 import requests
 
-from local.host import RunningHost, backoff_delay, compile_route, load_local_settings, start_host
+from local.host import RunningHost, start_host
+from local.http_functions import compile_route
+from local.queues import backoff_delay
+from local.settings import load_local_settings
 from local.timers import next_occurrence
 from shared.adapters.sqlite_bus import MAX_DELIVERY_COUNT_EXCEEDED, SqliteBus, bus_path
 

@@ -21,10 +21,11 @@ import requests
 from shared.domain.order import Charge, Customer, Order, OrderLine, Refund, RefundLine, TaxLine
 from shared.errors import PermanentError
 from shared.stores import StoreSettings
-from shared.targets.tryton import TrytonRpc, TrytonTarget
+from shared.targets.tryton import TrytonRpc, TrytonTarget, mapper
 
 ROOT = Path(__file__).resolve().parents[2]
-TRYTON_URL = os.environ.get("TRYTON_URL", "http://127.0.0.1:8000")
+# The server `make tryton` starts: TRYTON_URL, else the TRYTON_PORT it was started on (8000 by default).
+TRYTON_URL = os.environ.get("TRYTON_URL") or f"http://127.0.0.1:{os.environ.get('TRYTON_PORT', '8000')}"
 TRYTON_DATABASE = os.environ.get("TRYTON_DATABASE", "o2c")
 TRYTON_PASSWORD = os.environ.get("TRYTON_PASSWORD", "o2c-local-admin")
 D = Decimal
@@ -143,16 +144,21 @@ def _order(prices_include_tax: bool = False, tax_id: str = "") -> Order:
 
 
 def _invoice(target: TrytonTarget, invoice_id: str) -> dict[str, Any]:
-    (invoice,) = target.rpc.read("account.invoice", [int(invoice_id)], ["state", "total_amount", "tax_amount", "type"])
+    (invoice,) = target.rpc.read(
+        "account.invoice",
+        [int(invoice_id)],
+        ["state", "total_amount", "tax_amount", "type", "invoice_date", "description", "number"],
+    )
     return invoice
 
 
 def test_order_becomes_posted_invoice_with_the_store_total_and_tax(target: TrytonTarget) -> None:
     order = _order(tax_id="ESB12345674")
     document = target.issue_invoice(order, "INV-000001")
-    assert document.number.startswith("FV2026-") and document.target == "tryton"
-    assert (document.total, document.tax) == (D("60.75"), D("8.50"))
     invoice = _invoice(target, document.external_id)
+    # Numbered from the sequence of the fiscal year it is dated in (Tryton dates it when it posts it).
+    assert document.number.startswith(f"FV{invoice['invoice_date'].year}-") and document.target == "tryton"
+    assert (document.total, document.tax) == (D("60.75"), D("8.50"))
     assert invoice["state"] == "posted"
     assert (invoice["total_amount"], invoice["tax_amount"]) == (D("60.75"), D("8.50"))
     found = target.find_document(order, "invoice", "INV-000001")
@@ -211,13 +217,49 @@ def test_partial_refund_gives_a_credit_note_of_exactly_the_refunded_amount(targe
         lines=[RefundLine(line_id="1", sku="BLUE-MUG-350ML", quantity=D(1), amount=D("12.40"), tax=D("2.60"))],
     )
     credit = target.issue_credit_note(order, refund, invoice, "CN-000001")
-    assert credit.kind == "credit_note" and credit.number.startswith("RV2026-")
-    assert (credit.total, credit.tax, credit.refund_id) == (D("15.00"), D("2.60"), "301")
     stored = _invoice(target, credit.external_id)
+    assert credit.kind == "credit_note" and credit.number.startswith(f"RV{stored['invoice_date'].year}-")
+    assert (credit.total, credit.tax, credit.refund_id) == (D("15.00"), D("2.60"), "301")
     assert stored["state"] == "posted"
     assert (stored["total_amount"], stored["tax_amount"]) == (D("-15.00"), D("-2.60"))
     again = target.issue_credit_note(order, refund, invoice, "CN-000001")
     assert again.external_id == credit.external_id
+
+
+def _refund_of_one_mug(refund_id: str, refunded_at: dt.datetime) -> Refund:
+    return Refund(
+        refund_id=refund_id,
+        created_at=refunded_at,
+        amount=D("15.00"),
+        lines=[RefundLine(line_id="1", sku="BLUE-MUG-350ML", quantity=D(1), amount=D("12.40"), tax=D("2.60"))],
+    )
+
+
+def test_refund_credited_days_after_it_happened_is_dated_when_credited(target: TrytonTarget) -> None:
+    order = _order()
+    invoice = target.issue_invoice(order, "INV-000013")
+    refunded_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    credit = target.issue_credit_note(order, _refund_of_one_mug("304", refunded_at), invoice, "CN-000004")
+    stored = _invoice(target, credit.external_id)
+    assert stored["state"] == "posted"
+    assert stored["invoice_date"] > refunded_at.date()
+    assert stored["invoice_date"] >= _invoice(target, invoice.external_id)["invoice_date"]
+    assert f"Refund 304 of {refunded_at:%Y-%m-%d}" in stored["description"]
+
+
+def test_draft_credit_note_an_earlier_attempt_dated_in_the_past_is_posted_dated_today(target: TrytonTarget) -> None:
+    """What a refund held before this fix left in Tryton: a draft dated the refund's day; a retry posts it."""
+    order = _order()
+    invoice = target.issue_invoice(order, "INV-000014")
+    refund = _refund_of_one_mug("305", dt.datetime.now(dt.UTC) - dt.timedelta(days=5))
+    reference = f"demo-woo:{order.order_id}:refund:305"
+    lines = mapper.credit_lines(order, refund)
+    values = target._credit_values(order, int(invoice.external_id), lines, reference, "left by an earlier attempt")
+    (draft_id,) = target.rpc.create("account.invoice", [{**values, "invoice_date": refund.created_at.date()}])
+    credit = target.issue_credit_note(order, refund, invoice, "CN-000005")
+    assert credit.external_id == str(draft_id)
+    stored = _invoice(target, credit.external_id)
+    assert stored["state"] == "posted" and stored["invoice_date"] > refund.created_at.date()
 
 
 def test_refund_with_returned_items_puts_them_back_in_stock(target: TrytonTarget) -> None:
@@ -255,6 +297,19 @@ def test_payment_leaves_the_invoice_paid_once(target: TrytonTarget) -> None:
     target.record_payment(order, invoice, D("60.75"), paid_at)
     moves = target.rpc.search_read("account.move", [("description", "=", f"demo-woo:{order.order_id}:payment")], ["id"])
     assert len(moves) == 1
+
+
+def test_payment_recorded_long_after_the_store_took_it_is_dated_when_recorded(target: TrytonTarget) -> None:
+    """Paid in the store three years ago (no fiscal year in the ERP then): booked today, the invoice paid."""
+    order = _order()
+    invoice = target.issue_invoice(order, "INV-000015")
+    paid_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=3 * 366)
+    target.record_payment(order, invoice, D("60.75"), paid_at)
+    assert _invoice(target, invoice.external_id)["state"] == "paid"
+    (move,) = target.rpc.search_read(
+        "account.move", [("description", "=", f"demo-woo:{order.order_id}:payment")], ["date"]
+    )
+    assert move["date"] >= _invoice(target, invoice.external_id)["invoice_date"] > paid_at.date()
 
 
 def test_shipping_the_order_lowers_stock_by_the_quantity_sold(target: TrytonTarget) -> None:
@@ -309,7 +364,7 @@ KILLED_WORKER = textwrap.dedent(
     """
     import os, signal, sys
     from shared.domain.order import Order
-    from shared.targets.tryton import TrytonRpc, TrytonTarget
+    from shared.targets.tryton import TrytonRpc, TrytonTarget, mapper
     from tests.integration.test_tryton_target import _store
 
     create = TrytonRpc.create

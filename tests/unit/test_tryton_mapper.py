@@ -189,3 +189,8 @@ def test_shipping_method_maps_to_the_item_code_from_the_store_rules() -> None:
     assert charge_code(fee, rules) == "FEE-MISC"
     assert charge_code(pickup, rules) == "SHIPPING"  # unmapped here; the rules hold such orders before
     assert charge_code(flat, {}) == "SHIPPING"
+
+
+def test_credit_note_description_keeps_the_refunds_own_date() -> None:
+    refund = Refund(refund_id="88", created_at=NOW, amount=D("15.00"))
+    assert mapper.refund_description(_order(), refund) == "Refund 88 of 2026-11-28 for order 4711"

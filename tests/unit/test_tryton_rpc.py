@@ -24,6 +24,7 @@ class StubTryton:
     def __init__(self) -> None:
         self.script: list[tuple[str, Any]] = []
         self.calls: list[str] = []
+        self.bodies: list[dict[str, Any]] = []  # every model call's request, for tests that check its params
         self.logins = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -52,7 +53,8 @@ class StubTryton:
                     stub.logins += 1
                     return self._json({"id": body["id"], "result": [1, f"token{stub.logins}", None]})
                 if method == "model.res.user.get_preferences":
-                    return self._json({"id": body["id"], "result": {"company": 1, "language": "en"}})
+                    return self._json({"id": body["id"], "result": {"company": 1, "language": "es"}})
+                stub.bodies.append(body)
                 with stub.lock:
                     kind, value = stub.script.pop(0) if stub.script else ("result", True)
                 if kind == "sleep":
@@ -147,15 +149,69 @@ def test_500_on_a_create_is_uncertain_but_429_is_retried(stub: StubTryton) -> No
         client.create("sale.sale", [{"reference": "demo-woo:4712"}])
 
 
+PARTY_CODE_UNIQUE = "The code on party must be unique."
+# The ERP's catalogue of unique-constraint messages, as ir.message search (English) and read (session language).
+CATALOGUE = [("result", [162, 279]), ("result", [{"id": 162, "text": PARTY_CODE_UNIQUE}, {"id": 279, "text": "x"}])]
+
+
 def test_user_error_is_a_permanent_refusal_with_the_erp_message(stub: StubTryton) -> None:
     message = 'To post invoice "FV2026-00001", the period "2026-11" must be open.'
-    stub.script = [("error", ["UserError", [message, "", None]])]
+    stub.script = [("error", ["UserError", [message, "", None]]), *CATALOGUE]
     client, slept = _client(stub)
     with pytest.raises(PermanentError) as caught:
         client.button("account.invoice", "post", [1])
     assert caught.value.code == "erp_refused"
     assert caught.value.message == message
-    assert len(stub.model_calls()) == 1 and slept == []
+    assert stub.model_calls().count("model.account.invoice.post") == 1 and slept == []
+
+
+def test_unique_constraint_error_is_a_race_and_the_create_is_sent_again(stub: StubTryton) -> None:
+    stub.script = [("error", ["UserError", [PARTY_CODE_UNIQUE, "", None]]), *CATALOGUE, ("result", [31])]
+    client, slept = _client(stub)
+    assert client.create("party.party", [{"name": "Lucía Pérez"}]) == [31]
+    assert stub.model_calls() == [
+        "model.party.party.create",
+        "model.ir.message.search",
+        "model.ir.message.read",
+        "model.party.party.create",
+    ]
+    assert len(slept) == 1
+
+
+def test_unique_constraint_error_that_outlasts_the_retries_is_left_to_the_bus(stub: StubTryton) -> None:
+    race = ("error", ["UserError", [PARTY_CODE_UNIQUE, "", None]])
+    stub.script = [race, *CATALOGUE, race, race, race]
+    client, _slept = _client(stub)
+    with pytest.raises(RetryableError, match="unique constraint") as caught:
+        client.create("party.party", [{"name": "Lucía Pérez"}])
+    assert not isinstance(caught.value, UncertainOutcome)  # Tryton rolled back: nothing to look up
+    assert stub.model_calls().count("model.ir.message.search") == 1  # the catalogue is read once per session
+
+
+def test_unique_constraint_texts_are_found_in_english_and_read_in_the_session_language(stub: StubTryton) -> None:
+    stub.script = list(CATALOGUE)
+    client, _slept = _client(stub)
+    client.login()
+    stub.bodies.clear()
+    assert client.unique_constraint_texts() == frozenset({PARTY_CODE_UNIQUE, "x"})
+    search, read = stub.bodies
+    assert search["params"][0] == [["text", "ilike", "%unique%"]] and search["params"][-1]["language"] == "en"
+    assert read["params"][-1]["language"] == "es"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "could not serialize access due to concurrent update",  # PostgreSQL, after trytond's own retries
+        "database is locked",  # SQLite
+        "canceling statement due to lock timeout",
+    ],
+)
+def test_serialization_and_lock_errors_are_retried_even_for_a_create(stub: StubTryton, fault: str) -> None:
+    stub.script = [("error", [fault, "Traceback (most recent call last): ..."]), ("result", [32])]
+    client, slept = _client(stub)
+    assert client.create("party.party", [{"name": "Lucía Pérez"}]) == [32]
+    assert stub.model_calls() == ["model.party.party.create", "model.party.party.create"] and len(slept) == 1
 
 
 def test_user_warning_is_refused_with_its_name_kept(stub: StubTryton) -> None:

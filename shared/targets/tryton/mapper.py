@@ -54,6 +54,11 @@ def refund_reference(order: Order, refund_id: str) -> str:
     return f"{order.store_id}:{order.order_id}:refund:{refund_id}"
 
 
+def refund_description(order: Order, refund: Refund) -> str:
+    """The credit note's description: it keeps the refund's own date, since the credit note is dated when issued."""
+    return f"Refund {refund.refund_id} of {refund.created_at:%Y-%m-%d} for order {order.number}"
+
+
 def cancel_reference(order: Order) -> str:
     return f"{order.store_id}:{order.order_id}:cancel"
 

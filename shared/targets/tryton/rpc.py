@@ -1,7 +1,8 @@
 """Tryton adapter: JSON-RPC over HTTP with requests (login, session, model calls, wizards).
 
 Everything the Tryton target sends to the ERP goes through TrytonRpc.call, which applies the store's rate and
-concurrency limits, retries passing faults with backoff and jitter, and types errors by what a retry means.
+concurrency limits, retries passing faults with backoff and jitter, and types errors by what a retry means: a
+unique-constraint, serialization or lock error is a race with another writer, not a business refusal.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import requests
 
-from shared.errors import PermanentError, RetryableError
+from shared.errors import IntegrationError, PermanentError, RetryableError
 from shared.stores import TrytonSettings
 
 log = logging.getLogger(__name__)
@@ -191,9 +192,18 @@ def refusal_from_error(error: Any) -> PermanentError | _Retry:
             "Tryton asks for another login step (e.g. two factors)",
             message_es="Tryton pide otro paso de inicio de sesión (por ejemplo, un segundo factor)",
         )
-    # Any other exception is a server fault (a bug, a locked database): Tryton rolled the transaction back.
+    # Any other exception is a server fault (a bug, a locked database, a serialization failure that outlived
+    # trytond's own retries): Tryton rolled the transaction back, so resending is safe even for a create.
     first = error[0] if isinstance(error, list) and error else error
     return _Retry(f"ERP server error: {str(first)[:200]}")
+
+
+def user_error_message(error: Any) -> str:
+    """The message of a JSON-RPC UserError (["UserError", [message, description, domain]]), else ""."""
+    if isinstance(error, list) and len(error) > 1 and error[0] == "UserError":
+        args = error[1] if isinstance(error[1], list) else [error[1]]
+        return str(args[0]) if args and isinstance(args[0], str) else ""
+    return ""
 
 
 class TrytonRpc:
@@ -219,6 +229,7 @@ class TrytonRpc:
         self._login_lock = threading.Lock()
         self.context: dict[str, Any] = {}
         self._ids = iter(range(1, 1 << 62))
+        self._unique_texts: frozenset[str] | None = None
 
     # -- session -----------------------------------------------------------------------------------------------
 
@@ -324,15 +335,53 @@ class TrytonRpc:
                 log.warning("tryton: could not delete wizard session %s (store %s)", name, self.store_id)
         return results
 
+    # -- races -------------------------------------------------------------------------------------------------
+
+    def unique_constraint_texts(self) -> frozenset[str]:
+        """The ERP's own messages for its unique constraints, in this session's language, read once.
+
+        Over JSON-RPC a unique-constraint violation (SQLConstraintError) arrives as a plain UserError carrying only
+        its text, in the Tryton user's language. Tryton's catalogue (ir.message) writes every such message in
+        English with "unique"; those messages are found in English and read back in the session's language, so a
+        translation does not hide a race. Unreadable catalogue: an empty set (every UserError stays a refusal),
+        tried again at the next UserError.
+        """
+        if self._unique_texts is not None:
+            return self._unique_texts
+        english = {**self.context, "language": "en"}
+        try:
+            self._ensure_login()
+            # Not classified for races themselves: a refusal here must not ask for this catalogue again.
+            rows = self._call(
+                "model.ir.message.search",
+                [[("text", "ilike", "%unique%")], 0, None, None, english],
+                idempotent=True,
+                races=False,
+            )
+            ids = [int(row) for row in rows]
+            texts = self._call("model.ir.message.read", [ids, ["text"], self.context], idempotent=True, races=False)
+            found = frozenset(str(row["text"]) for row in texts if row.get("text"))
+        except (IntegrationError, TypeError, KeyError, ValueError) as exc:
+            log.warning("tryton: could not read the unique-constraint messages (store %s): %s", self.store_id, exc)
+            return frozenset()
+        self._unique_texts = found
+        return found
+
+    def _is_race(self, error: Any) -> bool:
+        message = user_error_message(error)
+        return bool(message) and message in self.unique_constraint_texts()
+
     # -- transport ---------------------------------------------------------------------------------------------
 
-    def _call(self, method: str, params: list[Any], *, idempotent: bool, authorised: bool = True) -> Any:
+    def _call(
+        self, method: str, params: list[Any], *, idempotent: bool, authorised: bool = True, races: bool = True
+    ) -> Any:
         body = dumps({"id": next(self._ids), "method": method, "params": params})
         relogged = False
         last = ""
         for attempt in range(self.retry.attempts):
             try:
-                return self._send(method, body, idempotent=idempotent, authorised=authorised)
+                return self._send(method, body, idempotent=idempotent, authorised=authorised, races=races)
             except _SessionExpired:
                 if relogged or not authorised:
                     raise PermanentError(
@@ -362,7 +411,7 @@ class TrytonRpc:
                 self._sleep(delay)
         raise RetryableError(f"Tryton {method}: {last} after {self.retry.attempts} attempts")
 
-    def _send(self, method: str, body: str, *, idempotent: bool, authorised: bool) -> Any:
+    def _send(self, method: str, body: str, *, idempotent: bool, authorised: bool, races: bool = True) -> Any:
         headers = {"Content-Type": "application/json"}
         if authorised:
             headers["Authorization"] = self._authorization
@@ -414,6 +463,10 @@ class TrytonRpc:
             raise _Retry("answer is not JSON", uncertain=True) from None
         if isinstance(payload, dict) and "error" in payload:
             outcome = refusal_from_error(payload["error"])
+            if isinstance(outcome, PermanentError) and authorised and races and self._is_race(payload["error"]):
+                # Two writers took the same unique value (e.g. two new customers and one party code); Tryton
+                # rolled back, so the same call is sent again and, when retries run out, the bus redelivers.
+                raise _Retry(f"ERP unique constraint hit by a concurrent write: {outcome.message[:200]}")
             raise outcome
         if isinstance(payload, dict) and "result" in payload:
             return payload["result"]

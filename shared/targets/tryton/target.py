@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +32,49 @@ log = logging.getLogger(__name__)
 PAYMENT_TERM = "Immediate"
 OPEN_INVOICE_STATES = ("draft", "validated")
 DONE_INVOICE_STATES = ("posted", "paid")
+
+
+class KeyedLocks:
+    """One lock per key, kept only while a thread holds or waits for it. Thread-safe.
+
+    Written here because the standard library has no keyed lock and 20 lines do not justify a dependency.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[Hashable, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def hold(self, *keys: Hashable) -> Iterator[None]:
+        """Hold every key's lock; taken in sorted order, so two holders of overlapping keys cannot deadlock."""
+        with ExitStack() as stack:
+            for key in sorted(set(keys), key=repr):
+                stack.enter_context(self._one(key))
+            yield
+
+    @contextmanager
+    def _one(self, key: Hashable) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+# New customers are created under these locks (per ERP database and customer key, in this process), so two
+# orders of one new customer handled at once make one party. Other processes or instances are not covered.
+CUSTOMER_LOCKS = KeyedLocks()
 
 
 class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders):
@@ -119,24 +164,49 @@ class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders):
     # -- parties -------------------------------------------------------------------------------------------------
 
     def _party(self, order: Order) -> tuple[int, int | None]:
-        """Find or create the customer per the store's customer_match setting; returns (party, address)."""
+        """Find or create the customer per the store's customer_match setting; returns (party, address).
+
+        A customer not found is created under this process's lock for its keys (tax id, e-mail) and looked up
+        again once the lock is held: the order that waited finds the party the other one just made.
+        """
         customer = order.customer
         email = (customer.email or customer.billing.email).strip()
         tax_id = _compact_tax_id(customer.tax_id)
+        party_id = self._find_party(email, tax_id)
+        if party_id is None:
+            keys = self._customer_keys(email, tax_id)
+            with CUSTOMER_LOCKS.hold(*keys):
+                party_id = self._find_party(email, tax_id) if keys else None
+                if party_id is None:
+                    party_id = self._create_party(order, email, tax_id)
+        addresses = self.rpc.search_read("party.address", [("party", "=", party_id)], ["id"], order=[("id", "ASC")])
+        return int(party_id), (int(addresses[0]["id"]) if addresses else None)
+
+    def _find_party(self, email: str, tax_id: str) -> int | None:
         strategy = self.settings.customer_match
-        party_id = None
         if strategy == "tax_id_then_email" and tax_id:
             found = self.rpc.search_read("party.identifier", [("code", "=", tax_id)], ["party"], limit=1)
-            party_id = found[0]["party"] if found else None
-        if party_id is None and strategy in ("tax_id_then_email", "email") and email:
+            if found:
+                return int(found[0]["party"])
+        if strategy in ("tax_id_then_email", "email") and email:
             found = self.rpc.search_read(
                 "party.contact_mechanism", [("type", "=", "email"), ("value", "ilike", email)], ["party"], limit=1
             )
-            party_id = found[0]["party"] if found else None
-        if party_id is None:
-            party_id = self._create_party(order, email, tax_id)
-        addresses = self.rpc.search_read("party.address", [("party", "=", party_id)], ["id"], order=[("id", "ASC")])
-        return int(party_id), (int(addresses[0]["id"]) if addresses else None)
+            if found:
+                return int(found[0]["party"])
+        return None
+
+    def _customer_keys(self, email: str, tax_id: str) -> list[tuple[str, str, str]]:
+        """The lock keys a new customer is created under: whatever the lookup matches on, per ERP database
+        (stores sharing one Tryton share its parties). None under always_create: every order gets its own party."""
+        erp = f"{self.settings.url.rstrip('/')}/{self.settings.database}"
+        strategy = self.settings.customer_match
+        keys = []
+        if strategy == "tax_id_then_email" and tax_id:
+            keys.append((erp, "tax_id", tax_id))
+        if strategy in ("tax_id_then_email", "email") and email:
+            keys.append((erp, "email", email.casefold()))
+        return keys
 
     def _create_party(self, order: Order, email: str, tax_id: str) -> int:
         customer = order.customer
@@ -268,7 +338,17 @@ class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders):
 
     # -- invoices ------------------------------------------------------------------------------------------------
 
-    _INVOICE_FIELDS = ("id", "state", "number", "total_amount", "tax_amount", "untaxed_amount", "reference", "type")
+    _INVOICE_FIELDS = (
+        "id",
+        "state",
+        "number",
+        "total_amount",
+        "tax_amount",
+        "untaxed_amount",
+        "reference",
+        "type",
+        "invoice_date",
+    )
 
     def _read_invoice(self, invoice_id: int) -> dict[str, Any]:
         (invoice,) = self.rpc.read("account.invoice", [invoice_id], list(self._INVOICE_FIELDS))
@@ -365,7 +445,7 @@ class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders):
         return found[0] if found else None
 
     def _credit_values(
-        self, order: Order, invoice_id: int, lines: list[mapper.ErpLine], reference: str, description: str, on: dt.date
+        self, order: Order, invoice_id: int, lines: list[mapper.ErpLine], reference: str, description: str
     ) -> dict[str, Any]:
         (header,) = self.rpc.read(
             "account.invoice",
@@ -410,7 +490,8 @@ class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders):
             **{k: header[k] for k in ("party", "invoice_address", "currency", "journal", "account", "payment_term")},
             "reference": reference,
             "description": description,
-            "invoice_date": on,
+            # No invoice date: Tryton dates the credit note when it posts it (its own today). The refund's date
+            # would make an earlier payment-term date (refused as "in the past") or fall in a closed period.
             "lines": [("create", created)],
         }
 
@@ -428,11 +509,10 @@ class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders):
         expected: mapper.Totals,
         reference: str,
         description: str,
-        on: dt.date,
     ) -> dict[str, Any]:
         existing = self._find_invoice_by_reference(reference)
         if existing is None:
-            values = self._credit_values(order, invoice_id, lines, reference, description, on)
+            values = self._credit_values(order, invoice_id, lines, reference, description)
 
             def lookup() -> int | None:
                 found = self._find_invoice_by_reference(reference)
@@ -440,6 +520,10 @@ class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders):
 
             (credit_id,) = self._create_once("account.invoice", values, lookup)
             existing = self._read_invoice(credit_id)
+        elif existing["state"] in OPEN_INVOICE_STATES and existing["invoice_date"] is not None:
+            # A draft left by an earlier attempt that dated it (older versions used the refund's date): undate it.
+            self.rpc.write("account.invoice", [int(existing["id"])], {"invoice_date": None})
+            existing = self._read_invoice(int(existing["id"]))
         return self._check_and_post(order, existing, expected, ("the credit note", "la factura rectificativa"))
 
     def issue_credit_note(self, order: Order, refund: Refund, invoice: DocumentRef, number: str) -> DocumentRef:
@@ -454,8 +538,7 @@ class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders):
             lines,
             mapper.refund_totals(refund),
             mapper.refund_reference(order, refund.refund_id),
-            f"Refund {refund.refund_id} of order {order.number}",
-            refund.created_at.date(),
+            mapper.refund_description(order, refund),
         )
         restock = {line.line_id: line.quantity for line in refund.lines if line.restock and line.quantity}
         if restock:
@@ -541,7 +624,11 @@ class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders):
     # -- payments, shipping, cancellation, stock -----------------------------------------------------------------
 
     def record_payment(self, order: Order, invoice: DocumentRef, amount: Decimal, paid_at: dt.datetime) -> None:
-        """Pay the invoice with the store's payment (Tryton's pay wizard, store payment method). Idempotent."""
+        """Pay the invoice with the store's payment (Tryton's pay wizard, store payment method). Idempotent.
+
+        The payment is dated when it is recorded, by Tryton's own today (the wizard's default date): the store's
+        `paid_at` may lie in a closed period or a year without a fiscal year; it stays on the order record.
+        """
         reference = f"{mapper.external_reference(order)}:payment"
         invoice_id = int(invoice.external_id)
 
@@ -563,33 +650,33 @@ class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders):
             "currency": self._cached("currency"),
             "description": reference,
             "payment_method": self._cached("payment_method"),
-            "date": paid_at.date(),
             "company": self.rpc.context.get("company"),
         }
 
-        def partial(result: Any) -> list[tuple[str, dict[str, Any]]]:
-            if _wizard_state(result) != "ask":
-                return []
-            # Less than the amount due: Tryton asks whether to write the rest off; keep it open (partial).
-            ask = {**result["view"].get("defaults", {}), "type": "partial"}
-            return [("pay", {"start": start, "ask": ask})]
+        def answer(result: Any) -> list[tuple[str, dict[str, Any]]]:
+            state = _wizard_state(result)
+            if state == "start":
+                defaults = result["view"].get("defaults", {})
+                start["date"] = defaults.get("date") or dt.datetime.now(dt.UTC).date()
+                return [("choice", {"start": start})]
+            if state == "ask":
+                # Less than the amount due: Tryton asks whether to write the rest off; keep it open (partial).
+                ask = {**result["view"].get("defaults", {}), "type": "partial"}
+                return [("pay", {"start": start, "ask": ask})]
+            return []
 
         try:
-            self.rpc.wizard(
-                "account.invoice.pay",
-                "account.invoice",
-                invoice_id,
-                [("start", {}), ("choice", {"start": start})],
-                follow=partial,
-            )
+            self.rpc.wizard("account.invoice.pay", "account.invoice", invoice_id, [("start", {})], follow=answer)
         except UncertainOutcome:
             if not already():
                 raise
         log.info(
-            "tryton: payment recorded on invoice %s for order %s (store %s)",
+            "tryton: payment recorded on %s on invoice %s for order %s (store %s; paid in the store on %s)",
+            start.get("date"),
             invoice.number,
             order.order_id,
             order.store_id,
+            paid_at.date(),
         )
 
     def ship_order(self, order: Order) -> None:
@@ -660,7 +747,6 @@ class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders):
             expected,
             mapper.cancel_reference(order),
             f"Cancellation of order {order.number}",
-            dt.datetime.now(dt.UTC).date(),
         )
         return self._document(order, credit, "credit_note", "cancel")
 

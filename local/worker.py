@@ -1,0 +1,59 @@
+"""The worker process of `make run`: queue listeners and timers on the same state and bus files as the
+HTTP process that started it. It dies with its parent, so a killed host leaves no orphan working on."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+
+from local.host import configure_logging, start_host, wait_for_signal
+from shared.errors import ConfigError
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (SIGKILL of the host, as in the chaos runs);
+    elsewhere the tick in main() notices the parent is gone."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request above took effect
+        os._exit(1)
+
+
+def yield_to_intake() -> None:
+    """Lower this process's CPU priority (LOCAL_WORKER_NICE, default 10; 0 keeps it): when both are busy
+    the HTTP process answers webhooks first and the pipeline drains with the CPU left over."""
+    raw = os.environ.get("LOCAL_WORKER_NICE", "10").strip() or "10"
+    try:
+        increment = int(raw)
+    except ValueError as error:
+        raise ConfigError(f"LOCAL_WORKER_NICE={raw!r} is not a whole number") from error
+    if increment > 0:
+        os.nice(increment)
+
+
+def main(argv: list[str]) -> int:
+    parent = int(argv[0]) if argv else os.getppid()
+    die_with_parent(parent)
+    configure_logging()
+    try:
+        yield_to_intake()
+        running = start_host(serve_http=False)
+    except (OSError, ConfigError) as error:
+        print(f"cannot start the worker process: {error}", flush=True)
+        return 1
+
+    def parent_alive() -> None:
+        if os.getppid() != parent:
+            os._exit(1)
+
+    wait_for_signal(parent_alive)
+    running.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
