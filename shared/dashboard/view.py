@@ -12,12 +12,21 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from shared.bootstrap import Services
-from shared.dashboard.formats import STATES, Time, action_label, file_name, format_money, state_label, time_of
+from shared.dashboard.formats import (
+    STATES,
+    Time,
+    action_label,
+    file_name,
+    format_money,
+    state_label,
+    time_of,
+    translate,
+)
 from shared.domain.order import OrderState
 from shared.domain.records import DocumentRef, OrderRecord, Problem, TimelineEntry
 from shared.handlers.catalog import unmapped_skus
 from shared.handlers.health import health_report
-from shared.i18n import choose_language, translate
+from shared.texts import choose_language
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
