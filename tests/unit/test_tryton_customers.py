@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from shared.targets.tryton.target import KeyedLocks
+from shared.targets.tryton.locks import KeyedLocks
 
 
 def _run_together(*targets: Callable[[], object]) -> None:

@@ -15,7 +15,8 @@ import pytest
 
 from shared.errors import PermanentError, RetryableError
 from shared.stores import TrytonSettings
-from shared.targets.tryton.rpc import RetryPolicy, TokenBucket, TrytonRpc, UncertainOutcome
+from shared.targets.tryton.limits import RetryPolicy, TokenBucket
+from shared.targets.tryton.rpc import TrytonRpc, UncertainOutcome
 
 
 class StubTryton:
