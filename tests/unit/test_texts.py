@@ -232,7 +232,7 @@ def test_every_catalog_is_sorted_in_blocks_by_kind() -> None:
 
 
 def test_a_refusal_still_written_as_sentences_gives_the_spanish_one_too() -> None:
-    # The old form PermanentError(code, "English", message_es="Spanish") stays valid for the Tryton target.
+    # The old form PermanentError(code, "English", message_es="Spanish") stays valid for branches written before.
     faults = []
     for where, call in _calls("PermanentError"):
         legacy = len(call.args) > 1 and isinstance(call.args[1], ast.Constant | ast.JoinedStr | ast.BoolOp)
