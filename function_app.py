@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from functions import api, dashboard, operations, pipeline, webhooks
+from functions import api, dashboard, operations, pipeline, verifactu_sender, webhooks
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(webhooks.bp)
@@ -10,3 +10,4 @@ app.register_functions(pipeline.bp)
 app.register_functions(api.bp)
 app.register_functions(dashboard.bp)
 app.register_functions(operations.bp)
+app.register_functions(verifactu_sender.bp)

@@ -7,9 +7,10 @@ import azure.functions as func
 from functions.http import http_errors, json_response, request_actor
 from shared.bootstrap import services
 from shared.handlers import catalog, operations
-from shared.handlers.documents import get_document
+from shared.handlers.documents import get_document, get_printable_invoice, printable_name
 from shared.handlers.health import health_report
 from shared.handlers.simulate import simulate_order
+from shared.handlers.verifactu import verifactu_records
 from shared.texts import choose_language
 
 bp = func.Blueprint()
@@ -75,6 +76,14 @@ def unmapped_skus(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(200, {"unmapped": catalog.unmapped_skus(services(), req.route_params["store_id"])})
 
 
+@bp.function_name("verifactu_records")
+@bp.route(route="stores/{store_id}/verifactu", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@http_errors
+def get_verifactu_records(req: func.HttpRequest) -> func.HttpResponse:
+    store_id = req.route_params["store_id"]
+    return json_response(200, verifactu_records(services(), store_id, req.params.get("after"), req.params.get("limit")))
+
+
 @bp.function_name("simulate")
 @bp.route(route="simulate/{store_id}", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @http_errors
@@ -87,6 +96,10 @@ def simulate(req: func.HttpRequest) -> func.HttpResponse:
 @http_errors
 def get_document_xml(req: func.HttpRequest) -> func.HttpResponse:
     number = req.route_params["number"]
+    printable = printable_name(number)
+    if printable is not None:
+        # One route serves both names: `{number}.pdf` and `{number}` would both match "INV-7.pdf".
+        return _printable_invoice(req, printable)
     document = get_document(services(), req.route_params["store_id"], number)
     headers = {
         "Content-Type": document.content_type,
@@ -96,3 +109,16 @@ def get_document_xml(req: func.HttpRequest) -> func.HttpResponse:
         "X-Content-Type-Options": "nosniff",
     }
     return func.HttpResponse(document.content, status_code=200, headers=headers)
+
+
+def _printable_invoice(req: func.HttpRequest, number: str) -> func.HttpResponse:
+    # Spanish unless asked otherwise: the invoices are Spanish sellers' (?lang=en, Accept-Language).
+    lang = choose_language(req.params.get("lang"), req.headers.get("accept-language", ""), fallback="es")
+    pdf = get_printable_invoice(services(), req.route_params["store_id"], number, lang)
+    headers = {
+        "Content-Type": "application/pdf",
+        "Content-Disposition": f'inline; filename="{number}.pdf"',
+        "Content-Language": lang,
+        "X-Content-Type-Options": "nosniff",
+    }
+    return func.HttpResponse(pdf, status_code=200, headers=headers)

@@ -16,6 +16,9 @@ from pathlib import Path
 import requests
 
 from local.harness import HostProcess, order_states, outbox_files, send_order, wait_for, woocommerce_order, write_stores
+from shared.adapters.sqlite_state import SqliteStateStore, state_path
+from shared.fiscal.verifactu import chain_breaks, issuer_of
+from shared.stores import load_store
 
 
 def _deliver(host: HostProcess, ids: list[int], results: dict[int, int]) -> None:
@@ -44,6 +47,7 @@ def main() -> int:
         "CatchUpSchedule": "0 0 0 1 1 *",
         "SweepSchedule": "0 0 0 1 1 *",
         "RetentionSchedule": "0 0 0 1 1 *",
+        "VerifactuSendSchedule": "0 0 0 1 1 *",
     }
     host = HostProcess(work / "state", work / "stores", env_overrides=env)
     started = time.monotonic()
@@ -81,6 +85,9 @@ def main() -> int:
     elapsed = time.monotonic() - started
     host.stop()
     records = list(order_states(host.state_dir).values())
+    chain = SqliteStateStore(state_path(host.state_dir)).list_verifactu_records(
+        issuer_of(load_store(host.stores_dir / "demo-woo.yaml")), limit=100_000
+    )
     numbers = sorted(int(d["number"].rsplit("-", 1)[1]) for r in records for d in r["documents"])
     summary = {
         "summary": True,
@@ -89,7 +96,10 @@ def main() -> int:
         "kills": kills,
         "invoiced": sum(r["state"] == "invoiced" for r in records),
         "invoices": len(numbers),
-        "files": len(outbox_files(host.state_dir)),
+        "files": len([p for p in outbox_files(host.state_dir) if not p.stem.startswith("verifactu-")]),
+        # demo-woo keeps VERI*FACTU records: one per invoice, one unbroken chain whatever the kills cut.
+        "verifactu_records": len(chain),
+        "verifactu_chain_ok": chain_breaks(chain) == [] and len(chain) == len(numbers),
         "duplicates": len(numbers) - len(set(numbers)),
         "gap_free": numbers == list(range(1, len(numbers) + 1)),
         "lost": orders - len(records),
@@ -98,6 +108,7 @@ def main() -> int:
     }
     print(json.dumps(summary), flush=True)
     ok = finished and summary["duplicates"] == 0 and summary["gap_free"] and summary["lost"] == 0
+    ok = ok and bool(summary["verifactu_chain_ok"])
     return 0 if ok else 1
 
 

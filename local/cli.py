@@ -8,6 +8,7 @@ orders [--store S] [--state X]            list orders
 order STORE ORDER                         one order with its timeline
 retry STORE ORDER                         release a held or failed order
 erase STORE --email E | --tax-id T        redact one customer's personal data (issued documents stay)
+verifactu-send                            submit pending VERI*FACTU records to the AEAT now (as the timer does)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from local.settings import load_local_settings
 from shared.actor import local_actor
 from shared.bootstrap import services
 from shared.errors import BadRequest, ConfigError
+from shared.fiscal.verifactu.sender import send_all
 from shared.handlers import catalog, operations, privacy, simulate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     who = erase.add_mutually_exclusive_group(required=True)
     who.add_argument("--email", default="")
     who.add_argument("--tax-id", default="")
+    commands.add_parser("verifactu-send")
     commands.add_parser("dead-letters").add_argument("queue", nargs="?")
     resubmit = commands.add_parser("resubmit")
     resubmit.add_argument("queue")
@@ -90,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "erase":
             # The erasure is recorded under the person who ran it: the operating-system user.
             _print(privacy.erase_customer(found, args.store, email=args.email, tax_id=args.tax_id, actor=local_actor()))
+        elif args.command == "verifactu-send":
+            _print([asdict(outcome) for outcome in send_all(found, found.clock())])
         elif args.command in ("dead-letters", "resubmit"):
             return _dead_letters(found.bus, args)
     except BadRequest as error:

@@ -299,6 +299,9 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
     configure_logging()
     try:
         separate = worker_process_wanted()
+        if separate:
+            # Acknowledging a webhook costs one insert here; the worker process relays the queue messages.
+            os.environ.setdefault("INTAKE_SENDS", "relay")
         running = start_host(run_workers=not separate)
     except (OSError, ConfigError) as error:
         out(f"cannot start the local host: {error}")

@@ -7,6 +7,8 @@ import ctypes
 import os
 import signal
 import sys
+import threading
+from dataclasses import dataclass
 
 from local.host import configure_logging, start_host, wait_for_signal
 from shared.errors import ConfigError
@@ -42,6 +44,7 @@ def main(argv: list[str]) -> int:
     try:
         yield_to_intake()
         running = start_host(serve_http=False)
+        relay = start_relay()
     except (OSError, ConfigError) as error:
         print(f"cannot start the worker process: {error}", flush=True)
         return 1
@@ -51,8 +54,32 @@ def main(argv: list[str]) -> int:
             os._exit(1)
 
     wait_for_signal(parent_alive)
+    if relay is not None:
+        relay.stop.set()
+        relay.thread.join(10)
     running.stop()
     return 0
+
+
+@dataclass
+class _Relay:
+    stop: threading.Event
+    thread: threading.Thread
+
+
+def start_relay() -> _Relay | None:
+    """When the HTTP process leaves every send to the relay (INTAKE_SENDS=relay), relay here continuously,
+    so an acknowledged webhook reaches the order-events queue within milliseconds."""
+    from shared.bootstrap import services
+    from shared.handlers.relay import relay_until
+
+    found = services()
+    if found.intake_sends:
+        return None
+    stop = threading.Event()
+    thread = threading.Thread(target=relay_until, args=(found, stop), name="outbox-relay", daemon=True)
+    thread.start()
+    return _Relay(stop, thread)
 
 
 if __name__ == "__main__":

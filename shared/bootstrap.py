@@ -56,6 +56,10 @@ class Services:
     # Store files refused at load, by store id (the file name stem): reported, never served.
     broken: dict[str, list[StoreProblem]] = field(default_factory=dict)
     documents: DocumentStore | None = None  # None: the folder `<state dir>/outbox`
+    # Whether intake sends an event's queue message itself right after recording it (INTAKE_SENDS=at_once,
+    # the default) or leaves every send to the outbox relay (relay: the local host's HTTP process, whose worker
+    # process relays continuously, so acknowledging a webhook costs one insert).
+    intake_sends: bool = True
 
     def __post_init__(self) -> None:
         if self.documents is None:
@@ -88,10 +92,13 @@ class Services:
         return resolve_body(body, properties, claim_checks)
 
     def sku_map(self, store_id: str) -> dict[str, str]:
-        """The SKU map in force: the store file's entries, overridden by the ones uploaded to state."""
+        """The SKU map in force: the store file's entries, overridden by the ones uploaded to state, with the
+        store's matching rule (`products:`) for targets to read."""
+        from shared.domain.rules.mapping import ItemCodes
+
         settings = self.stores.get(store_id)
         seeded = dict(settings.sku_map) if settings else {}
-        return seeded | self.state.get_sku_map(store_id)
+        return ItemCodes(seeded | self.state.get_sku_map(store_id), settings.products if settings else None)
 
     def target(self, settings: StoreSettings) -> Target:
         """The store's target. An ERP client (session, rate limit) is kept; the UBL outbox is rebuilt per use
@@ -160,6 +167,13 @@ _lock = threading.Lock()
 _services: Services | None = None
 
 
+def _intake_sends() -> bool:
+    value = os.environ.get("INTAKE_SENDS", "at_once").strip().lower()
+    if value not in ("at_once", "relay"):
+        raise ConfigError(f"INTAKE_SENDS={value!r}: use at_once or relay")
+    return value == "at_once"
+
+
 def services() -> Services:
     """The process-wide services, built on first use (never at import time)."""
     global _services
@@ -178,6 +192,7 @@ def services() -> Services:
                 stores=loaded.stores,
                 state_dir=state_dir(),
                 broken=loaded.broken,
+                intake_sends=_intake_sends(),
             )
             _services.documents = _build_documents()
         return _services

@@ -15,6 +15,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from shared.domain.order import Order, Refund
 from shared.domain.records import Claim, DocumentRef, EventRecord, OrderRecord, TimelineEntry
+from shared.domain.verifactu import RecordState, VerifactuRecord
 
 
 class ConcurrencyError(Exception):
@@ -96,6 +97,36 @@ class StateStore(Protocol):
     def rewrite_timeline(self, store_id: str, order_id: str, rewrite: Callable[[TimelineEntry], TimelineEntry]) -> int:
         """Replace each of the order's timeline entries by rewrite(entry) in place (same position), writing only
         the entries that changed. Returns how many changed. The one exception to an append-only timeline."""
+
+
+@runtime_checkable
+class KeepsVerifactuRecords(Protocol):
+    """A state store that keeps VERI*FACTU chains: one gap-free chain of records per issuer (seller NIF)."""
+
+    def append_verifactu_record(
+        self, issuer_nif: str, document_key: str, build: Callable[[VerifactuRecord | None], VerifactuRecord]
+    ) -> tuple[VerifactuRecord, bool]:
+        """In one atomic step: when document_key already has a record, return (it, False); otherwise call
+        build(the chain's last record, or None for the first) and store what it returns as the next link,
+        (record, True). build must return seq = previous.seq + 1 (1 for the first). A crash keeps the link
+        whole or not at all; two writers never append after the same link (one retries on the new head)."""
+
+    def list_verifactu_records(self, issuer_nif: str, after: int = 0, limit: int = 100) -> list[VerifactuRecord]:
+        """The issuer's records with seq > after, in chain order, at most limit."""
+
+    def pending_verifactu_records(self, issuer_nif: str, limit: int = 1000) -> list[VerifactuRecord]:
+        """Records still "pending" (not answered by AEAT), in chain order, at most limit."""
+
+    def set_verifactu_state(
+        self,
+        issuer_nif: str,
+        seq: int,
+        state: RecordState,
+        csv: str = "",
+        error_code: str = "",
+        error_text: str = "",
+    ) -> VerifactuRecord:
+        """Keep AEAT's answer for one record. KeyError when unknown. The XML and hash never change."""
 
 
 class Bus(Protocol):

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from stdnum.es import nif as stdnum_nif
 
 from shared.channels import CHANNEL_NAMES
-from shared.domain.limits import MAX_STORE_ID_BYTES, size
+from shared.domain.limits import MAX_ITEM_CODE_BYTES, MAX_STORE_ID_BYTES, size, too_long
+from shared.domain.verifactu import VerifactuSettings
 from shared.errors import BadRequest, ConfigError, RetryableError
 
 MIN_SECRET_LENGTH = 16
@@ -60,6 +62,26 @@ class Seller(_Settings):
         return value
 
 
+class DefaultBuyer(_Settings):
+    """Who an invoice names when the order carries no buyer name or country (point of sale, drafts, orders made
+    in the store's admin): a consumer within the country's simplified-invoice limit (rules.billing)."""
+
+    name: str = Field(min_length=1)  # e.g. "Consumidor final"
+    country: str  # ISO 3166-1 alpha-2
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is empty; an invoice must name its buyer")
+        return value.strip()
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        return Seller._country(value)
+
+
 class InvoiceSettings(_Settings):
     invoice_prefix: str = "INV-"
     credit_note_prefix: str = "CN-"
@@ -70,6 +92,19 @@ class InvoiceSettings(_Settings):
     # A zero-rated sale to a buyer with a VAT id in another EU member state: K, intra-community supply of goods
     # (an online shop shipping goods); AE, reverse charge (a seller of services, where the buyer accounts for VAT).
     intra_eu_b2b: Literal["K", "AE"] = "K"
+    default_buyer: DefaultBuyer | None = None  # for orders without buyer name or country; None holds them
+    # The currency of the documents: presentment, what the customer paid (default); shop, the shop's own.
+    currency: Literal["presentment", "shop"] = "presentment"
+    # The seller's accounting currency (BT-6), filled from the store's `currency` when documents are made.
+    accounting_currency: str = ""
+
+    @field_validator("accounting_currency")
+    @classmethod
+    def _accounting_currency(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value and (len(value) != 3 or not value.isalpha()):
+            raise ValueError("must be a three-letter ISO 4217 currency code, or left out for the store's currency")
+        return value
 
     @field_validator("payment_means_code")
     @classmethod
@@ -82,6 +117,23 @@ class InvoiceSettings(_Settings):
         if value in ("49", "59"):
             raise ValueError("direct debit (49, 59) needs a mandate reference that store orders do not carry")
         return value
+
+
+class ProductSettings(_Settings):
+    """How an order line finds its item in the target (shared.domain.rules.mapping.item_code_for)."""
+
+    # map: through the SKU map (SKU, "SKU:variant id", "product:<id>", "product:<id>:<variant id>");
+    # sku: the store's SKU is the item code (the map still serves lines without a SKU).
+    match: Literal["map", "sku"] = "map"
+    custom_item: str = ""  # item code for lines that are no catalogue product (no SKU, no product id)
+
+    @field_validator("custom_item")
+    @classmethod
+    def _custom_item(cls, value: str) -> str:
+        refusal = too_long("custom_item", value.strip(), MAX_ITEM_CODE_BYTES)
+        if refusal:
+            raise ValueError(refusal.removeprefix("custom_item: "))
+        return value.strip()
 
 
 class StoreApi(_Settings):
@@ -137,10 +189,29 @@ class StoreSettings(_Settings):
     # SKU (or "SKU:variant id") → target item code, as shipped with the store; the map uploaded through
     # the API or CLI (kept in state) overrides it entry by entry.
     sku_map: dict[str, str] = Field(default_factory=dict)
+    products: ProductSettings = Field(default_factory=ProductSettings)
     # Validation rules; their schema lives with the rules (shared.domain.rules) and is checked there.
     rules: dict[str, Any] = Field(default_factory=dict)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     outgoing_writes: bool = True  # False blocks every write to the target and store (a safe pause)
+    # Spain: chained VERI*FACTU records for every document the UBL target issues (shared.fiscal.verifactu).
+    verifactu: VerifactuSettings = Field(default_factory=VerifactuSettings)
+
+    @field_validator("verifactu")
+    @classmethod
+    def _verifactu(cls, value: VerifactuSettings, info: ValidationInfo) -> VerifactuSettings:
+        if not value.enabled:
+            return value
+        # When an ERP issues the invoice, its own VERI*FACTU module keeps the records: ours would be a second chain.
+        if info.data.get("target") != "ubl":
+            raise ValueError("verifactu.enabled needs target: ubl (an ERP keeps its own VERI*FACTU records)")
+        seller = info.data.get("seller")
+        vat_id = (seller.vat_id if seller is not None else "").replace(" ", "").upper()
+        if seller is None or seller.country != "ES" or not stdnum_nif.is_valid(vat_id.removeprefix("ES")):
+            raise ValueError(
+                "verifactu.enabled needs a Spanish seller (seller.country: ES) with a valid NIF in seller.vat_id"
+            )
+        return value
 
     @field_validator("channel")
     @classmethod
@@ -300,6 +371,8 @@ def load_store(path: Path) -> StoreSettings:
     if settings.store_id != path.stem:
         reason = f"'{settings.store_id}' must equal the file name '{path.stem}'"
         raise StoreFileError([StoreProblem(file, "store_id", reason)])
+    if settings.seller is not None and settings.seller.vat_id.strip():
+        _check_seller_vat_id(settings.seller, file)
     from shared.domain.rules import check_rules_settings  # the rules own their schema
 
     try:
@@ -307,6 +380,17 @@ def load_store(path: Path) -> StoreSettings:
     except ConfigError as exc:
         raise StoreFileError(_rules_problems(exc, file)) from exc
     return settings
+
+
+def _check_seller_vat_id(seller: Seller, file: str) -> None:
+    """The seller's VAT id goes onto every invoice: a wrong check digit is refused here, once, with python-stdnum
+    (the same checks as the buyers' ids), instead of on every document."""
+    from shared.domain.rules.taxids import check_tax_id
+
+    result = check_tax_id(seller.vat_id, seller.country)
+    if not result.valid:
+        reason = f"is not a valid VAT id for {seller.country} ({result.scheme}): {result.reason}"
+        raise StoreFileError([StoreProblem(file, "seller.vat_id", reason)])
 
 
 def store_files(folder: Path) -> list[Path]:

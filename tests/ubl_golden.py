@@ -72,6 +72,13 @@ def documents() -> dict[str, bytes]:
     result["orders-two_mugs_with_coupon.xml"] = invoice_xml(mugs, seller, settings, "INV-1", ISSUED, {})
     refund = orders.partial_refund(mugs)
     result["orders-partial_refund.xml"] = credit_note_xml(mugs, refund, INVOICE, seller, settings, "CN-1", ISSUED, {})
+    # A VERI*FACTU store: the same documents with AEAT's validation URL (note and additional document reference).
+    result["verifactu-two_mugs_with_coupon.xml"] = invoice_xml(
+        mugs, seller, settings, "INV-1", ISSUED, {}, verifactu="test"
+    )
+    result["verifactu-partial_refund.xml"] = credit_note_xml(
+        mugs, refund, INVOICE, seller, settings, "CN-1", ISSUED, {}, verifactu="test"
+    )
     french = orders.company("FR", "FR40303265045", "Tasses SARL", "Paris")
     mug = orders.line("101", "BLUE-MUG-350ML", "Blue mug 350 ml", "2", "12.50", rate="0")
     intra = orders.order([mug], customer=french)

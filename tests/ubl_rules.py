@@ -2,7 +2,8 @@
 
 Used by the UBL unit tests and the end-to-end tests to check every generated invoice and credit note. It restates
 the rules (ids as in the official artefacts) over XPath; it is not the official Schematron, which runs with an
-XSLT 2 processor outside this project. `check_invoice` returns the sorted ids of the rules a document breaks.
+XSLT 2 processor outside this project. `check_invoice` returns the sorted ids of the rules a document breaks: the
+CEN rules for every document, the Peppol rules for a document that claims Peppol BIS 3 in its CustomizationID.
 """
 
 from __future__ import annotations
@@ -243,7 +244,9 @@ def check_invoice(xml: bytes, *, ignore: Iterable[str] = ()) -> list[str]:
         _intra_community_delivery,
         _decimals_rules,
     )
-    for check in (*checks, _code_lists, _syntax, _peppol, _peppol_identifiers):
+    # A document claims Peppol BIS 3 by its CustomizationID (BT-24); the Peppol rules apply only to such a one.
+    peppol = doc.text("cbc:CustomizationID").startswith(CUSTOMIZATION_ID)
+    for check in (*checks, _code_lists, _syntax, *((_peppol, _peppol_identifiers) if peppol else ())):
         broken.update(check(doc))
     return sorted(broken - set(ignore))
 
@@ -399,6 +402,10 @@ def _totals(doc: _Doc) -> set[str]:
         broken.add("BR-CO-13")
     tax_totals = doc.all("cac:TaxTotal[cac:TaxSubtotal]")
     tax = doc.amount("cbc:TaxAmount", tax_totals[0]) if tax_totals else Decimal(0)
+    tax_currency = doc.text("cbc:TaxCurrencyCode")
+    # BR-53: with a VAT accounting currency, the VAT total in it (BT-111) is present.
+    if tax_currency and not doc.all(f"cac:TaxTotal/cbc:TaxAmount[@currencyID='{tax_currency}']"):
+        broken.add("BR-53")
     if tax_totals and tax != doc.total_of("cac:TaxSubtotal/cbc:TaxAmount", tax_totals[0]):
         broken.add("BR-CO-14")
     if doc.amount(f"{total}cbc:TaxInclusiveAmount") != tax_exclusive + tax:
@@ -611,6 +618,15 @@ def _peppol(doc: _Doc) -> set[str]:
         broken.add("PEPPOL-EN16931-R020")
     if len(doc.all("cac:TaxTotal[cac:TaxSubtotal]")) != 1:
         broken.add("PEPPOL-EN16931-R053")
+    without_breakdown = doc.all("cac:TaxTotal[not(cac:TaxSubtotal)]")
+    if len(without_breakdown) != (1 if doc.has("cbc:TaxCurrencyCode") else 0):
+        broken.add("PEPPOL-EN16931-R054")
+    with_breakdown = doc.all("cac:TaxTotal[cac:TaxSubtotal]/cbc:TaxAmount")
+    if without_breakdown and with_breakdown:
+        accounting = doc.amount("cbc:TaxAmount", without_breakdown[0])
+        document = _dec(with_breakdown[0].text)
+        if (accounting < 0) != (document < 0):  # R055: the same operational sign
+            broken.add("PEPPOL-EN16931-R055")
     currency = doc.text("cbc:DocumentCurrencyCode")
     for element in root.iter():
         if isinstance(element.tag, str) and etree.QName(element).localname in _AMOUNT_TAGS:
@@ -681,6 +697,8 @@ def _code_lists(doc: _Doc) -> set[str]:
     broken = set()
     if doc.text("cbc:DocumentCurrencyCode") not in ISO4217:
         broken.add("BR-CL-04")
+    if doc.has("cbc:TaxCurrencyCode") and doc.text("cbc:TaxCurrencyCode") not in ISO4217:
+        broken.add("BR-CL-05")
     for element in doc.root.iter():
         currency = element.get("currencyID") if isinstance(element.tag, str) else None
         if currency is not None and currency not in ISO4217:

@@ -71,6 +71,11 @@ var timerSettings = [
     value: '0 * * * * *'
   }
   {
+    // VERI*FACTU submissions to the AEAT; the sender keeps the AEAT's wait between them itself.
+    name: 'VerifactuSendSchedule'
+    value: '30 * * * * *'
+  }
+  {
     name: 'MAX_DELIVERY_COUNT'
     value: '10'
   }

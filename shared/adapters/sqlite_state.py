@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from shared.adapters.sqlite_verifactu import SCHEMA as VERIFACTU_SCHEMA
+from shared.adapters.sqlite_verifactu import SqliteVerifactuRows
 from shared.domain.records import Claim, EventRecord, OrderRecord, OutgoingMessage, TimelineEntry, utcnow
 from shared.ports import ConcurrencyError
 
@@ -60,7 +62,7 @@ def state_path(state_dir: Path) -> Path:
     return state_dir / "state.db"
 
 
-class SqliteStateStore:
+class SqliteStateStore(SqliteVerifactuRows):
     """StateStore on SQLite. See shared.ports.StateStore for the contract of each method."""
 
     def __init__(self, path: Path) -> None:
@@ -68,6 +70,7 @@ class SqliteStateStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._connection().executescript(_SCHEMA)
+        self._connection().executescript(VERIFACTU_SCHEMA)
         self._add_outbox_columns()
 
     def _add_outbox_columns(self) -> None:

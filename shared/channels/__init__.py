@@ -46,9 +46,15 @@ class ChannelModule(Protocol):
         """HMAC-SHA256 of the raw bytes against the signature header, in constant time; False if absent."""
 
     def parse_event(
-        self, raw_body: bytes, headers: Mapping[str, str], store_id: str, received_at: datetime
+        self,
+        raw_body: bytes,
+        headers: Mapping[str, str],
+        store_id: str,
+        received_at: datetime,
+        money: str = "presentment",
     ) -> OrderEvent:
-        """The canonical event; raises shared.errors.BadRequest(400) for malformed or unhandled input."""
+        """The canonical event, amounts in `money` (invoice.currency: presentment, what the customer paid, or
+        shop); raises shared.errors.BadRequest(400) for malformed or unhandled input."""
 
     def event_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         """Non-secret delivery headers worth keeping for audit (never the signature)."""

@@ -72,6 +72,7 @@ class DocumentView:
     name: str  # the file name or external id
     location: str  # the full location, shown on hover
     href: str  # /api/documents/... for documents the document store keeps (UBL), else ""
+    pdf_href: str = ""  # /api/documents/....pdf, the printable invoice of a document the store keeps
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,11 @@ class StoreOption:
 
 @dataclass(frozen=True)
 class UnmappedSku:
-    sku: str
+    sku: str  # "" for a line without SKU: then product_id and name say which product
     orders: tuple[tuple[str, str], ...]  # (order number, detail link)
+    key: str = ""  # the SKU map key to add: the SKU, or "product:<id>"
+    product_id: str = ""
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -249,10 +253,11 @@ class _Request:
 
     def document(self, document: DocumentRef, store_id: str) -> DocumentView:
         location = document.location or document.external_id
-        href = ""
+        href = pdf_href = ""
         if document.target == "ubl":
             # Kept in the document store: /api/documents reads it through that store.
             href = self.api(f"documents/{quote(store_id, safe='')}/{quote(document.number, safe='')}")
+            pdf_href = self.api(f"documents/{quote(store_id, safe='')}/{quote(document.number, safe='')}.pdf")
         name = file_name(location) if document.target == "ubl" or "://" not in location else location
         return DocumentView(
             document.kind,
@@ -264,6 +269,7 @@ class _Request:
             name,
             location,
             href,
+            pdf_href,
         )
 
     def row(self, record: OrderRecord) -> OrderRow:
@@ -335,7 +341,7 @@ def _panel(request: _Request, store_id: str) -> StorePanel | None:
                 record = request.services.state.get_order(store_id, order_id)
                 numbers[order_id] = order_number(record) if record is not None else order_id
         orders = tuple((numbers[o], request.link(store=store_id, state="", order=o)) for o in item["orders"])
-        unmapped.append(UnmappedSku(item["sku"], orders))
+        unmapped.append(UnmappedSku(item["sku"], orders, item["key"], item["product_id"], item["name"]))
     sku_path = f"stores/{quote(store_id, safe='')}/sku-map"
     return StorePanel(
         store_id,

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from shared.domain.taxlines import applied_rate
+
 
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
@@ -93,10 +95,8 @@ class OrderLine(_Model):
 
     @property
     def tax_rate(self) -> Decimal | None:
-        rates = [t.rate for t in self.taxes if t.rate is not None]
-        if rates:
-            return sum(rates, ZERO)
-        return None
+        """Percent; one rate per distinct tax (shared.domain.taxlines)."""
+        return applied_rate(self.taxes, self.total, self.tax)
 
 
 class Charge(_Model):
@@ -114,10 +114,8 @@ class Charge(_Model):
 
     @property
     def tax_rate(self) -> Decimal | None:
-        rates = [t.rate for t in self.taxes if t.rate is not None]
-        if rates:
-            return sum(rates, ZERO)
-        return None
+        """Percent; one rate per distinct tax (shared.domain.taxlines)."""
+        return applied_rate(self.taxes, self.amount, self.tax)
 
 
 class Coupon(_Model):
@@ -186,6 +184,11 @@ class Order(_Model):
     refunds: list[Refund] = Field(default_factory=list)
     note: str = ""
     meta: dict[str, str] = Field(default_factory=dict)  # order meta / note attributes, for tax ids and rules
+    # When the order is in the currency the customer paid and the shop keeps another one (Shopify's presentment
+    # and shop money): the shop's currency and its own figures for the total and the tax; "" / None otherwise.
+    shop_currency: str = ""
+    shop_total: Decimal | None = None
+    shop_tax_total: Decimal | None = None
     # Set when the buyer's personal data was redacted from this snapshot (retention or erasure): no document
     # is ever issued from it (shared.handlers.privacy). A new snapshot from the store comes without it.
     redacted_at: UtcDatetime | None = None

@@ -90,6 +90,9 @@ class OrderRecord(_Record):
     documents: list[DocumentRef] = Field(default_factory=list)
     created_at: UtcDatetime = Field(default_factory=utcnow)
     changed_at: UtcDatetime = Field(default_factory=utcnow)
+    # The invoice needs no full buyer identity (Spain's factura simplificada, F2): a consumer within the country's
+    # simplified-invoice limit, or one the store's default buyer stands in for. Set when the order is validated.
+    simplified_invoice: bool = False
     attempt: int = 0  # raised by each retry a person asks for; part of the stage commands' message ids
     version: str = ""  # opaque concurrency token (row version / ETag); "" before the first save
 

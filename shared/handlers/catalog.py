@@ -1,6 +1,7 @@
-"""Product mapping per store: store SKU (or "SKU:variant id") → target item code, imported and
-exported as CSV or JSON, and the SKUs that held orders are waiting for. The CSV export is safe to open in a
-spreadsheet and reads back unchanged; uploads obey the JSON depth and length limits (docs/input-limits.md)."""
+"""Product mapping per store: store SKU (or "SKU:variant id", "product:<id>", "product:<id>:<variant id>") → target
+item code, imported and exported as CSV or JSON, and the SKUs and products held orders are waiting for. The CSV
+export is safe to open in a spreadsheet and reads back unchanged; uploads obey the JSON depth and length limits
+(docs/input-limits.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from shared.bootstrap import Services
 from shared.channels.common import load_json
 from shared.domain.order import OrderState
-from shared.domain.rules.mapping import add_sku_map_row, parse_sku_map_csv, sku_map_to_csv
+from shared.domain.rules.mapping import add_sku_map_row, parse_sku_map_csv, sku_map_to_csv, split_key
 from shared.errors import TooLarge, UnknownStore, Unreadable
 
 MAX_ROWS = 100_000
@@ -22,8 +23,8 @@ def _check_store(services: Services, store_id: str) -> None:
 
 
 def parse_sku_map(body: bytes, content_type: str) -> dict[str, str]:
-    """CSV (`sku,variant_id,item_code`, variant_id optional) or JSON: {"SKU": "CODE"} or
-    [{"sku": ..., "variant_id": ..., "item_code": ...}].
+    """CSV (`sku,variant_id,product_id,item_code`, variant_id and product_id optional) or JSON: {"SKU": "CODE",
+    "product:93": "CODE"} or [{"sku": ..., "variant_id": ..., "product_id": ..., "item_code": ...}].
 
     Raises Unreadable naming the row and the reason (an empty or over-long value, a key given twice, JSON
     nested deeper than the limit); nothing is stored from a bad file.
@@ -45,15 +46,20 @@ def parse_sku_map(body: bytes, content_type: str) -> dict[str, str]:
 def _json_sku_map(text: str) -> dict[str, str]:
     data = load_json(text)  # a channel refusal for text that is not JSON or nests too deeply
     if isinstance(data, dict):
-        rows = [{"sku": k, "item_code": v} for k, v in data.items()]
+        rows = [
+            {"sku": sku, "variant_id": variant, "product_id": product, "item_code": v}
+            for sku, variant, product, v in ((*split_key(str(k)), v) for k, v in data.items())
+        ]
     elif isinstance(data, list) and all(isinstance(item, dict) for item in data):
         rows = data
     else:
         raise ValueError("expected an object {sku: item_code} or a list of objects with sku and item_code")
     mapping: dict[str, str] = {}
     for number, row in enumerate(rows, start=1):
-        sku, code, variant = (str(row.get(k) or "").strip() for k in ("sku", "item_code", "variant_id"))
-        add_sku_map_row(mapping, f"entry {number}", sku, variant, code)
+        sku, code, variant, product = (
+            str(row.get(k) or "").strip() for k in ("sku", "item_code", "variant_id", "product_id")
+        )
+        add_sku_map_row(mapping, f"entry {number}", sku, variant, code, product)
     return mapping
 
 
@@ -91,11 +97,21 @@ def export_sku_map(services: Services, store_id: str, as_json: bool) -> tuple[st
 
 
 def unmapped_skus(services: Services, store_id: str) -> list[dict[str, Any]]:
-    """The SKUs held orders are waiting for, with how many orders wait for each."""
+    """The SKU map keys held orders are waiting for, with the orders that wait for each: `key` is what to map,
+    `sku` the store's SKU, or "" for a line without SKU, which shows its `product_id` and product `name` instead."""
     _check_store(services, store_id)
     waiting: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
     for record in services.state.list_orders(store_id, OrderState.HELD.value, 1000):
         for problem in record.problems:
-            if problem.code == "unmapped_sku" and problem.found:
+            if problem.code in ("unmapped_sku", "unmapped_product") and problem.found:
                 waiting.setdefault(problem.found, []).append(record.order_id)
-    return [{"sku": sku, "orders": sorted(set(ids))} for sku, ids in sorted(waiting.items())]
+                if problem.code == "unmapped_product":
+                    names.setdefault(problem.found, str(problem.data.get("name", "")))
+    report = []
+    for key, ids in sorted(waiting.items()):
+        sku, _, product = split_key(key) if key in names else (key, "", "")
+        report.append(
+            {"key": key, "sku": sku, "product_id": product, "name": names.get(key, ""), "orders": sorted(set(ids))}
+        )
+    return report

@@ -92,7 +92,9 @@ def accept(
     """
     inbound = get_channel(channel)
     try:
-        event = inbound.parse_event(raw_body, headers, store_id, services.clock())
+        settings = services.loaded_store(store_id)
+        money = settings.invoice.currency if settings is not None else "presentment"
+        event = inbound.parse_event(raw_body, headers, store_id, services.clock(), money)
     except UnreadableOrder as error:
         event = _unreadable_event(channel, raw_body, headers, store_id, services.clock(), error.detail)
     with stage_span("intake", store_id, event.order_id, None, channel=channel, **{"event.topic": event.topic}):
@@ -147,7 +149,8 @@ def _record_and_enqueue(
     outbox); then send the message and clear the mark. True when the event was new.
 
     A failed send after the insert is not an error for the store: the record is durable and the relay
-    (shared.handlers.relay) sends it, so the delivery is still acknowledged. A repeat of an event whose
+    (shared.handlers.relay) sends it, so the delivery is still acknowledged. With services.intake_sends off
+    every send is left to the relay. A repeat of an event whose
     message is still unsent sends it now; a repeat of a sent one sends nothing.
     """
     store_id = event.store_id
@@ -167,7 +170,7 @@ def _record_and_enqueue(
     created = services.state.record_event(record)
     if not created:
         record = services.state.get_event(store_id, event.event_key) or record
-    if record.unsent:
+    if record.unsent and services.intake_sends:
         send_recorded(services, record)
     if created:
         count_order("received", store_id, channel)

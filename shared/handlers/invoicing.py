@@ -19,8 +19,9 @@ from shared.domain.commands import CancelOrder, IssueCreditNote, IssueInvoice
 from shared.domain.lifecycle import CANCEL_REFUND_ID
 from shared.domain.order import ZERO, Order, OrderState, Refund, RefundLine
 from shared.domain.records import DocumentRef, OrderRecord, Problem, TimelineEntry
-from shared.domain.rules import validate_refund
+from shared.domain.rules import validate_refund, with_default_buyer
 from shared.errors import NothingToDo, PermanentError, RetryableError
+from shared.fiscal.verifactu import record_document
 from shared.handlers.common import entry, format_number, hold, log, problem_from_error, update_order
 from shared.handlers.orders import changed_after_invoicing, follow_up, invoiced_content
 from shared.handlers.privacy import refuse_redacted
@@ -36,7 +37,8 @@ def _load(services: Services, store_id: str, order_id: str) -> tuple[StoreSettin
     record = services.state.get_order(store_id, order_id)
     if settings is None or record is None or record.order is None:
         raise NothingToDo(f"order {store_id}/{order_id} or its store is unknown")
-    return settings, record, record.order
+    # The buyer as the document names it: the store's default buyer for a consumer without data (validated).
+    return settings, record, with_default_buyer(record.order, settings)
 
 
 def _writes_paused(services: Services, settings: StoreSettings, order_id: str) -> bool:
@@ -94,6 +96,24 @@ def _issue(
     return document
 
 
+def _fiscal_record(
+    services: Services, settings: StoreSettings, record: OrderRecord, document: DocumentRef
+) -> list[TimelineEntry]:
+    """Spain: the VERI*FACTU record of the document, created once (a retry finds it); the timeline entry that
+    says so goes with the document onto the order, so it appears exactly when the document does."""
+    kept = record_document(services.state, services.document_store, settings, record, document, services.clock)
+    if kept is None:
+        return []
+    fiscal = kept[0]
+    data = {
+        "seq": fiscal.seq,
+        "invoice_type": fiscal.invoice_type,
+        "number": fiscal.invoice_number,
+        "hash_start": fiscal.hash[:12],
+    }
+    return [TimelineEntry(actor=ACTOR, action="verifactu.recorded", text="timeline.verifactu_recorded", data=data)]
+
+
 def _add_document(record: OrderRecord, document: DocumentRef) -> bool:
     if record.document(document.kind, document.refund_id) is not None:
         return False
@@ -129,6 +149,7 @@ def issue_invoice(services: Services, message: IssueInvoice) -> OrderRecord | No
         )
         if document is None:
             return None
+        fiscal = _fiscal_record(services, settings, record, document)
 
         def mutate(current: OrderRecord) -> list[TimelineEntry]:
             if not _add_document(current, document):
@@ -154,7 +175,7 @@ def issue_invoice(services: Services, message: IssueInvoice) -> OrderRecord | No
                 entries += hold(current, [changed_after_invoicing(order, current.order)], ACTOR)
             elif current.state != OrderState.HELD:  # held by a later update: its problems stand
                 lifecycle.move(current, OrderState.INVOICED)
-            return entries
+            return entries + fiscal
 
         record = update_order(services, record.store_id, record.order_id, mutate)
     follow_up(services, record)
@@ -338,6 +359,7 @@ def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder
     )
     if document is None:
         return None
+    fiscal = _fiscal_record(services, settings, record, document)
 
     def mutate(current: OrderRecord) -> list[TimelineEntry]:
         if not _add_document(current, document):
@@ -356,7 +378,8 @@ def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder
                 refund=refund.refund_id,
                 total=str(document.total),
                 currency=document.currency,
-            )
+            ),
+            *fiscal,
         ]
 
     return update_order(services, record.store_id, record.order_id, mutate)

@@ -11,6 +11,7 @@ from shared.domain.commands import RevalidateOrder
 from shared.domain.order import OrderState
 from shared.domain.records import OrderRecord, Problem, TimelineEntry
 from shared.errors import NothingToRetry, UnknownOrder, UnknownStore, Unreadable
+from shared.fiscal.verifactu.correction import correct_records, to_correct
 from shared.handlers.common import entry, entry_json, problem_json, update_order
 from shared.handlers.messages import send
 from shared.handlers.orders import follow_up
@@ -22,10 +23,12 @@ def retry_order(services: Services, store_id: str, order_id: str, actor: str = "
     Raises UnknownStore, UnknownOrder, or NothingToRetry for an order that is neither held nor failed."""
     if services.store(store_id) is None:
         raise UnknownStore("Unknown store", f"No store '{store_id}' is configured here.")
-    if services.state.get_order(store_id, order_id) is None:
+    existing = services.state.get_order(store_id, order_id)
+    if existing is None:
         raise UnknownOrder("Unknown order", f"Order '{order_id}' of store '{store_id}' is not known.")
 
     done = {t.action for t in services.state.get_timeline(store_id, order_id)}
+    corrections = to_correct(services, existing)
 
     def mutate(record: OrderRecord) -> list[TimelineEntry]:
         if record.state not in lifecycle.RETRYABLE_STATES:
@@ -45,6 +48,7 @@ def retry_order(services: Services, store_id: str, order_id: str, actor: str = "
         ]
 
     record = update_order(services, store_id, order_id, mutate)
+    correct_records(services, record, corrections)  # VERI*FACTU: re-send what the AEAT refused, as a subsanación
     if record.state == OrderState.RECEIVED and record.order is not None:
         send(
             services, RevalidateOrder(store_id=store_id, order_id=order_id, attempt=record.attempt, requested_by=actor)

@@ -18,7 +18,7 @@ from shared.domain.commands import (
 from shared.domain.lifecycle import INVOICED_STATES, OPEN_STATES, Capabilities, Command, capabilities_of
 from shared.domain.order import EventKind, Order, OrderEvent, OrderState, Refund
 from shared.domain.records import OrderRecord, Problem, TimelineEntry
-from shared.domain.rules import validate_order
+from shared.domain.rules import simplified_invoice, validate_order
 from shared.domain.rules.messages import problem
 from shared.errors import NothingToDo, PermanentError, RetryableError
 from shared.handlers.common import entry, hold, log, update_order
@@ -50,6 +50,7 @@ def check(record: OrderRecord, settings: StoreSettings, sku_map: dict[str, str])
     count_order("validated", record.store_id, record.order.channel)
     lifecycle.move(record, OrderState.VALIDATED)
     record.problems = []
+    record.simplified_invoice = simplified_invoice(record.order, settings)
     return [
         entry(
             ACTOR,
@@ -64,6 +65,7 @@ def _recheck(record: OrderRecord, settings: StoreSettings, sku_map: dict[str, st
     assert record.order is not None
     problems = validate_order(record.order, settings, sku_map)
     if not problems:
+        record.simplified_invoice = simplified_invoice(record.order, settings)
         return []
     count_order("held", record.store_id, record.order.channel)
     return hold(record, problems, ACTOR)

@@ -5,6 +5,8 @@ event acknowledged to the store reaches the order-events queue without the store
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,6 +19,7 @@ from shared.handlers.messages import send_outgoing
 # that duplicate detection drops, so the relay leaves them for the next run.
 RELAY_MIN_AGE = timedelta(seconds=5)
 RELAY_BATCH = 100
+ANY_AGE = timedelta(days=1)  # past any clock skew between the processes that record and relay
 
 
 @dataclass
@@ -61,7 +64,10 @@ def relay_unsent_events(
     """Send every event still marked unsent that is older than `min_age`, oldest first. Idempotent and safe
     to run on several instances at once (repeats are dropped by the bus). An event whose send fails is
     tried once per run, so one refused message cannot hold up the rest or spin the run."""
-    cutoff = services.clock() - min_age
+    # min_age 0 (the continuous relay): every event recorded so far, including one recorded this instant.
+    cutoff = services.clock() - min_age if min_age > timedelta(0) else services.clock() + ANY_AGE
+    # Relaying young events is the normal path when intake leaves sends to the relay: log it quietly.
+    level = logging.DEBUG if min_age <= timedelta(0) else logging.INFO
     result = RelayResult()
     tried: set[tuple[str, str]] = set()
     while True:
@@ -70,11 +76,24 @@ def relay_unsent_events(
             tried.add((event.store_id, event.event_key))
             if send_recorded(services, event):
                 result.sent += 1
-                log.info("outbox relayed store=%s order=%s event=%s", event.store_id, event.order_id, event.event_key)
+                log.log(level, "outbox relayed store=%s order=%s", event.store_id, event.order_id)
             else:
                 result.failed += 1
         if not pending:
             break
-    if result.sent or result.failed:
+    if result.failed or (result.sent and level > logging.DEBUG):
         log.warning("outbox relay sent=%d failed=%d", result.sent, result.failed)
     return result
+
+
+def relay_until(services: Services, stop: threading.Event, idle_seconds: float = 0.02) -> None:
+    """Relay without waiting for an age, again and again until `stop` is set: the local worker process runs
+    this when its HTTP process leaves every send to the relay (INTAKE_SENDS=relay)."""
+    while not stop.is_set():
+        try:
+            result = relay_unsent_events(services, min_age=timedelta(0))
+        except Exception as error:  # a passing fault of the state or bus: the next round tries again
+            log.warning("outbox relay round failed (%s)", type(error).__name__)
+            result = RelayResult(failed=1)
+        if not result.sent:
+            stop.wait(idle_seconds)

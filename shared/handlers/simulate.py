@@ -9,7 +9,7 @@ from shared import texts
 from shared.bootstrap import Services
 from shared.channels import get_channel
 from shared.channels.common import load_json_object
-from shared.domain.rules import validate_order
+from shared.domain.rules import validate_order, with_default_buyer
 from shared.errors import BadRequest, PermanentError, UnknownStore, Unreadable
 from shared.handlers.common import problem_json
 from shared.targets.ubl.mapper import document_totals, invoice_xml
@@ -28,7 +28,7 @@ def simulate_order(
     data = load_json_object(raw_body)
     channel: Any = get_channel(settings.channel)
     try:
-        order = channel.parse_order(data, store_id)
+        order = channel.parse_order(data, store_id, settings.invoice.currency)
     except BadRequest:
         raise
     except Exception as error:  # a parser bug must not become a 500 for the person trying an order
@@ -43,7 +43,8 @@ def simulate_order(
     }
     try:
         invoice = invoice_settings_for(order, settings)
-        xml = invoice_xml(order, settings.seller, invoice, PREVIEW_NUMBER, services.clock().date(), sku_map)
+        buyer_named = with_default_buyer(order, settings)
+        xml = invoice_xml(buyer_named, settings.seller, invoice, PREVIEW_NUMBER, services.clock().date(), sku_map)
     except PermanentError as error:
         result["invoice"] = None
         result["invoice_problem"] = {
@@ -55,7 +56,8 @@ def simulate_order(
         return result
     payable, tax = document_totals(xml)
     result["invoice"] = {
-        "format": "UBL 2.1 / Peppol BIS Billing 3.0",
+        # Peppol only when both parties are on Peppol (the document's ProfileID says so); else plain EN 16931.
+        "format": "UBL 2.1 / Peppol BIS Billing 3.0" if b"<cbc:ProfileID>" in xml else "UBL 2.1 / EN 16931",
         "number": PREVIEW_NUMBER,
         "payable": str(payable),
         "tax": str(tax),

@@ -167,6 +167,15 @@ def test_saved_order_reads_back_with_decimals_problems_and_documents(store: Stat
     assert found.documents[0].total == Decimal("19.99")
 
 
+def test_simplified_invoice_flag_reads_back(store: StateStore) -> None:
+    # National reporting (Spain's F2) reads it from the record: it must survive every adapter.
+    record = make_record()
+    record.simplified_invoice = True
+    store.save_order(record)
+    found = store.get_order("demo-woo", "4711")
+    assert found is not None and found.simplified_invoice is True
+
+
 def test_creating_an_existing_order_is_a_concurrency_error(store: StateStore) -> None:
     store.save_order(make_record())
     with pytest.raises(ConcurrencyError):
@@ -337,6 +346,14 @@ def test_sku_map_replace_and_merge(store: StateStore) -> None:
     store.put_sku_map("demo-woo", {"BLUE-MUG-350ML": "MUG-B-350-V2"})
     assert store.get_sku_map("demo-woo") == {"BLUE-MUG-350ML": "MUG-B-350-V2"}
     assert store.get_sku_map("demo-shopify") == {}
+
+
+def test_sku_map_keeps_product_and_variant_keys(store: StateStore) -> None:
+    # Lines without SKU are mapped by "product:<id>" and "product:<id>:<variant id>" (docs/products-and-buyers.md).
+    mapping = {"product:93": "WOO-SINGLE", "product:22:23": "SHIP-IDEA-BLACK", "TEE-ORG-M:815": "TEE-M"}
+    store.put_sku_map("demo-woo", mapping)
+    store.put_sku_map("demo-woo", {"product:22:23": "SHIP-IDEA-BLACK-2", "product:93": "WOO-SINGLE"})
+    assert store.get_sku_map("demo-woo") == {"product:22:23": "SHIP-IDEA-BLACK-2", "product:93": "WOO-SINGLE"}
 
 
 def test_sku_map_larger_than_one_batch(store: StateStore) -> None:

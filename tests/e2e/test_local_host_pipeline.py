@@ -19,6 +19,8 @@ from local.harness import (
     wait_for,
     woocommerce_order,
 )
+from shared.adapters.sqlite_state import SqliteStateStore, state_path
+from shared.fiscal.verifactu import chain_breaks
 
 pytestmark = pytest.mark.slow
 
@@ -41,9 +43,14 @@ def test_one_woocommerce_and_one_shopify_order_become_two_invoices(tmp_path: Pat
     assert woo["state"] == shop["state"] == "invoiced"
     assert woo["documents"][0]["number"] == "CA-2026-000001"
     assert shop["documents"][0]["number"] == "TT-000001"
-    assert [t["action"] for t in woo["timeline"]] == ["order.received", "validated", "invoiced"]
+    # demo-woo keeps VERI*FACTU records (config/stores/demo-woo.yaml): its invoice gets the first link.
+    assert [t["action"] for t in woo["timeline"]] == ["order.received", "validated", "invoiced", "verifactu.recorded"]
     assert listed["count"] == 2
-    assert sorted(p.name for p in outbox_files(state_dir)) == ["CA-2026-000001.xml", "TT-000001.xml"]
+    assert sorted(p.name for p in outbox_files(state_dir)) == [
+        "CA-2026-000001.xml",
+        "TT-000001.xml",
+        "verifactu-000001.xml",
+    ]
 
 
 def test_sigkill_mid_pipeline_then_restart_loses_nothing_and_issues_nothing_twice(tmp_path: Path):
@@ -75,8 +82,13 @@ def test_sigkill_mid_pipeline_then_restart_loses_nothing_and_issues_nothing_twic
     assert all(len(r["documents"]) == 1 for r in records)
     # Gap-free and unique: exactly 1..N, whatever was in flight when the process died.
     assert numbers == [f"CA-2026-{n:06d}" for n in range(1, orders + 1)]
-    files = outbox_files(state_dir)
+    files = [p for p in outbox_files(state_dir) if not p.stem.startswith("verifactu-")]
     assert sorted(p.stem for p in files) == numbers
+    # VERI*FACTU (demo-woo): one record per invoice, one unbroken chain, whatever the kill interrupted.
+    chain = SqliteStateStore(state_path(state_dir)).list_verifactu_records("B12345674", limit=1000)
+    assert sorted(r.invoice_number for r in chain) == numbers
+    assert chain_breaks(chain) == []
+    assert len([p for p in outbox_files(state_dir) if p.stem.startswith("verifactu-")]) == orders
     for path in files:
         assert re.search(rb"<cbc:ID>CA-2026-\d{6}</cbc:ID>", path.read_bytes())
     queues = health["checks"].get("queues", {})

@@ -34,11 +34,16 @@ def start(tmp_path: Path) -> tuple[HostProcess, int]:
     write_stores(tmp_path / "stores")
     host = HostProcess(tmp_path / "state", tmp_path / "stores", env_overrides={"LOCAL_BUS_POLL_SECONDS": "0.05"})
     host.start()
-    assert host.process is not None
-    pid = host.process.pid
-    assert wait_for(lambda: len(children(pid)) == 1, 20)
-    (worker,) = children(pid)
-    assert b"local.worker" in Path(f"/proc/{worker}/cmdline").read_bytes()
+    try:
+        assert host.process is not None
+        pid = host.process.pid
+        assert wait_for(lambda: len(children(pid)) == 1, 20)
+        (worker,) = children(pid)
+        # Between fork and exec the child still shows the parent's command line: wait for the exec.
+        assert wait_for(lambda: b"local.worker" in Path(f"/proc/{worker}/cmdline").read_bytes(), 20)
+    except BaseException:
+        host.kill()  # a failed start must not leave a host (and its worker) running after the test
+        raise
     return host, worker
 
 

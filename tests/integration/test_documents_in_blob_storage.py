@@ -42,7 +42,11 @@ def test_the_demo_orders_are_invoiced_into_blobs(tmp_path: Path, azurite: str):
     assert {store for store, _ in invoices} == {"demo-woo", "demo-shopify"}
     blobs = ContainerClient.from_connection_string(azurite, container)
     names = sorted(b.name for b in blobs.list_blobs() if not b.name.startswith(".health/"))
-    assert names == sorted(f"{store}/{number}.xml" for store, number in invoices)
+    # demo-woo keeps VERI*FACTU records: each record's XML is kept beside the documents, in the same container.
+    records = [name for name in names if name.startswith("demo-woo/verifactu-")]
+    assert records == ["demo-woo/verifactu-000001.xml"]
+    assert b"<sf:RegistroAlta" in blobs.download_blob(records[0]).readall()
+    assert [n for n in names if n not in records] == sorted(f"{store}/{number}.xml" for store, number in invoices)
     for (store, number), document in invoices.items():
         assert document["location"].endswith(f"/{container}/{store}/{number}.xml")  # the blob's URL
         content = blobs.download_blob(f"{store}/{number}.xml").readall()

@@ -343,6 +343,16 @@ def test_unknown_product_is_refused_without_creating_a_sale(target: TrytonTarget
     assert target.sale_ids(order) == []
 
 
+def test_order_in_another_currency_than_the_stores_is_refused_without_creating_a_sale(target: TrytonTarget) -> None:
+    order = _order()
+    order.currency = "USD"
+    with pytest.raises(PermanentError) as caught:
+        target.issue_invoice(order, "INV-000011")
+    assert caught.value.code == "erp_currency_differs" and "invoice.currency: shop" in caught.value.message
+    assert "USD" in caught.value.message_es
+    assert target.sale_ids(order) == []
+
+
 def test_cancellation_after_invoicing_credits_the_whole_invoice(target: TrytonTarget) -> None:
     order = _order()
     target.issue_invoice(order, "INV-000011")

@@ -38,7 +38,8 @@ def test_csv_round_trip(services):
     body, content_type = export_sku_map(services, "demo-woo", as_json=False)
     assert content_type.startswith("text/csv")
     assert body == (
-        'sku,variant_id,item_code\n"BLUE-MUG-350ML","","MUG-BLUE-350"\n"TEE-ORG-M","815","TEE-ORGANIC-M-BLACK"\n'
+        "sku,variant_id,product_id,item_code\n"
+        '"BLUE-MUG-350ML","","","MUG-BLUE-350"\n"TEE-ORG-M","815","","TEE-ORGANIC-M-BLACK"\n'
     )
     assert parse_sku_map(body.encode(), "text/csv") == services.state.get_sku_map("demo-woo")
     as_json, _ = export_sku_map(services, "demo-woo", as_json=True)
@@ -131,3 +132,15 @@ def test_payment_method_transform_sets_the_invoice_payment_means(tmp_path):
     order["payment_method"] = "bacs"
     result = simulate_order(services, "demo-woo", json.dumps(order).encode())
     assert result["invoice"] is None and result["invoice_problem"]["code"] == "seller_iban_missing"
+
+
+def test_simulate_names_the_kind_of_document_a_consumer_and_a_company_on_peppol_get(services):
+    company = json.loads(fixture_bytes("woocommerce", "order_created"))  # a Spanish company with its VAT id
+    consumer = json.loads(json.dumps(company))
+    consumer["meta_data"], consumer["billing"]["company"] = [], ""
+
+    on_peppol = simulate_order(services, "demo-woo", json.dumps(company).encode())["invoice"]
+    plain = simulate_order(services, "demo-woo", json.dumps(consumer).encode())["invoice"]
+
+    assert on_peppol["format"] == "UBL 2.1 / Peppol BIS Billing 3.0"
+    assert plain["format"] == "UBL 2.1 / EN 16931"

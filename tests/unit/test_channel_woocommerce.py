@@ -377,3 +377,17 @@ def test_deletion_body_under_an_order_topic_is_refused(topic: str) -> None:
     with pytest.raises(BadRequest) as refused:
         parse(raw("order_deleted"), topic)
     assert (refused.value.status, refused.value.title) == (400, TOPIC_MISMATCH)
+
+
+def test_legacy_api_webhook_is_refused_with_the_api_version_to_set() -> None:
+    with pytest.raises(BadRequest) as refused:
+        parse(raw("legacy_v3_order_created"))
+    assert (refused.value.status, refused.value.title) == (400, "Legacy API payload")
+    assert "set the webhook's API version to WP REST API Integration v3" in refused.value.detail
+
+
+def test_unwrapped_legacy_order_is_refused_with_the_api_version_to_set() -> None:
+    legacy = payload("legacy_v3_order_created")["order"]
+    with pytest.raises(BadRequest) as refused:
+        woocommerce.parse_order(legacy, STORE)
+    assert "WP REST API Integration v3" in refused.value.detail

@@ -34,7 +34,7 @@ def test_sku_map_import_export_and_simulate(state_dir: Path, capsys, tmp_path: P
     csv_file.write_text("sku,variant_id,item_code\nBLUE-MUG-350ML,,MUG-9\n", encoding="utf-8")
     assert run(capsys, "sku-map", "import", "demo-woo", str(csv_file))[0] == 0
     code, out, _ = run(capsys, "sku-map", "export", "demo-woo")
-    assert code == 0 and '"BLUE-MUG-350ML","","MUG-9"' in out
+    assert code == 0 and '"BLUE-MUG-350ML","","","MUG-9"' in out
     code, out, _ = run(capsys, "simulate", "demo-woo", str(ROOT / "tests/fixtures/woocommerce/order_created.json"))
     result = json.loads(out)
     assert code == 0 and result["problems"] == [] and "MUG-9" in result["invoice"]["xml"]

@@ -29,12 +29,14 @@ EXPECTED_HTTP = {
     "dashboard_static": ("dashboard/static/{name}", ["GET"]),
     "erase_customer": ("stores/{store_id}/erasure", ["POST"]),
     "get_document": ("documents/{store_id}/{number}", ["GET"]),
+    "verifactu_records": ("stores/{store_id}/verifactu", ["GET"]),
 }
 EXPECTED_TIMERS = {
     "catch_up_poll": "%CatchUpSchedule%",
     "sweep_stuck_orders": "%SweepSchedule%",
     "apply_retention": "%RetentionSchedule%",
     "relay_unsent_events": "%OutboxRelaySchedule%",
+    "send_verifactu_records": "%VerifactuSendSchedule%",
 }
 EXPECTED_QUEUES = {
     "order_events": "%OrderEventsQueue%",

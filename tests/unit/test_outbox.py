@@ -183,3 +183,31 @@ def test_relay_timer_function_runs_the_relay(services, target):
     finally:
         override_services(None)
     assert len(bus.messages) == 1 and unsent(services) == []
+
+
+def test_intake_that_leaves_sends_to_the_relay_records_one_unsent_event_and_sends_nothing(services, target):
+    quiet = replace(services, intake_sends=False)
+    assert deliver(quiet, woo_order()) == 202
+    assert services.bus.messages == [] and unsent(services) == ["5123"]
+
+
+def test_continuous_relay_sends_young_events_at_once_and_stops_when_asked(services, target):
+    import threading
+
+    from shared.handlers.relay import relay_until
+
+    quiet = replace(services, intake_sends=False)
+    deliver(quiet, woo_order())
+    stop = threading.Event()
+    worker = threading.Thread(target=relay_until, args=(services, stop, 0.01))
+    worker.start()
+    try:
+        for _ in range(500):
+            if services.bus.messages:
+                break
+            stop.wait(0.01)
+    finally:
+        stop.set()
+        worker.join(5)
+    assert not worker.is_alive()
+    assert len(services.bus.messages) == 1 and unsent(services) == []

@@ -160,6 +160,7 @@ def test_passing_faults_are_retried_then_the_order_fails_and_is_dead_lettered(se
         ("shopify", "demo-woo", {}, None, 404),  # store exists, but for another channel
         ("woocommerce", "demo-woo", {}, b"{not json", 400),
         ("woocommerce", "demo-woo", {}, b"[1, 2]", 400),
+        ("woocommerce", "demo-woo", {}, fixture_bytes("woocommerce", "legacy_v3_order_created"), 400),
         ("woocommerce", "demo-woo", {"topic": "product.created"}, None, 400),
         ("woocommerce", "demo-woo", {}, b"{" + b" " * (1024 * 1024) + b"}", 413),
     ],

@@ -90,8 +90,8 @@ def test_unmapped_skus_are_listed_once_and_sorted() -> None:
 
 def test_csv_round_trip_keeps_variant_keys() -> None:
     text = sku_map_to_csv(SKU_MAP)
-    assert text.splitlines()[0] == "sku,variant_id,item_code"
-    assert '"TEE-ORG-M","8841","TEE-M-NAVY"' in text.splitlines()  # data cells quoted: OWASP CSV injection
+    assert text.splitlines()[0] == "sku,variant_id,product_id,item_code"
+    assert '"TEE-ORG-M","8841","","TEE-M-NAVY"' in text.splitlines()  # data cells quoted: OWASP CSV injection
     assert parse_sku_map_csv(text) == SKU_MAP
 
 
@@ -105,7 +105,7 @@ def test_csv_from_a_spreadsheet_with_bom_and_blank_rows() -> None:
     [
         ("sku;item_code\nBLUE-MUG-350ML;MUG-001\n", "header row"),
         ("sku,item_code\nBLUE-MUG-350ML,\n", "row 2: item_code is empty"),
-        ("sku,item_code\n,MUG-001\n", "row 2: sku is empty"),
+        ("sku,item_code\n,MUG-001\n", "row 2: sku and product_id are both empty"),
         ("sku,item_code\nBLUE-MUG-350ML,MUG-001\nBLUE-MUG-350ML,MUG-002\n", "row 3: BLUE-MUG-350ML appears twice"),
     ],
 )

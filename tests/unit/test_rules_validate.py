@@ -285,10 +285,16 @@ CASES: list[tuple[str, Callable[[], Order], dict[str, Any], list[tuple[str, str]
         [("unmapped_sku", "lines[1].sku")],
     ),
     (
-        "line without SKU",
-        lambda: order(MUG.model_copy(update={"sku": ""})),
+        "line without SKU or product id",
+        lambda: order(MUG.model_copy(update={"sku": "", "product_id": ""})),
         {"prices": {"source": "store"}},
         [("missing_sku", "lines[0].sku")],
+    ),
+    (
+        "line without SKU whose product is not mapped",
+        lambda: order(MUG.model_copy(update={"sku": ""})),
+        {"prices": {"source": "store"}},
+        [("unmapped_product", "lines[0].product_id")],
     ),
     (
         "price below the list price",

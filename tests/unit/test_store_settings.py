@@ -168,3 +168,25 @@ def test_a_logged_traceback_of_a_refusal_does_not_carry_the_secret(tmp_path, wri
     logged = "".join(traceback.format_exception(refused.value))
     assert "shop.yaml" in logged
     assert written.strip('"').split("\n")[0] not in logged
+
+
+def test_seller_vat_id_with_a_wrong_check_digit_is_refused_at_load(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOP_SECRET", SECRET)
+    problems = refusal(write(tmp_path, GOOD.replace("ESB12345674", "ESB12345675")))
+    assert [p.key for p in problems] == ["seller.vat_id"]
+    assert "not a valid VAT id for ES" in problems[0].reason
+
+
+def test_seller_vat_id_written_with_spaces_and_a_valid_check_digit_loads(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOP_SECRET", SECRET)
+    settings = load_store(write(tmp_path, GOOD.replace("ESB12345674", "'ES B-1234567 4'")))
+    assert settings.seller is not None and settings.seller.vat_id == "ES B-1234567 4"
+
+
+def test_invoice_currency_setting_is_presentment_unless_the_file_says_shop(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOP_SECRET", SECRET)
+    assert load_store(write(tmp_path, GOOD)).invoice.currency == "presentment"
+    shop = load_store(write(tmp_path, GOOD + "invoice: {currency: shop, accounting_currency: aud}\n"))
+    assert (shop.invoice.currency, shop.invoice.accounting_currency) == ("shop", "AUD")
+    problems = refusal(write(tmp_path, GOOD + "invoice: {currency: customer}\n"))
+    assert [p.key for p in problems] == ["invoice.currency"]

@@ -64,3 +64,45 @@ def test_overlapping_keys_taken_in_any_order_do_not_deadlock() -> None:
 
     _run_together(first, second)
     assert len(done) == 100 and len(locks) == 0
+
+
+class _BusyErp:
+    """A Tryton whose answer to the party create is lost (a timeout) after it committed."""
+
+    def __init__(self) -> None:
+        self.parties: list[dict[str, object]] = []
+
+    def search_read(self, model: str, domain: list[object], fields: list[str], **_: object) -> list[dict[str, object]]:
+        if model == "party.contact_mechanism":
+            email = domain[1][2]  # type: ignore[index]
+            return [{"party": i + 1} for i, p in enumerate(self.parties) if p.get("email") == email]
+        return []
+
+    def create(self, model: str, values: list[dict[str, object]]) -> list[int]:
+        from shared.targets.tryton.rpc import UncertainOutcome
+
+        contact = values[0]["contact_mechanisms"][0][1][0]  # type: ignore[index]
+        self.parties.append({"email": contact["value"]})
+        raise UncertainOutcome("timed out after sending")
+
+
+def test_a_party_create_whose_answer_is_lost_is_found_not_created_again() -> None:
+    from shared.domain.order import Address, Customer, Order
+    from shared.stores import TrytonSettings
+    from shared.targets.tryton.customers import Customers
+
+    erp = _BusyErp()
+    customers = Customers.__new__(Customers)
+    customers.settings = TrytonSettings(customer_match="email")
+    customers.rpc = erp  # type: ignore[assignment]
+    order = Order.model_construct(
+        order_id="4711",
+        number="4711",
+        store_id="erp-woo",
+        customer=Customer.model_construct(
+            name="Lucía Fernández", email="lucia@example.com", tax_id="", billing=Address.model_construct()
+        ),
+    )
+    party = customers._create_party(order, "lucia@example.com", "")
+    assert party == 1
+    assert len(erp.parties) == 1

@@ -12,10 +12,11 @@ from shared.adapters.tables.claims import ClaimRows
 from shared.adapters.tables.keys import TABLES
 from shared.adapters.tables.mappings import MappingRows
 from shared.adapters.tables.privacy import PrivacyRows
+from shared.adapters.tables.verifactu import VerifactuRows
 from shared.errors import ConfigError
 
 
-class TableStateStore(PrivacyRows, ClaimRows, MappingRows):
+class TableStateStore(PrivacyRows, ClaimRows, MappingRows, VerifactuRows):
     """StateStore on Azure Tables. See shared.ports.StateStore for the contract of each method."""
 
     def __init__(

@@ -42,6 +42,7 @@ from shared.domain.order import (
     RefundLine,
     TaxLine,
 )
+from shared.domain.taxlines import applied_rate
 from shared.errors import BadRequest
 
 NAME = "shopify"  # the route segment, store setting and event-key prefix
@@ -78,8 +79,45 @@ class _Allocation:
     tax: Decimal
 
 
-def parse_order(data: Mapping[str, Any], store_id: str) -> Order:
-    """A Shopify Admin REST order (webhook payload or GET /orders/<id>.json) as a canonical Order."""
+def in_presentment(value: Any) -> Any:
+    """The payload with every amount in the currency the customer paid: each `<field>_set`'s presentment_money
+    amount replaces `<field>` (price, total_price, tax_lines[].price, discount_allocations[].amount, refund
+    subtotal and adjustments alike); transactions are already in that currency."""
+    if isinstance(value, list):
+        return [in_presentment(entry) for entry in value]
+    if not isinstance(value, Mapping):
+        return value
+    result = {key: in_presentment(entry) for key, entry in value.items()}
+    for key, entry in value.items():
+        amount = mapping(mapping(entry).get("presentment_money")).get("amount") if key.endswith("_set") else None
+        if amount not in (None, ""):
+            result[key.removesuffix("_set")] = amount
+    return result
+
+
+def parse_order(data: Mapping[str, Any], store_id: str, money: str = "presentment") -> Order:
+    """A Shopify Admin REST order (webhook payload or GET /orders/<id>.json) as a canonical Order.
+
+    `money` is the store's invoice.currency: "presentment" (default) reads every amount in the currency the
+    customer paid (presentment_currency, from the `*_set` presentment_money amounts) and keeps the shop's own
+    total and tax in Order.shop_currency / shop_total / shop_tax_total, whose ratio is the rate the shop used;
+    "shop" reads the shop's amounts."""
+    shop_currency = to_text(data.get("currency")).upper()
+    paid_in = to_text(data.get("presentment_currency")).upper()
+    # Payloads older than the *_set fields (API 2019-10) carry shop money only: they stay whole in it.
+    has_sets = bool(mapping(mapping(data.get("total_price_set")).get("presentment_money")).get("amount"))
+    converted = money == "presentment" and bool(paid_in) and paid_in != shop_currency and has_sets
+    shop_total = to_money(data.get("total_price"), "total_price") if converted else None
+    shop_tax = to_money(data.get("total_tax"), "total_tax") if converted else None
+    if converted:
+        data = {**in_presentment(data), "currency": paid_in}
+    order = _parse_order(data, store_id)
+    if converted:
+        order.shop_currency, order.shop_total, order.shop_tax_total = shop_currency, shop_total, shop_tax
+    return order
+
+
+def _parse_order(data: Mapping[str, Any], store_id: str) -> Order:
     order_id = to_id(data.get("id"))
     created = to_time(data.get("created_at"), "created_at")
     updated = to_time(data.get("updated_at"), "updated_at") or created
@@ -130,14 +168,16 @@ def parse_order(data: Mapping[str, Any], store_id: str) -> Order:
         payment_method_title=", ".join(gateways),
         paid_at=processed_at if financial_status in PAID_STATES else None,
         cancelled=cancelled_at is not None,
-        refunds=[parse_refund(entry, taxes_included=included) for entry in items(data.get("refunds"))],
+        # The order's amounts are already in the money chosen (parse_order), the refunds' with them.
+        refunds=[parse_refund(entry, taxes_included=included, money="shop") for entry in items(data.get("refunds"))],
         note=to_text(data.get("note")),
         meta=meta,
     )
 
 
-def parse_refund(refund: Mapping[str, Any], taxes_included: bool | None = None) -> Refund:
-    """A Shopify refund (refunds/create payload, or an entry of order.refunds) as a canonical Refund.
+def parse_refund(refund: Mapping[str, Any], taxes_included: bool | None = None, money: str = "presentment") -> Refund:
+    """A Shopify refund (refunds/create payload, or an entry of order.refunds) as a canonical Refund, in the money
+    the store invoices in (see parse_order).
 
     Refund line `subtotal` is in the shop's price mode: including tax when the order had taxes_included.
     The refunds/create payload does not say which, so when `taxes_included` is None it is inferred from
@@ -145,6 +185,8 @@ def parse_refund(refund: Mapping[str, Any], taxes_included: bool | None = None) 
     shipping when not); a refund of a custom amount that matches neither is read as excluding tax.
     Shipping refunds are order_adjustments of kind shipping_refund, with negative amount and tax_amount.
     """
+    if money == "presentment":
+        refund = in_presentment(refund)
     refund_id = to_id(refund.get("id"))
     created = to_time(refund.get("created_at"), "created_at") or to_time(refund.get("processed_at"), "processed_at")
     if not refund_id or created is None:
@@ -211,8 +253,9 @@ def _tax_lines(entry: Mapping[str, Any]) -> list[TaxLine]:
     return taxes
 
 
-def _rate_fraction(taxes: list[TaxLine]) -> Decimal:
-    return sum((t.rate for t in taxes if t.rate is not None), ZERO) / 100
+def _rate_fraction(taxes: list[TaxLine], net: Decimal, tax: Decimal) -> Decimal:
+    """The line's tax rate as a fraction, one rate per distinct tax (two "GST 5%" lines are 5%, not 10%)."""
+    return (applied_rate(taxes, net, tax) or ZERO) / 100
 
 
 def _line(entry: Mapping[str, Any], included: bool, index: int, allocations: list[_Allocation]) -> OrderLine:
@@ -221,7 +264,6 @@ def _line(entry: Mapping[str, Any], included: bool, index: int, allocations: lis
     price = to_money(entry.get("price"), f"{where}.price")
     taxes = _tax_lines(entry)
     tax = sum((t.amount for t in taxes), ZERO)
-    rate = _rate_fraction(taxes)
     shares = items(entry.get("discount_allocations"))
     if shares:
         discount_shares = [
@@ -236,6 +278,8 @@ def _line(entry: Mapping[str, Any], included: bool, index: int, allocations: lis
         discount_shares = [(-1, to_money(entry.get("total_discount"), f"{where}.total_discount"))]
     discount_gross = sum((amount for _, amount in discount_shares), ZERO)
     gross_subtotal = quantity * price
+    net_total = gross_subtotal - discount_gross - (tax if included else ZERO)
+    rate = _rate_fraction(taxes, net_total, tax)
     if included and tax:
         # Shopify taxes the discounted gross total: net total = that total - the line's tax. The undiscounted
         # net subtotal uses the same rate, so the unit price is the catalogue price without tax, to the cent;

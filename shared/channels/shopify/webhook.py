@@ -96,9 +96,12 @@ def check_body_fits_topic(kind: EventKind, topic: str, data: Mapping[str, Any]) 
         raise mismatch("Shopify", topic, "an order whose financial_status is paid")
 
 
-def parse_event(raw_body: bytes, headers: Mapping[str, str], store_id: str, received_at: datetime) -> OrderEvent:
-    """One webhook delivery as a canonical event. Raises BadRequest(400) for what we cannot read, and for a
-    body that does not fit its topic (check_body_fits_topic).
+def parse_event(
+    raw_body: bytes, headers: Mapping[str, str], store_id: str, received_at: datetime, money: str = "presentment"
+) -> OrderEvent:
+    """One webhook delivery as a canonical event, its amounts in `money` (the store's invoice.currency, see
+    parse_order). Raises BadRequest(400) for what we cannot read, and for a body that does not fit its topic
+    (check_body_fits_topic).
 
     Shopify retries a failed delivery up to 8 times and may deliver twice or out of order, with the same
     X-Shopify-Event-Id each time: the key is store + kind + that id (else the webhook id, else order id +
@@ -115,13 +118,13 @@ def parse_event(raw_body: bytes, headers: Mapping[str, str], store_id: str, rece
         if not order_id:
             raise BadRequest(400, "Not a refund", "The Shopify refund has no order_id.")
         check_body_fits_topic(kind, topic.strip().lower(), data)
-        refund = parse_refund(data)
+        refund = parse_refund(data, money=money)
         occurred_at = refund.created_at
     else:
         if not to_id(data.get("id")):
             raise BadRequest(400, "Not an order", "The Shopify payload has no order id.")
         check_body_fits_topic(kind, topic.strip().lower(), data)
-        order = parse_order(data, store_id)
+        order = parse_order(data, store_id, money)
         order_id = order.order_id
         occurred_at = order.updated_at
     delivery_id = header(headers, WEBHOOK_ID_HEADER)

@@ -72,8 +72,28 @@ TAX_ID_KEYS: tuple[str, ...] = (
 )
 
 
-def parse_order(data: Mapping[str, Any], store_id: str) -> Order:
-    """A WooCommerce REST v3 order object as a canonical Order (webhook payload or GET /orders/<id>)."""
+# Fields only the legacy REST API (WooCommerce 2.1-3.x, /wc-api/v1..v3) writes on an order; the WP REST API
+# writes date_created_gmt, billing and shipping instead. Legacy webhooks also wrap the order: {"order": {...}}.
+_LEGACY_ORDER_FIELDS = ("created_at", "order_number", "billing_address", "total_line_items_quantity")
+LEGACY_TITLE = "Legacy API payload"
+LEGACY_DETAIL = (
+    "This is a WooCommerce legacy REST API payload, which we do not read. In WooCommerce > Settings > Advanced > "
+    "Webhooks, set the webhook's API version to WP REST API Integration v3."
+)
+
+
+def refuse_legacy(data: Mapping[str, Any]) -> None:
+    """Raise BadRequest(400) telling the store's admin what to change when the body is a legacy API order."""
+    wrapped = mapping(data.get("order"))
+    body = wrapped if wrapped and "id" not in data else data
+    if "date_created_gmt" not in body and any(field in body for field in _LEGACY_ORDER_FIELDS):
+        raise BadRequest(400, LEGACY_TITLE, LEGACY_DETAIL)
+
+
+def parse_order(data: Mapping[str, Any], store_id: str, money: str = "presentment") -> Order:
+    """A WooCommerce REST v3 order object as a canonical Order (webhook payload or GET /orders/<id>). A legacy
+    API order is refused with what to change (refuse_legacy)."""
+    refuse_legacy(data)
     order_id = to_id(data.get("id"))
     created = to_time(data.get("date_created_gmt"), "date_created_gmt")
     modified = to_time(data.get("date_modified_gmt"), "date_modified_gmt") or created

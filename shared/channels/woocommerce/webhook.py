@@ -20,7 +20,7 @@ from shared.channels.common import (
     to_time,
     verify_signature,
 )
-from shared.channels.woocommerce.parsing import NAME, parse_order
+from shared.channels.woocommerce.parsing import NAME, parse_order, refuse_legacy
 from shared.domain.order import (
     EventKind,
     Order,
@@ -90,9 +90,12 @@ def check_body_fits_topic(kind: EventKind, topic: str, data: Mapping[str, Any]) 
         raise mismatch("WooCommerce", topic, "a full order (with status and line_items)")
 
 
-def parse_event(raw_body: bytes, headers: Mapping[str, str], store_id: str, received_at: datetime) -> OrderEvent:
+def parse_event(
+    raw_body: bytes, headers: Mapping[str, str], store_id: str, received_at: datetime, money: str = "presentment"
+) -> OrderEvent:
     """One webhook delivery as a canonical event. Raises BadRequest(400) for what we cannot read, and for a
-    body that does not fit its topic (check_body_fits_topic).
+    body that does not fit its topic (check_body_fits_topic). `money` is accepted for the protocol: a
+    WooCommerce order has one currency, the one the customer paid.
 
     The event key is store + order id + order modification time + kind, because WooCommerce's delivery id
     is webhook id + current second (not unique) and WooCommerce never retries, so a repeat is a resend of
@@ -101,6 +104,7 @@ def parse_event(raw_body: bytes, headers: Mapping[str, str], store_id: str, rece
     topic = header(headers, TOPIC_HEADER)
     kind = topic_kind(topic)
     data = load_json_object(raw_body)
+    refuse_legacy(data)
     order_id = to_id(data.get("id"))
     if not order_id:
         raise BadRequest(400, "Not an order", "The WooCommerce payload has no order id.")

@@ -12,7 +12,14 @@ from decimal import Decimal
 
 from shared.domain.order import ZERO, Order, Refund
 from shared.domain.records import Problem
-from shared.domain.rules.billing import billing_problems, identify_buyer, tax_id_problems
+from shared.domain.rules.billing import (
+    billing_problems,
+    buyer_identity_problems,
+    identify_buyer,
+    simplified_invoice,
+    tax_id_problems,
+    with_default_buyer,
+)
 from shared.domain.rules.mapping import (
     item_code_for,
     mapping_problems,
@@ -42,12 +49,14 @@ __all__ = [
     "parse_rules",
     "parse_sku_map_csv",
     "shipping_item_code",
+    "simplified_invoice",
     "sku_key",
     "sku_map_to_csv",
     "transform_payment_terms",
     "unmapped_skus",
     "validate_order",
     "validate_refund",
+    "with_default_buyer",
 ]
 
 
@@ -74,6 +83,8 @@ def _currency_problems(order: Order, settings: StoreSettings, rules: RulesSettin
     allowed = rules.currencies or (settings.currency,)
     if order.currency.upper() in allowed:
         return []
+    if order.shop_currency.upper() in allowed and order.shop_total:
+        return []  # paid in another currency; the shop's own figures give the rate to the store's (UBL BT-6)
     return [problem("currency_not_allowed", field="currency", expected=", ".join(allowed), found=order.currency)]
 
 
@@ -149,12 +160,14 @@ def validate_order(order: Order, settings: StoreSettings, sku_map: Mapping[str, 
     if not order.lines:
         run("currency", lambda: _currency_problems(order, settings, rules))
         return problems
-    buyer = identify_buyer(order, rules)
+    default_buyer = settings.invoice.default_buyer
+    buyer = identify_buyer(order, rules, default_buyer)
     run("currency", lambda: _currency_problems(order, settings, rules))
     run("prices_include_tax", lambda: _prices_include_tax_problems(order, rules))
-    run("lines", lambda: mapping_problems(order, rules, sku_map))
+    run("lines", lambda: mapping_problems(order, rules, sku_map, settings.products))
     run("lines", lambda: _price_problems(order, rules))
     run("customer.tax_id", lambda: tax_id_problems(order, rules, buyer))
+    run("customer.billing", lambda: buyer_identity_problems(order, rules, buyer, default_buyer))
     run("customer.billing", lambda: billing_problems(order, rules, buyer))
     run("taxes", lambda: tax_problems(order, rules, buyer.has_valid_tax_id))
     if rules.check_discounts:
@@ -162,7 +175,9 @@ def validate_order(order: Order, settings: StoreSettings, sku_map: Mapping[str, 
     if rules.check_totals:
         run("lines", lambda: line_problems(order, rules))
         run("total", lambda: totals_problems(order, rules))
-    return _unique(problems)
+    # The country's own requirement already says what is missing and why (the limit): one reason per field.
+    asked = {p.field for p in problems if p.code == "missing_billing_field"}
+    return _unique([p for p in problems if not (p.code == "missing_buyer" and p.field in asked)])
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

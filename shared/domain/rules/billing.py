@@ -1,5 +1,6 @@
-"""Who is buying and what the invoice must say about them: the buyer's tax id (checked with python-stdnum)
-and the billing fields each country requires on an invoice, by kind of buyer.
+"""Who is buying and what the invoice must say about them: the buyer's tax id (checked with python-stdnum),
+the billing fields each country requires on an invoice, by kind of buyer, and the default buyer that stands in
+for a consumer without data within the country's simplified-invoice limit.
 """
 
 from __future__ import annotations
@@ -7,11 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from shared.domain.order import Order
+from shared.domain.order import Address, Order
 from shared.domain.records import Problem
 from shared.domain.rules.messages import problem
-from shared.domain.rules.settings import BillingRequirement, RulesSettings
+from shared.domain.rules.settings import BillingRequirement, RulesSettings, parse_rules
 from shared.domain.rules.taxids import MX_GENERIC_RFCS, TaxIdResult, check_tax_id, find_tax_id
+from shared.errors import ConfigError
+from shared.stores import DefaultBuyer, StoreSettings
 
 # Built-in per-country invoice requirements (our reading of each country's rules; a store can replace a
 # country's entry under rules.billing.countries). Limits are tax included, in the country's currency.
@@ -78,9 +81,22 @@ class Buyer:
         return bool(self.company) or self.has_valid_tax_id
 
 
-def identify_buyer(order: Order, rules: RulesSettings) -> Buyer:
+def order_country(order: Order, rules: RulesSettings) -> str:
+    """The buyer's country as the order gives it: billing, else shipping, else the rules' `taxes.default_country`."""
     billing, shipping = order.customer.billing, order.customer.shipping
-    country = (billing.country or shipping.country or rules.taxes.default_country).strip().upper()
+    return (billing.country or shipping.country or rules.taxes.default_country).strip().upper()
+
+
+def buyer_name(order: Order) -> str:
+    """The name an invoice can give the buyer (a target reads the same fields); "" when the order has none."""
+    customer = order.customer
+    names = (customer.billing.company, customer.billing.name, customer.name, customer.shipping.company)
+    return next((name.strip() for name in (*names, customer.shipping.name) if name.strip()), "")
+
+
+def identify_buyer(order: Order, rules: RulesSettings, default_buyer: DefaultBuyer | None = None) -> Buyer:
+    billing = order.customer.billing
+    country = order_country(order, rules) or (default_buyer.country if default_buyer else "")
     tax_id, where = find_tax_id(order, rules.tax_ids.meta_keys)
     result = check_tax_id(tax_id, country) if tax_id else None
     return Buyer(tax_id, where, result, country, billing.company.strip())
@@ -160,3 +176,102 @@ def billing_problems(order: Order, rules: RulesSettings, buyer: Buyer) -> list[P
         seen.add(name)
         problems.append(_missing(name, buyer, who_en, who_es))
     return problems
+
+
+def requirement_for(country: str, rules: RulesSettings) -> BillingRequirement | None:
+    return rules.billing.countries.get(country) or BUILT_IN.get(country)
+
+
+def _limit_words(requirement: BillingRequirement, order: Order) -> str:
+    return f"{requirement.limit} {requirement.limit_currency or order.currency}"
+
+
+def within_simplified_limit(order: Order, requirement: BillingRequirement | None) -> bool | None:
+    """True when the order total is within the country's simplified-invoice limit, False above it, None when the
+    country has no limit or states it in another currency (no rate here to compare with)."""
+    if requirement is None or requirement.limit is None:
+        return None
+    if requirement.limit_currency and requirement.limit_currency != order.currency:
+        return None
+    return order.total <= requirement.limit
+
+
+def buyer_identity_problems(
+    order: Order, rules: RulesSettings, buyer: Buyer, default_buyer: DefaultBuyer | None
+) -> list[Problem]:
+    """An invoice names its buyer and the buyer's country. An order without them is held here, not refused later
+    by the target: unless the store's default buyer may stand in, which it may for a consumer only, and only
+    within the country's simplified-invoice limit (Spain: 400 EUR, or 3,000 EUR in retail sectors, set in
+    rules.billing.countries); above it the buyer's own data is required."""
+    missing = [
+        name for name, value in (("name", buyer_name(order)), ("country", order_country(order, rules))) if not value
+    ]
+    if not missing:
+        return []
+    if default_buyer is None or buyer.is_business:
+        return [
+            problem(
+                "missing_buyer",
+                field=f"customer.billing.{name}",
+                what=_FIELD_WORDS[name][0],
+                what_es=_FIELD_WORDS[name][1],
+            )
+            for name in missing
+        ]
+    requirement = requirement_for(buyer.country, rules)
+    within = within_simplified_limit(order, requirement)
+    if requirement is None or requirement.limit is None or within:
+        return []
+    limit = _limit_words(requirement, order)
+    if within is None:  # the limit is in another currency: the order may be above it, so the buyer must be named
+        who = (
+            f"a consumer in {order.currency} (the limit is {limit})",
+            f"un consumidor en {order.currency} (el límite es {limit})",
+        )
+    else:
+        who = (f"a consumer for more than {limit}", f"un consumidor por más de {limit}")
+    return [_missing(name, buyer, *who) for name in missing]
+
+
+def simplified_invoice(order: Order, settings: StoreSettings) -> bool:
+    """Whether the order's invoice is a simplified one (Spain's F2, RD 1619/2012 art. 4): a consumer (no company,
+    no valid tax id) within the country's simplified-invoice limit, or one the default buyer stands in for."""
+    rules = _rules_of(settings)
+    if rules is None:
+        return False
+    default_buyer = settings.invoice.default_buyer
+    buyer = identify_buyer(order, rules, default_buyer)
+    if buyer.is_business:
+        return False
+    if default_buyer is not None and not (buyer_name(order) and order_country(order, rules)):
+        return True
+    return bool(within_simplified_limit(order, requirement_for(buyer.country, rules)))
+
+
+def with_default_buyer(order: Order, settings: StoreSettings) -> Order:
+    """The order as its invoice states the buyer: a missing country from `taxes.default_country` or the default
+    buyer, a consumer's missing name from the default buyer. Validation allowed it (buyer_identity_problems); the
+    store's snapshot is not changed."""
+    rules = _rules_of(settings)
+    default_buyer = settings.invoice.default_buyer
+    if rules is None:
+        return order
+    country = order_country(order, rules)
+    name = buyer_name(order)
+    if name and country and (order.customer.billing.country or order.customer.shipping.country):
+        return order
+    billing: Address = order.customer.billing.model_copy()
+    customer = order.customer.model_copy()
+    if not (billing.country or order.customer.shipping.country):
+        billing.country = country or (default_buyer.country if default_buyer else "")
+    if not name and default_buyer is not None and not identify_buyer(order, rules, default_buyer).is_business:
+        billing.name = customer.name = default_buyer.name
+    customer.billing = billing
+    return order.model_copy(update={"customer": customer})
+
+
+def _rules_of(settings: StoreSettings) -> RulesSettings | None:
+    try:
+        return parse_rules(settings.rules, f"{settings.store_id}.yaml")
+    except ConfigError:  # load_store refuses such files; validation holds the order saying so
+        return None

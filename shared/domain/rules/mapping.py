@@ -1,7 +1,7 @@
-"""Product mapping and field transforms: store SKU → target item code, payment method → payment terms,
-shipping method → shipping item. Used by validation (to hold what is unmapped) and by invoicing.
+"""Product mapping and field transforms: store SKU or product id → target item code, payment method → payment
+terms, shipping method → shipping item. Used by validation (to hold what is unmapped) and by invoicing.
 
-An unmapped SKU never falls back to a default item: a wrong product on an invoice costs more than a wait.
+An unmapped line never falls back to a default item: a wrong product on an invoice costs more than a wait.
 """
 
 from __future__ import annotations
@@ -17,15 +17,27 @@ from shared.domain.order import Charge, Order, OrderLine
 from shared.domain.records import Problem
 from shared.domain.rules.messages import problem
 from shared.domain.rules.settings import RulesSettings, parse_rules
+from shared.stores import ProductSettings
 
 FALLBACK = "*"  # in transforms only: the code for any method not listed
-CSV_COLUMNS = ("sku", "variant_id", "item_code")
+CSV_COLUMNS = ("sku", "variant_id", "product_id", "item_code")
+PRODUCT_PREFIX = "product:"
 _VARIANT_KEY = re.compile(r"^(?P<sku>.+):(?P<variant>\d+)$")
+_PRODUCT_KEY = re.compile(r"^product:(?P<product>[^:]+)(?::(?P<variant>[^:]+))?$")
 # A cell a spreadsheet would run as a formula (OWASP "CSV Injection"): one starting with = + - @, tab, CR or LF.
 # The export puts the spreadsheet's text mark, an apostrophe, in front of it, and in front of a cell that already
 # starts with one, so that the import can drop exactly one mark and read back the SKU as it was ("-BLUE-MUG").
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 _TEXT_MARK = "'"
+
+
+class ItemCodes(dict[str, str]):
+    """A store's SKU map together with its matching rule (`products:` in the store file): what targets get, so that
+    every one of them finds a line's item code as validation did."""
+
+    def __init__(self, mapping: Mapping[str, str] | None = None, products: ProductSettings | None = None) -> None:
+        super().__init__(mapping or {})
+        self.products = products or ProductSettings()
 
 
 def sku_key(sku: str, variant_id: str = "") -> str:
@@ -39,15 +51,59 @@ def sku_key(sku: str, variant_id: str = "") -> str:
     return f"{sku}:{variant_id}" if variant_id else sku
 
 
-def item_code_for(line: OrderLine, sku_map: Mapping[str, str]) -> str | None:
-    """The target item code for a line: "SKU:variant id" first, then "SKU"; None when unmapped or no SKU."""
+def product_key(product_id: str, variant_id: str = "") -> str:
+    """The SKU map key for a line without SKU: "product:<id>", or "product:<id>:<variant id>" for one variant.
+
+    >>> product_key("93"), product_key("93", "7")
+    ('product:93', 'product:93:7')
+    """
+    product_id, variant_id = product_id.strip(), variant_id.strip()
+    return f"{PRODUCT_PREFIX}{product_id}:{variant_id}" if variant_id else f"{PRODUCT_PREFIX}{product_id}"
+
+
+def catalogue_product(line: OrderLine) -> str:
+    """The line's product id, "" for a line that is no catalogue product (a Shopify custom item has none;
+    WooCommerce says 0 for a product deleted since)."""
+    product_id = line.product_id.strip()
+    return "" if product_id in ("", "0") else product_id
+
+
+def split_key(key: str) -> tuple[str, str, str]:
+    """(sku, variant id, product id) of a SKU map key, as the CSV columns hold them."""
+    product = _PRODUCT_KEY.match(key)
+    if product:
+        return "", product["variant"] or "", product["product"]
+    variant = _VARIANT_KEY.match(key)
+    return (variant["sku"], variant["variant"], "") if variant else (key, "", "")
+
+
+def _candidate_keys(line: OrderLine) -> list[str]:
+    # Most specific first: the SKU of one variant, the SKU, then the product's variant and the product.
+    sku, variant, product = line.sku.strip(), line.variant_id.strip(), catalogue_product(line)
+    keys = [sku_key(sku, variant), sku] if sku else []
+    if product:
+        keys += [product_key(product, variant), product_key(product)]
+    return keys
+
+
+def item_code_for(line: OrderLine, sku_map: Mapping[str, str], products: ProductSettings | None = None) -> str | None:
+    """The target item code for a line; None when it has none.
+
+    With `products.match: sku` a line's SKU is its item code. Otherwise, and for lines without a SKU, the map is
+    read by "SKU:variant id", "SKU", "product:<id>:<variant id>", "product:<id>"; a line that is no catalogue
+    product takes `products.custom_item` when set. `products` defaults to the one an ItemCodes map carries.
+    """
+    if products is None:
+        products = sku_map.products if isinstance(sku_map, ItemCodes) else ProductSettings()
     sku = line.sku.strip()
-    if not sku:
-        return None
-    for key in (sku_key(sku, line.variant_id), sku):
+    if sku and products.match == "sku":
+        return sku
+    for key in _candidate_keys(line):
         code = sku_map.get(key, "")
         if code and code.strip():
             return code.strip()
+    if not sku and not catalogue_product(line) and products.custom_item:
+        return products.custom_item
     return None
 
 
@@ -70,15 +126,33 @@ def shipping_item_code(charge: Charge, rules: RulesSettings | Mapping[str, Any])
     return table.get(key) or table.get(FALLBACK) or None
 
 
-def mapping_problems(order: Order, rules: RulesSettings, sku_map: Mapping[str, str]) -> list[Problem]:
+def mapping_problems(
+    order: Order, rules: RulesSettings, sku_map: Mapping[str, str], products: ProductSettings | None = None
+) -> list[Problem]:
     problems: list[Problem] = []
     for index, line in enumerate(order.lines):
         where = f"lines[{index}]"
-        if not line.sku.strip():
+        if item_code_for(line, sku_map, products) is not None:
+            continue
+        product = catalogue_product(line)
+        if not line.sku.strip() and product:
+            problems.append(
+                problem(
+                    "unmapped_product",
+                    field=f"{where}.product_id",
+                    # The plain product key: mapping it covers every variant, like a plain SKU.
+                    found=product_key(product),
+                    line=index + 1,
+                    name=line.name,
+                    product_id=product,
+                    variant_id=line.variant_id,
+                )
+            )
+        elif not line.sku.strip():
             problems.append(
                 problem("missing_sku", field=f"{where}.sku", found=line.name, line=index + 1, name=line.name)
             )
-        elif item_code_for(line, sku_map) is None:
+        else:
             problems.append(
                 problem(
                     "unmapped_sku",
@@ -108,13 +182,20 @@ def mapping_problems(order: Order, rules: RulesSettings, sku_map: Mapping[str, s
     return problems
 
 
-def unmapped_skus(orders: Iterable[Order], sku_map: Mapping[str, str]) -> list[str]:
-    """The SKU map keys missing for these orders (e.g. every held order of a store), sorted, no repeats."""
+def unmapped_skus(
+    orders: Iterable[Order], sku_map: Mapping[str, str], products: ProductSettings | None = None
+) -> list[str]:
+    """The SKU map keys missing for these orders (e.g. every held order of a store), sorted, no repeats: the SKU,
+    or "product:<id>" for a line without SKU."""
     seen: set[str] = set()
     for order in orders:
         for line in order.lines:
-            if line.sku.strip() and item_code_for(line, sku_map) is None:
+            if item_code_for(line, sku_map, products) is not None:
+                continue
+            if line.sku.strip():
                 seen.add(line.sku.strip())
+            elif catalogue_product(line):
+                seen.add(product_key(catalogue_product(line)))
     return sorted(seen)
 
 
@@ -138,37 +219,50 @@ def from_spreadsheet_cell(value: str) -> str:
     return value
 
 
-def add_sku_map_row(mapping: dict[str, str], where: str, sku: str, variant_id: str, item_code: str) -> None:
-    """Add one uploaded row to `mapping`. Raises ValueError naming `where` (e.g. "row 3") for an empty SKU or item
-    code, a value over its length limit (docs/input-limits.md) or a key given twice."""
-    if not sku:
-        raise ValueError(f"{where}: sku is empty")
+def add_sku_map_row(
+    mapping: dict[str, str], where: str, sku: str, variant_id: str, item_code: str, product_id: str = ""
+) -> None:
+    """Add one uploaded row to `mapping`: keyed by SKU, or by product id for lines without SKU. Raises ValueError
+    naming `where` (e.g. "row 3") for a row with neither or both, an empty item code, a value over its length limit
+    (docs/input-limits.md) or a key given twice."""
+    if not sku and not product_id:
+        raise ValueError(f"{where}: sku and product_id are both empty; give one of them")
+    if sku and product_id:
+        raise ValueError(f"{where}: give sku or product_id, not both (product_id is for lines without SKU)")
+    if sku.startswith(PRODUCT_PREFIX):
+        raise ValueError(f"{where}: a SKU may not start with '{PRODUCT_PREFIX}'; put the id in product_id")
     if not item_code:
-        raise ValueError(f"{where}: item_code is empty for SKU {sku}")
+        raise ValueError(f"{where}: item_code is empty for {f'SKU {sku}' if sku else f'product {product_id}'}")
     for field, value, limit in (
         ("sku", sku, MAX_SKU_BYTES),
         ("variant_id", variant_id, MAX_ID_BYTES),
+        ("product_id", product_id, MAX_ID_BYTES),
         ("item_code", item_code, MAX_ITEM_CODE_BYTES),
     ):
         refusal = too_long(field, value, limit)
         if refusal:
             raise ValueError(f"{where}: {refusal}")
-    key = sku_key(sku, variant_id)
+    if product_id and (":" in product_id or ":" in variant_id):
+        raise ValueError(f"{where}: product_id and variant_id may not contain ':'")
+    key = product_key(product_id, variant_id) if product_id else sku_key(sku, variant_id)
     if key in mapping:
         raise ValueError(f"{where}: {key} appears twice")
     mapping[key] = item_code
 
 
 def parse_sku_map_csv(text: str) -> dict[str, str]:
-    """Read a SKU map CSV with a header `sku,variant_id,item_code` (variant_id may be empty or absent).
+    """Read a SKU map CSV with a header `sku,variant_id,product_id,item_code` (variant_id and product_id may be empty
+    or absent; a row gives a SKU, or a product id for lines without SKU).
 
     Cells written by sku_map_to_csv read back as they were (see spreadsheet_cell). Raises ValueError naming the row
     for a missing column, an empty SKU or item code, a value over its length limit, or a key given twice.
     """
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))  # Excel writes a byte-order mark
     header = [name.strip().lower() for name in reader.fieldnames or []]
-    if "sku" not in header or "item_code" not in header:
-        raise ValueError("the CSV needs a header row with the columns sku and item_code (variant_id optional)")
+    if "item_code" not in header or not {"sku", "product_id"} & set(header):
+        raise ValueError(
+            "the CSV needs a header row with the columns sku and item_code (variant_id, product_id optional)"
+        )
     mapping: dict[str, str] = {}
     for row_number, row in enumerate(reader, start=2):
         values = {
@@ -179,7 +273,8 @@ def parse_sku_map_csv(text: str) -> dict[str, str]:
         if not any(values.values()):
             continue
         sku, item_code = values.get("sku", ""), values.get("item_code", "")
-        add_sku_map_row(mapping, f"row {row_number}", sku, values.get("variant_id", ""), item_code)
+        variant, product = values.get("variant_id", ""), values.get("product_id", "")
+        add_sku_map_row(mapping, f"row {row_number}", sku, variant, item_code, product)
     return mapping
 
 
@@ -193,7 +288,6 @@ def sku_map_to_csv(sku_map: Mapping[str, str]) -> str:
     csv.writer(out, lineterminator="\n").writerow(CSV_COLUMNS)  # our own words: the header stays plain
     writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
     for key in sorted(sku_map):
-        match = _VARIANT_KEY.match(key)
-        sku, variant = (match["sku"], match["variant"]) if match else (key, "")
-        writer.writerow([spreadsheet_cell(cell) for cell in (sku, variant, sku_map[key])])
+        sku, variant, product = split_key(key)
+        writer.writerow([spreadsheet_cell(cell) for cell in (sku, variant, product, sku_map[key])])
     return out.getvalue()

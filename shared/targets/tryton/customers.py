@@ -91,8 +91,12 @@ class Customers(TrytonBase):
         if tax_id:
             kind = "eu_vat" if eu_vat.is_valid(tax_id) else None
             values["identifiers"] = [("create", [{"type": kind, "code": tax_id}])]
-        # An uncertain party create may leave one spare party behind; never a second sale (that is looked up).
-        (party_id,) = self._create_once("party.party", values, lambda: None)
+        # After an uncertain create (a timeout on a busy ERP) the party is looked up by the keys it was created
+        # with, so a committed create is not made twice; under always_create there are no keys to look up by.
+        has_keys = bool(self._customer_keys(email, tax_id))
+        (party_id,) = self._create_once(
+            "party.party", values, lambda: self._find_party(email, tax_id) if has_keys else None
+        )
         log.info("tryton: created customer party %s for order %s (store %s)", party_id, order.order_id, order.store_id)
         return party_id
 

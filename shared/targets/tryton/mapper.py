@@ -87,8 +87,9 @@ def unit_price(amount: Decimal, tax: Decimal, quantity: Decimal, rate: Decimal, 
 
 
 def product_code(line: OrderLine, item_codes: Mapping[str, str] | None) -> str:
-    """The Tryton product code: the store SKU through the SKU map ("SKU:variant" first), else the SKU itself."""
-    return (item_code_for(line, item_codes) if item_codes else None) or line.sku
+    """The Tryton product code: the line's item code (shared.domain.rules.mapping.item_code_for: the SKU map, or the
+    SKU itself with products.match: sku), else the SKU itself. Tryton refuses a code it does not know."""
+    return (item_code_for(line, item_codes) if item_codes is not None else None) or line.sku
 
 
 def _product_line(order: Order, line: OrderLine, item_codes: Mapping[str, str] | None) -> ErpLine:

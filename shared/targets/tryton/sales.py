@@ -31,6 +31,9 @@ class Sales(Customers):
         return found[0] if found else None
 
     def _create_sale(self, order: Order) -> int:
+        if order.currency != self.store.currency:
+            # The sale is booked in the store's currency: amounts in the one the customer paid would be wrong there.
+            raise PermanentError("erp_currency_differs", {"currency": order.currency, "store": self.store.currency})
         lines = mapper.sale_lines(order, self._item_codes(), self.store.rules)
         products = self._products({line.product_code for line in lines})
         missing = mapper.missing_products(lines, products)

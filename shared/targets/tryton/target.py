@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from shared.domain.rules.mapping import ItemCodes
 from shared.ports import AssignsNumbers, CancelsOrders, RecordsPayments, Ships
 from shared.stores import StoreSettings
 from shared.targets.tryton.credit_notes import CreditNotes
@@ -39,7 +40,8 @@ class TrytonTarget(CreditNotes, Payments, AssignsNumbers, Ships, RecordsPayments
     ):
         self.store = store
         # The SKU map in force, read at each use: an upload takes effect without rebuilding the target.
-        self._item_codes = item_codes or (lambda: store.sku_map)
+        codes = item_codes or (lambda: store.sku_map)
+        self._item_codes = lambda: ItemCodes(codes(), store.products)
         self.settings = store.tryton
         self.rpc = rpc or TrytonRpc(store.tryton, store.store_id)
         self.invoice_wait_seconds = invoice_wait_seconds

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from shared.domain.order import Charge, Order, OrderLine, Refund, RefundLine
+from shared.domain.rules.mapping import item_code_for
 from shared.errors import PermanentError
 from shared.stores import InvoiceSettings, Seller
 from shared.targets.ubl import codes, taxes
@@ -25,8 +26,10 @@ def billable(line: OrderLine) -> bool:
     return not (line.quantity == 0 and line.total == 0)
 
 
-def _item_code(sku: str, item_codes: Mapping[str, str]) -> str:
-    return clean_text(item_codes.get(sku, sku)) if sku else ""
+def _item_code(line: OrderLine, item_codes: Mapping[str, str]) -> str:
+    # The item code validation found (SKU map, the SKU itself with products.match: sku, products.custom_item);
+    # else the SKU as it is.
+    return clean_text(item_code_for(line, item_codes) or line.sku)
 
 
 def order_line(
@@ -43,7 +46,7 @@ def order_line(
     rate = taxes.rate(line.tax_rate, line.taxable, line.total, line.tax, taxes.line_where(line.line_id))
     return DocumentLine(
         name=clean_text(line.name) or clean_text(line.sku) or f"Item {line.line_id}",
-        item_code=_item_code(line.sku, item_codes),
+        item_code=_item_code(line, item_codes),
         quantity=line.quantity,
         unit_code=codes.UNIT_PIECE,
         price=net_price(line.quantity, line.unit_price, allowance, net),
@@ -98,7 +101,7 @@ def refund_line(
     net = money(refunded.amount)
     return DocumentLine(
         name=clean_text(original.name if original else "") or clean_text(sku) or f"Refund of line {refunded.line_id}",
-        item_code=_item_code(sku, item_codes),
+        item_code=_item_code(original, item_codes) if original else clean_text(item_codes.get(sku, sku)),
         quantity=quantity,
         unit_code=codes.UNIT_PIECE if refunded.quantity > 0 else codes.UNIT_ONE,
         price=net_price(quantity, (refunded.amount / quantity).quantize(Decimal("0.000001")), ZERO, net),

@@ -1,4 +1,5 @@
-"""Pure mapping of a canonical order (and a refund) to Peppol BIS Billing 3.0 UBL 2.1 Invoice / CreditNote XML.
+"""Pure mapping of a canonical order (and a refund) to EN 16931 UBL 2.1 Invoice / CreditNote XML, Peppol BIS
+Billing 3.0 when both parties have a Peppol address.
 
 Called by the UBL outbox target when the invoicing stage issues a document; no I/O. This module puts the pieces
 together and makes the document-level checks: `parties` (seller, buyer, deliver-to), `lines` (what is booked),
@@ -28,13 +29,23 @@ the order does not say what EN 16931 needs:
 - A paid order (Order.paid_at set) shows PrepaidAmount = Order.total and PayableAmount 0; an unpaid one shows
   PayableAmount = Order.total and a DueDate = issue date (BR-CO-25). A credit note books a refund the store has
   already paid back: PrepaidAmount = Refund.amount, PayableAmount 0.
-- Buyer electronic address (BT-49, mandatory in Peppol, PEPPOL-EN16931-R010): the buyer's VAT number under its
-  country's Peppol VAT scheme when there is one; otherwise the e-mail with scheme "EM". EM is in the CEN EAS list
-  but not in Peppol's, so a consumer's document fails PEPPOL-EN16931-CL008: Peppol has no address for consumers,
-  and such a document is for the archive / e-mail, not for the Peppol network. Without an e-mail it is omitted.
+- Buyer electronic address (BT-49): the one set for the customer in the order meta (`peppol_id`, "<EAS>:<id>", a
+  scheme in Peppol's EAS list), else the buyer's VAT number under its country's Peppol VAT scheme when there is
+  one; otherwise the e-mail with scheme "EM", which is in the CEN EAS list but not in Peppol's; without an e-mail
+  it is omitted.
+- Peppol only when Peppol: the document claims Peppol BIS Billing 3.0 (CustomizationID and ProfileID) only when
+  the buyer's and the seller's addresses are both in Peppol's EAS list; otherwise it is a plain EN 16931 invoice
+  (CustomizationID urn:cen.eu:en16931:2017, no ProfileID), for the archive or e-mail, and the Peppol rules do not
+  apply to it.
 - Seller electronic address: Seller.endpoint_id / endpoint_scheme, defaulting to the VAT id under its country's
   scheme, else the seller's e-mail ("EM"); none of them → PermanentError("seller_endpoint_missing"). Where Peppol
   checks an identifier's form the VAT number is cut to it (Sweden 0007, Norway 0192, Denmark 0184).
+- Currency: the document is in the order's currency, what the customer paid (Shopify's presentment money unless
+  the store sets invoice.currency: shop). When that is not the seller's accounting currency (the store's
+  `currency`), the document carries TaxCurrencyCode (BT-6) and the VAT total in it (BT-111, a second TaxTotal
+  without breakdown), at the rate the shop itself used (its total in shop money over the total paid), stated with
+  its source in the note (BT-22). Without such a rate: PermanentError("exchange_rate_missing"), never silently
+  the other currency.
 - What the validators would refuse and the order cannot fix is a PermanentError, never a written document: a country
   or currency outside ISO 3166-1 / 4217 (Kosovo's XK becomes EN 16931's 1A), a payment means outside UNCL4461, direct
   debit (49/59) without the mandate reference Peppol requires (R061). Characters XML cannot carry (control
@@ -45,17 +56,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 
 from shared.domain.order import Order, Refund
 from shared.domain.records import DocumentRef
 from shared.errors import PermanentError
+from shared.fiscal.verifactu.qr import Environment, validation_url
 from shared.stores import InvoiceSettings, Seller
 from shared.targets.ubl import codes, lines, parties
 from shared.targets.ubl.amounts import ZERO
 from shared.targets.ubl.codes import clean_text
 from shared.targets.ubl.parties import Buyer
-from shared.targets.ubl.totals import DocumentCharge, DocumentLine, Totals, totals
+from shared.targets.ubl.totals import DocumentCharge, DocumentLine, Totals, exchange, totals
 from shared.targets.ubl.writer import Document, Payment, document_totals, write
 
 # document_totals lives in writer; shared.handlers.simulate still imports it from here.
@@ -71,6 +84,7 @@ def invoice_xml(
     number: str,
     issue_date: date,
     item_codes: Mapping[str, str],
+    verifactu: Environment | None = None,
 ) -> bytes:
     """The Peppol BIS 3.0 invoice (type 380) for the order. Raises PermanentError when the order or the store
     settings cannot make a valid invoice (codes: seller_missing, seller_vat_missing, seller_endpoint_missing,
@@ -83,7 +97,7 @@ def invoice_xml(
     charges = lines.order_charges(order, seller, buyer, invoice)
     summed = totals(booked, charges, expected=order.total, prepaid=order.total if order.paid_at else ZERO)
     document = _document("Invoice", order, seller, buyer, invoice, number, issue_date, booked, charges, summed, None)
-    return write(document)
+    return write(_with_validation_url(document, verifactu, sign=1))
 
 
 def credit_note_xml(
@@ -95,6 +109,7 @@ def credit_note_xml(
     number: str,
     issue_date: date,
     item_codes: Mapping[str, str],
+    verifactu: Environment | None = None,
 ) -> bytes:
     """The Peppol BIS 3.0 credit note (type 381) for exactly what the refund gave back, referencing the invoice.
     Amounts are positive. An amount-only refund becomes one line "Refund <refund_id>" at the order's single tax
@@ -121,7 +136,19 @@ def credit_note_xml(
         invoice_ref,
         note=refund.reason,
     )
-    return write(document)
+    # A corrective VERI*FACTU record by differences has a negative total; the QR shows the record's total.
+    return write(_with_validation_url(document, verifactu, sign=-1))
+
+
+def _with_validation_url(document: Document, verifactu: Environment | None, sign: int) -> Document:
+    """With verifactu (the AEAT environment of a VERI*FACTU store) the document carries AEAT's validation URL
+    for the seller's NIF, number, date and total (the record's ImporteTotal: TaxInclusiveAmount, negative for a
+    credit note); without it, the document is unchanged."""
+    if verifactu is None or not document.seller.vat_id:
+        return document
+    total = sign * document.totals.tax_inclusive
+    url = validation_url(document.seller.vat_id, document.number, document.issue_date, total, verifactu)
+    return replace(document, validation_url=url)
 
 
 def _document(
@@ -148,7 +175,14 @@ def _document(
         raise PermanentError("seller_identifier_missing")
     if order.currency not in codes.CURRENCIES:  # BR-CL-04, PEPPOL-EN16931-CL007
         raise PermanentError("currency_invalid", {"currency": order.currency})
+    accounting = invoice.accounting_currency.strip().upper() or order.currency
+    converted = None
+    if accounting != order.currency:  # BT-6 and BT-111 (BR-53), with the rate and its source in the note
+        shop = (order.shop_currency, order.shop_total)
+        converted = exchange(order.currency, accounting, shop, order.total, summed.tax)
+        note = "; ".join(part for part in (note, converted.note) if part)
     seller_endpoint = parties.seller_endpoint(seller)
+    buyer_endpoint = parties.buyer_endpoint(buyer, show_vat)
     delivery = parties.delivery(order, seller, intra_community="K" in categories)
     return Document(
         kind=kind,
@@ -163,13 +197,15 @@ def _document(
         seller_endpoint=seller_endpoint,
         seller_vat_id=parties.vat_id(seller.vat_id, seller.country) if show_vat and seller.vat_id else None,
         buyer=buyer,
-        buyer_endpoint=parties.buyer_endpoint(buyer, show_vat),
+        buyer_endpoint=buyer_endpoint,
+        peppol=parties.on_peppol(seller_endpoint, buyer_endpoint),
         show_vat=show_vat,
         delivery=delivery,
         payment=_payment(order, seller, invoice),
         lines=booked,
         charges=charges,
         totals=summed,
+        exchange=converted,
     )
 
 

@@ -15,8 +15,9 @@ from lxml import etree
 
 from shared.domain.order import Order, Refund
 from shared.domain.records import DocumentRef
-from shared.domain.rules.mapping import transform_payment_terms
+from shared.domain.rules.mapping import ItemCodes, transform_payment_terms
 from shared.errors import PermanentError, RetryableError
+from shared.fiscal.verifactu.qr import Environment
 from shared.ports import DocumentExists, DocumentStore, InvalidDocumentName, Preflights, document_name
 from shared.stores import InvoiceSettings, StoreSettings
 from shared.targets.ubl import codes
@@ -35,9 +36,13 @@ PREFLIGHT_NUMBER = "PREFLIGHT"
 
 def invoice_settings_for(order: Order, settings: StoreSettings) -> InvoiceSettings:
     """The store's invoice settings with the payment means code for this order's payment method, when the
-    store's `rules.transforms.payment_terms` maps it (stripe → 48, bacs → 30, …)."""
+    store's `rules.transforms.payment_terms` maps it (stripe → 48, bacs → 30, …), and the store's currency as the
+    seller's accounting currency unless the settings name one."""
     code = transform_payment_terms(order, settings.rules) if settings.rules else ""
-    return settings.invoice.model_copy(update={"payment_means_code": code}) if code else settings.invoice
+    update: dict[str, str] = {"accounting_currency": settings.invoice.accounting_currency or settings.currency}
+    if code:
+        update["payment_means_code"] = code
+    return settings.invoice.model_copy(update=update)
 
 
 def _utcnow() -> datetime:
@@ -58,7 +63,8 @@ class UblOutboxTarget(Preflights):
     ) -> None:
         self.documents = documents
         self.settings = settings
-        self.item_codes: Mapping[str, str] = item_codes or {}
+        # With the store's products.match and custom_item, so the document's item codes are the ones validation found.
+        self.item_codes: Mapping[str, str] = ItemCodes(item_codes or {}, settings.products)
         self.clock = clock
 
     def _checked(self, number: str) -> str:
@@ -109,12 +115,21 @@ class UblOutboxTarget(Preflights):
 
     def _invoice_xml(self, order: Order, number: str) -> bytes:
         invoice = invoice_settings_for(order, self.settings)
-        return invoice_xml(order, self.settings.seller, invoice, number, self.clock().date(), self.item_codes)
+        return invoice_xml(
+            order, self.settings.seller, invoice, number, self.clock().date(), self.item_codes, self._verifactu()
+        )
 
     def _credit_note_xml(self, order: Order, refund: Refund, invoice: DocumentRef, number: str) -> bytes:
         settings = invoice_settings_for(order, self.settings)
         seller = self.settings.seller
-        return credit_note_xml(order, refund, invoice, seller, settings, number, self.clock().date(), self.item_codes)
+        issued = self.clock().date()
+        return credit_note_xml(
+            order, refund, invoice, seller, settings, number, issued, self.item_codes, self._verifactu()
+        )
+
+    def _verifactu(self) -> Environment | None:
+        # A VERI*FACTU store's documents carry AEAT's validation URL (QR) for its environment's host.
+        return self.settings.verifactu.environment if self.settings.verifactu.enabled else None
 
     def issue_invoice(self, order: Order, number: str) -> DocumentRef:
         """Write the invoice for the order unless `<number>.xml` exists. Raises PermanentError when the order or

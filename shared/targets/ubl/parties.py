@@ -24,6 +24,21 @@ class Buyer:
     country: str
     vat_id: str  # with country prefix, "" when unknown
     email: str
+    peppol_id: tuple[str, str] | None = None  # (EAS scheme, identifier) set for this customer in the store
+
+
+# Order.meta keys (order meta / note attributes) that carry a customer's Peppol address as "<EAS>:<identifier>",
+# e.g. "0088:5798000000001" (a GLN) or "0192:987654321" (a Norwegian organisation number).
+PEPPOL_ID_META_KEYS = ("peppol_id", "_peppol_id", "peppol_endpoint", "_peppol_endpoint")
+
+
+def peppol_id(order: Order) -> tuple[str, str] | None:
+    """The Peppol address set for the customer, when its scheme is one Peppol accepts; else None."""
+    for key in PEPPOL_ID_META_KEYS:
+        scheme, _, identifier = order.meta.get(key, "").strip().partition(":")
+        if scheme.strip() in codes.PEPPOL_EAS and clean_text(identifier).strip():
+            return scheme.strip(), clean_text(identifier).strip()
+    return None
 
 
 @dataclass(frozen=True)
@@ -63,7 +78,14 @@ def buyer(order: Order) -> Buyer:
     if not name:
         raise PermanentError("buyer_name_missing")
     email = customer.email or address.email
-    return Buyer(name=name, address=address, country=country, vat_id=vat_id(customer.tax_id, country), email=email)
+    return Buyer(
+        name=name,
+        address=address,
+        country=country,
+        vat_id=vat_id(customer.tax_id, country),
+        email=email,
+        peppol_id=peppol_id(order),
+    )
 
 
 def vat_id(raw: str, country: str) -> str:
@@ -106,6 +128,10 @@ def seller_endpoint(seller: Seller) -> tuple[str, str]:
 
 
 def buyer_endpoint(buyer: Buyer, show_vat: bool) -> tuple[str, str] | None:
+    """The buyer's electronic address (BT-49): the one set for the customer, else its VAT id under its country's
+    scheme, else its e-mail ("EM", which only plain EN 16931 accepts), else none."""
+    if buyer.peppol_id is not None:
+        return buyer.peppol_id
     from_vat = vat_endpoint(buyer.vat_id) if show_vat and buyer.vat_id else None
     if from_vat is not None:
         return from_vat
@@ -153,3 +179,9 @@ def delivery(order: Order, seller: Seller, intra_community: bool) -> Delivery | 
         actual_date=delivery_date(order) if intra_community else None,
         party_name=clean_text(address.company) or clean_text(address.name),
     )
+
+
+def on_peppol(seller_address: tuple[str, str], buyer_address: tuple[str, str] | None) -> bool:
+    """A document is a Peppol BIS 3 one only when both parties have an address Peppol accepts (CL008, R010,
+    R020); otherwise it is a plain EN 16931 invoice, for the archive or e-mail."""
+    return buyer_address is not None and buyer_address[0] in codes.PEPPOL_EAS and seller_address[0] in codes.PEPPOL_EAS

@@ -101,3 +101,33 @@ def totals(lines: list[DocumentLine], charges: list[DocumentCharge], expected: D
         payable=tax_inclusive - prepaid + rounding,
         breakdown=breakdown,
     )
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """The seller's accounting currency (BT-6) when the document is in another one, with the VAT total in it
+    (BT-111), the rate used (accounting units per document unit) and where the rate comes from."""
+
+    currency: str
+    rate: Decimal
+    tax: Decimal
+    source: str
+    document_currency: str
+
+    @property
+    def note(self) -> str:
+        return f"Exchange rate 1 {self.document_currency} = {self.rate} {self.currency} ({self.source})."
+
+
+def exchange(
+    currency: str, accounting: str, shop: tuple[str, Decimal | None], total: Decimal, tax: Decimal
+) -> Exchange:
+    """The Exchange for a document in `currency` whose seller keeps `accounting`. The rate is the one the shop
+    used: its own total over the total the customer paid (`shop` = the shop's currency and total, as the order
+    carries them). Without such a rate the document is refused rather than issued in the other currency."""
+    shop_currency, shop_total = shop
+    if shop_currency != accounting or not shop_total or not total:
+        raise PermanentError("exchange_rate_missing", {"currency": currency, "accounting": accounting})
+    rate = (shop_total / total).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+    source = f"the shop's own conversion: {money(shop_total)} {accounting} for {money(total)} {currency}"
+    return Exchange(accounting, rate, money(tax * shop_total / total), source, currency)

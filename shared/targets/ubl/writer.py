@@ -14,13 +14,14 @@ from decimal import Decimal
 from lxml import etree
 
 from shared.domain.records import DocumentRef
+from shared.fiscal.verifactu.qr import LEGEND, VALIDATION_DOCUMENT_ID
 from shared.stores import Seller
 from shared.targets.ubl import codes
 from shared.targets.ubl.amounts import amount_text, number_text
 from shared.targets.ubl.codes import clean_text
 from shared.targets.ubl.parties import Buyer, Delivery
 from shared.targets.ubl.taxes import TaxCategory
-from shared.targets.ubl.totals import DocumentCharge, DocumentLine, Totals
+from shared.targets.ubl.totals import DocumentCharge, DocumentLine, Exchange, Totals
 
 _NSMAP_BASE: dict[str | None, str] = {"cac": codes.NS_CAC, "cbc": codes.NS_CBC}
 _CAC = f"{{{codes.NS_CAC}}}"
@@ -55,12 +56,15 @@ class Document:
     seller_vat_id: str | None  # None when the document shows no seller VAT id
     buyer: Buyer
     buyer_endpoint: tuple[str, str] | None
+    peppol: bool  # Peppol BIS Billing 3.0; else plain EN 16931
     show_vat: bool
     delivery: Delivery | None
     payment: Payment
     lines: list[DocumentLine]
     charges: list[DocumentCharge]
     totals: Totals
+    exchange: Exchange | None = None  # set when the seller's accounting currency is another one
+    validation_url: str = ""  # VERI*FACTU: AEAT's cotejo URL, shown as a note and a document reference
 
 
 def write(document: Document) -> bytes:
@@ -83,8 +87,11 @@ def _root(d: Document) -> etree._Element:
     namespace = codes.NS_INVOICE if d.kind == "Invoice" else codes.NS_CREDIT_NOTE
     nsmap: dict[str | None, str] = {None: namespace, **_NSMAP_BASE}
     root = etree.Element(f"{{{namespace}}}{d.kind}", nsmap=nsmap)
-    _add(root, "cbc:CustomizationID", codes.CUSTOMIZATION_ID)
-    _add(root, "cbc:ProfileID", codes.PROFILE_ID)
+    if d.peppol:
+        _add(root, "cbc:CustomizationID", codes.CUSTOMIZATION_ID)
+        _add(root, "cbc:ProfileID", codes.PROFILE_ID)
+    else:
+        _add(root, "cbc:CustomizationID", codes.EN16931_CUSTOMIZATION_ID)
     _add(root, "cbc:ID", d.number)
     _add(root, "cbc:IssueDate", d.issue_date.isoformat())
     if d.kind == "Invoice":
@@ -93,8 +100,10 @@ def _root(d: Document) -> etree._Element:
         _add(root, "cbc:InvoiceTypeCode", codes.INVOICE_TYPE_CODE)
     else:
         _add(root, "cbc:CreditNoteTypeCode", codes.CREDIT_NOTE_TYPE_CODE)
-    _add_text(root, "cbc:Note", d.note)
+    _add_text(root, "cbc:Note", _with_legend(d.note, d.validation_url))
     _add(root, "cbc:DocumentCurrencyCode", d.currency)
+    if d.exchange is not None:
+        _add(root, "cbc:TaxCurrencyCode", d.exchange.currency)
     _add(root, "cbc:BuyerReference", d.order_number)
     order_reference = _add(root, "cac:OrderReference")
     _add(order_reference, "cbc:ID", d.order_number)
@@ -103,6 +112,8 @@ def _root(d: Document) -> etree._Element:
         reference = _add(_add(root, "cac:BillingReference"), "cac:InvoiceDocumentReference")
         _add(reference, "cbc:ID", d.billing_reference.number)
         _add(reference, "cbc:IssueDate", d.billing_reference.issued_at.date().isoformat())
+    if d.validation_url:
+        _add_validation_reference(root, d.validation_url)
     _add_seller(root, d.seller, d.seller_endpoint, d.seller_vat_id)
     _add_buyer(root, d.buyer, d.buyer_endpoint, d.show_vat)
     if d.delivery is not None:
@@ -110,9 +121,27 @@ def _root(d: Document) -> etree._Element:
     _add_payment(root, d.payment)
     _add_document_charges(root, d.charges, d.currency)
     _add_tax_total(root, d.totals, d.currency)
+    if d.exchange is not None:  # BT-111: the VAT total in accounting currency, without breakdown (PEPPOL R054)
+        _add_amount(_add(root, "cac:TaxTotal"), "cbc:TaxAmount", d.exchange.tax, d.exchange.currency)
     _add_monetary_total(root, d.totals, d.currency)
     _add_lines(root, d.kind, d.lines, d.currency)
     return root
+
+
+def _with_legend(note: str, validation_url: str) -> str:
+    # Peppol allows one document note (PEPPOL-EN16931-R002): the legend joins the refund reason, if any.
+    if not validation_url:
+        return note
+    legend = f"{LEGEND}: {validation_url}"
+    return f"{note} | {legend}" if clean_text(note) else legend
+
+
+def _add_validation_reference(root: etree._Element, url: str) -> None:
+    # BG-24 with an external location (BT-124): EN 16931's place for a URL that supports the invoice.
+    reference = _add(root, "cac:AdditionalDocumentReference")
+    _add(reference, "cbc:ID", VALIDATION_DOCUMENT_ID)
+    _add(reference, "cbc:DocumentDescription", LEGEND)
+    _add(_add(_add(reference, "cac:Attachment"), "cac:ExternalReference"), "cbc:URI", url)
 
 
 def _add(parent: etree._Element, tag: str, text: str | None = None, **attributes: str) -> etree._Element:
