@@ -16,6 +16,11 @@ from shared.texts import choose_language
 bp = func.Blueprint()
 
 
+def _lang(req: func.HttpRequest) -> str:
+    """The reader's language for stored problems and timeline sentences: ?lang=, else Accept-Language, else English."""
+    return choose_language(req.params.get("lang"), req.headers.get("accept-language", ""))
+
+
 @bp.function_name("health")
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @http_errors
@@ -28,7 +33,7 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="orders/{store_id}/{order_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @http_errors
 def get_order(req: func.HttpRequest) -> func.HttpResponse:
-    detail = operations.order_detail(services(), req.route_params["store_id"], req.route_params["order_id"])
+    detail = operations.order_detail(services(), req.route_params["store_id"], req.route_params["order_id"], _lang(req))
     return json_response(200, detail)
 
 
@@ -36,7 +41,8 @@ def get_order(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="orders", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @http_errors
 def list_orders(req: func.HttpRequest) -> func.HttpResponse:
-    body = operations.list_orders(services(), req.params.get("store"), req.params.get("state"), req.params.get("limit"))
+    params = req.params
+    body = operations.list_orders(services(), params.get("store"), params.get("state"), params.get("limit"), _lang(req))
     return json_response(200, body)
 
 
@@ -46,7 +52,7 @@ def list_orders(req: func.HttpRequest) -> func.HttpResponse:
 def retry_order(req: func.HttpRequest) -> func.HttpResponse:
     store_id, order_id = req.route_params["store_id"], req.route_params["order_id"]
     record = operations.retry_order(services(), store_id, order_id, actor=request_actor(req))
-    return json_response(202, operations.order_summary(record))
+    return json_response(202, operations.order_summary(record, _lang(req)))
 
 
 @bp.function_name("sku_map")
@@ -82,7 +88,7 @@ def get_verifactu_records(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="simulate/{store_id}", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @http_errors
 def simulate(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(200, simulate_order(services(), req.route_params["store_id"], req.get_body()))
+    return json_response(200, simulate_order(services(), req.route_params["store_id"], req.get_body(), _lang(req)))
 
 
 @bp.function_name("get_document")

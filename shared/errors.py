@@ -18,7 +18,7 @@ class RetryableError(IntegrationError):
 class PermanentError(IntegrationError):
     """The same input will fail the same way: the order goes to `held` or `failed` with the reason.
 
-    The reason is `error.<code>` in the catalogs, filled with `data` and rendered in the reader's language.
+    The reason is `error.<code>` (or `text`) in the catalogs, filled with `data`, rendered in the reader's language.
     Migration: a str in place of data is the old English message (with `message_es` its Spanish twin).
     """
 
@@ -28,9 +28,11 @@ class PermanentError(IntegrationError):
         data: Mapping[str, object] | str | None = None,
         *,
         detail: str = "",
+        text: str = "",
         message_es: str = "",
     ) -> None:
         self.code = code
+        self.key = text or f"error.{code}"  # a code with two sentences names the second one's key
         self.detail = detail
         self.data: dict[str, object] = dict(data) if isinstance(data, Mapping) else {}
         self._legacy = (data, message_es or data) if isinstance(data, str) else None
@@ -38,12 +40,17 @@ class PermanentError(IntegrationError):
         self.message_es = self.text("es")
         super().__init__(self.message)
 
+    @property
+    def keyed(self) -> bool:
+        """True when the reason is a catalog key with data (not the legacy sentences)."""
+        return self._legacy is None
+
     def text(self, lang: str = texts.DEFAULT_LANGUAGE) -> str:
         """The reason in lang: the catalog's `error.<code>` with data, or the legacy sentences."""
         if self._legacy is not None:
             english, spanish = self._legacy
             return spanish if lang == "es" else english
-        return texts.render(f"error.{self.code}", self.data, lang)
+        return texts.render(self.key, self.data, lang)
 
 
 class NothingToDo(IntegrationError):

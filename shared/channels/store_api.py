@@ -90,9 +90,5 @@ def store_get(url: str, what: str, what_es: str, **kwargs: Any) -> requests.Resp
 def _refuse_unless_ok(response: requests.Response, what: str, what_es: str) -> None:
     if response.status_code != 200:
         raise PermanentError(
-            "store_api_refused",
-            f"The store API refused to give {what} (HTTP {response.status_code}); check the API key and its "
-            "read permission.",
-            message_es=f"La API de la tienda no entregó {what_es} (HTTP {response.status_code}); revise la clave "
-            "de la API y su permiso de lectura.",
+            "store_api_refused", {"what": what, "what_es": what_es, "status": str(response.status_code)}
         )

@@ -6,10 +6,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from shared import texts
 from shared.domain.order import OrderState
-from shared.i18n import translate
 
 STATES = frozenset(s.value for s in OrderState)
+
+
+def translate(key: str, lang: str, **values: object) -> str:
+    """The dashboard's word for key (`ui.<key>` in the catalogs) in lang; English, then the key, when missing.
+
+    Named values fill `{placeholders}`; without values the template comes back as it is (the page's script fills it).
+    """
+    template = texts.template(f"ui.{key}", lang)
+    if template is None:
+        return key
+    return texts.render(f"ui.{key}", values, lang) if values else template
 
 
 @dataclass(frozen=True)

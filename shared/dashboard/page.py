@@ -11,8 +11,8 @@ from pathlib import Path
 import jinja2
 
 from shared.bootstrap import Services
+from shared.dashboard.formats import translate
 from shared.dashboard.view import dashboard_view
-from shared.i18n import translate
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"

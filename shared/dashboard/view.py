@@ -12,12 +12,21 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from shared.bootstrap import Services
-from shared.dashboard.formats import STATES, Time, action_label, file_name, format_money, state_label, time_of
+from shared.dashboard.formats import (
+    STATES,
+    Time,
+    action_label,
+    file_name,
+    format_money,
+    state_label,
+    time_of,
+    translate,
+)
 from shared.domain.order import OrderState
 from shared.domain.records import DocumentRef, OrderRecord, Problem, TimelineEntry
 from shared.handlers.catalog import unmapped_skus
 from shared.handlers.health import health_report
-from shared.i18n import choose_language, translate
+from shared.texts import choose_language
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -236,7 +245,7 @@ class _Request:
         return tuple(
             ProblemView(
                 p.code,
-                p.message_es if self.lang == "es" else p.message_en,
+                p.message(self.lang),
                 tuple((k, v) for k, v in (("field", p.field), ("expected", p.expected), ("found", p.found)) if v),
             )
             for p in problems
@@ -380,11 +389,10 @@ def _overview(request: _Request) -> Overview:
 
 
 def _timeline_row(entry: TimelineEntry, lang: str) -> TimelineRow:
-    # Entries stored before detail_es existed have only English: shown as such, marked for screen readers.
-    if lang == "es" and entry.detail_es:
-        detail, detail_lang = entry.detail_es, ""
-    else:
-        detail, detail_lang = entry.detail, ("en" if lang != "en" and entry.detail else "")
+    detail = entry.describe(lang)
+    # An old entry with no sentence in lang shows its English one, marked for screen readers.
+    old_english = not entry.text and lang != "en" and entry.detail and detail == entry.detail
+    detail_lang = "en" if old_english else ""
     state = State(entry.action, state_label(entry.action, lang)) if entry.action in STATES else None
     return TimelineRow(
         time_of(entry.at, seconds=True),

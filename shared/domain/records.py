@@ -28,12 +28,14 @@ class Problem(_Record):
     expected: str = ""
     found: str = ""
     data: dict[str, Any] = Field(default_factory=dict)  # the rule's extras for the catalog template
+    text: str = ""  # catalog key when not `problem.<code>`: a refusal's `error.<code>`
     message_en: str = ""  # legacy: rows stored before the catalog carry their sentences here
     message_es: str = ""
 
     def message(self, lang: str = texts.DEFAULT_LANGUAGE) -> str:
-        """The sentence in lang from the catalog (`problem.<code>`); an old row's stored sentence otherwise."""
-        key = f"problem.{self.code}"
+        """The sentence in lang from the catalog (`text`, else `problem.<code>`); an old row's stored sentence
+        otherwise."""
+        key = self.text or f"problem.{self.code}"
         values = {"field": self.field, "expected": self.expected, "found": self.found, **self.data}
         template = texts.template(key, texts.DEFAULT_LANGUAGE)
         legacy = bool(self.message_en or self.message_es)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
+from shared import texts
 from shared.bootstrap import Services
 from shared.domain import lifecycle
 from shared.domain.order import OrderState
@@ -43,9 +45,9 @@ def update_order(
     raise RetryableError(f"order {store_id}/{order_id} kept changing; will retry")
 
 
-def entry(actor: str, action: str, detail: str = "", *, detail_es: str = "", **data: object) -> TimelineEntry:
-    """A timeline entry; `detail` and `detail_es` say the same for people, with the same figures."""
-    return TimelineEntry(actor=actor, action=action, detail=detail, detail_es=detail_es, data=dict(data))
+def entry(actor: str, action: str, text: str = "", **data: object) -> TimelineEntry:
+    """A timeline entry; `text` is its sentence's catalog key ("timeline.<name>"), filled from data when read."""
+    return TimelineEntry(actor=actor, action=action, text=text, data=dict(data))
 
 
 def hold(record: OrderRecord, problems: list[Problem], actor: str) -> list[TimelineEntry]:
@@ -57,8 +59,8 @@ def hold(record: OrderRecord, problems: list[Problem], actor: str) -> list[Timel
         entry(
             actor,
             OrderState.HELD.value,
-            f"Held: {codes}",
-            detail_es=f"Retenido: {codes}",
+            "timeline.held",
+            codes=codes,
             problems=[p.model_dump() for p in problems],
         )
     ]
@@ -66,13 +68,29 @@ def hold(record: OrderRecord, problems: list[Problem], actor: str) -> list[Timel
 
 def problem_from_error(error: PermanentError) -> Problem:
     """A permanent refusal (from a target or a mapper) as a problem a person can act on."""
-    return Problem(
-        code=error.code,
-        field="",
-        found=error.detail,
-        message_en=error.message,
-        message_es=error.message_es,
-    )
+    if error.keyed:
+        return Problem(code=error.code, found=error.detail, data=error.data, text=error.key)
+    return Problem(code=error.code, found=error.detail, message_en=error.message, message_es=error.message_es)
+
+
+def problem_json(problem: Problem, lang: str = texts.DEFAULT_LANGUAGE) -> dict[str, Any]:
+    """A problem for the API: its stored fields, `message` in lang, and the English and Spanish sentences."""
+    return {
+        **problem.model_dump(mode="json"),
+        "message": problem.message(lang),
+        "message_en": problem.message("en"),
+        "message_es": problem.message("es"),
+    }
+
+
+def entry_json(entry_: TimelineEntry, lang: str = texts.DEFAULT_LANGUAGE) -> dict[str, Any]:
+    """A timeline entry for the API: its stored fields, `description` in lang, `detail`/`detail_es` as before."""
+    return {
+        **entry_.model_dump(mode="json"),
+        "description": entry_.describe(lang),
+        "detail": entry_.describe("en"),
+        "detail_es": entry_.describe("es"),
+    }
 
 
 def format_number(prefix: str, number: str, digits: int) -> str:

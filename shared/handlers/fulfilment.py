@@ -51,8 +51,7 @@ def sync_stock(services: Services, message: SyncStock) -> OrderRecord | None:
                 entry(
                     ACTOR,
                     OrderState.STOCK_SYNCED.value,
-                    "Shipment done in the target; stock moved.",
-                    detail_es="Envío registrado en el sistema de destino; stock actualizado.",
+                    "timeline.stock_synced",
                 )
             ]
 
@@ -86,8 +85,9 @@ def record_payment(services: Services, message: RecordPayment) -> OrderRecord | 
             entry(
                 ACTOR,
                 OrderState.PAID.value,
-                f"Payment of {order.total} {order.currency} recorded.",
-                detail_es=f"Cobro de {order.total} {order.currency} registrado.",
+                "timeline.paid",
+                total=str(order.total),
+                currency=order.currency,
             )
         ]
 

@@ -44,12 +44,7 @@ def _load(services: Services, store_id: str, order_id: str) -> tuple[StoreSettin
 def _writes_paused(services: Services, settings: StoreSettings, order_id: str) -> bool:
     if settings.outgoing_writes:
         return False
-    problem = PermanentError(
-        "outgoing_writes_paused",
-        "Outgoing writes are paused for this store (outgoing_writes: false); retry once they are on again.",
-        message_es="Los envíos salientes están pausados para esta tienda (outgoing_writes: false); "
-        "reintente cuando vuelvan a estar activos.",
-    )
+    problem = PermanentError("outgoing_writes_paused")
     update_order(services, settings.store_id, order_id, lambda r: hold(r, [problem_from_error(problem)], ACTOR))
     return True
 
@@ -164,10 +159,11 @@ def issue_invoice(services: Services, message: IssueInvoice) -> OrderRecord | No
                 entry(
                     ACTOR,
                     OrderState.INVOICED.value,
-                    f"Invoice {document.number} issued in {document.target} for {document.total} {document.currency}.",
-                    detail_es=f"Factura {document.number} emitida en {document.target} por {document.total} "
-                    f"{document.currency}.",
+                    "timeline.invoiced",
                     number=document.number,
+                    target=document.target,
+                    total=str(document.total),
+                    currency=document.currency,
                 )
             ]
             # order-events runs beside this stage (sessions order one queue only): the store may have cancelled,
@@ -243,8 +239,8 @@ def _refund_detail(services: Services, settings: StoreSettings, record: OrderRec
             entry(
                 ACTOR,
                 "refund.detailed",
-                f"Fetched the lines of refund {detailed.refund_id} from the store.",
-                detail_es=f"Se obtuvieron de la tienda las líneas de la devolución {detailed.refund_id}.",
+                "timeline.refund_detailed",
+                refund=detailed.refund_id,
             )
         ]
 
@@ -263,11 +259,7 @@ def _credit_exceeds_invoice(refund: Refund, left: Decimal, invoice: DocumentRef)
         field=f"refunds[{refund.refund_id}].amount",
         expected=str(left),
         found=str(refund.amount),
-        message_en=f"Refund {refund.refund_id} of {refund.amount} {invoice.currency} is more than what is left "
-        f"of invoice {invoice.number} after earlier credit notes ({left} {invoice.currency}); nothing was credited.",
-        message_es=f"El reembolso {refund.refund_id} de {refund.amount} {invoice.currency} supera lo que queda "
-        f"de la factura {invoice.number} tras los abonos anteriores ({left} {invoice.currency}); "
-        "no se ha abonado nada.",
+        data={"refund": refund.refund_id, "currency": invoice.currency, "number": invoice.number},
     )
 
 
@@ -275,9 +267,7 @@ def _cancelled_with_nothing_left(current: OrderRecord) -> list[TimelineEntry]:
     if current.state == OrderState.CANCELLED:
         return []
     lifecycle.move(current, OrderState.CANCELLED)
-    detail = "Cancelled in the store; earlier credit notes already cover the whole invoice."
-    detail_es = "Cancelado en la tienda; las facturas rectificativas anteriores ya cubren toda la factura."
-    return [entry(ACTOR, OrderState.CANCELLED.value, detail, detail_es=detail_es)]
+    return [entry(ACTOR, OrderState.CANCELLED.value, "timeline.cancelled_already_credited")]
 
 
 def _covered_by_cancellation(
@@ -286,15 +276,13 @@ def _covered_by_cancellation(
     timeline = services.state.get_timeline(record.store_id, record.order_id)
     if any(t.action == "refund.covered" and t.data.get("refund") == refund.refund_id for t in timeline):
         return record
-    detail = (
-        f"Refund {refund.refund_id} of {refund.amount} is covered by the cancellation's credit note {cancelled.number}."
-    )
-    detail_es = (
-        f"La devolución {refund.refund_id} de {refund.amount} ya está cubierta por la factura rectificativa "
-        f"{cancelled.number} de la cancelación."
-    )
     covered = entry(
-        ACTOR, "refund.covered", detail, detail_es=detail_es, refund=refund.refund_id, number=cancelled.number
+        ACTOR,
+        "refund.covered",
+        "timeline.refund_covered",
+        refund=refund.refund_id,
+        amount=str(refund.amount),
+        number=cancelled.number,
     )
     return update_order(services, record.store_id, record.order_id, lambda r: [covered])
 
@@ -385,11 +373,11 @@ def issue_credit_note(services: Services, message: IssueCreditNote | CancelOrder
             entry(
                 ACTOR,
                 "credit_note.issued",
-                f"Credit note {document.number} for refund {refund.refund_id}: {document.total} {document.currency}.",
-                detail_es=f"Factura rectificativa {document.number} por la devolución {refund.refund_id}: "
-                f"{document.total} {document.currency}.",
+                "timeline.credit_note_issued",
                 number=document.number,
                 refund=refund.refund_id,
+                total=str(document.total),
+                currency=document.currency,
             ),
             *fiscal,
         ]

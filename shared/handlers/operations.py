@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared import texts
 from shared.bootstrap import Services
 from shared.domain import lifecycle
 from shared.domain.commands import RevalidateOrder
@@ -11,7 +12,7 @@ from shared.domain.order import OrderState
 from shared.domain.records import OrderRecord, Problem, TimelineEntry
 from shared.errors import NothingToRetry, UnknownOrder, UnknownStore, Unreadable
 from shared.fiscal.verifactu.correction import correct_records, to_correct
-from shared.handlers.common import entry, update_order
+from shared.handlers.common import entry, entry_json, problem_json, update_order
 from shared.handlers.messages import send
 from shared.handlers.orders import follow_up
 
@@ -41,8 +42,7 @@ def retry_order(services: Services, store_id: str, order_id: str, actor: str = "
             entry(
                 actor,
                 "retry.requested",
-                "Released for another try.",
-                detail_es="Liberado para un nuevo intento.",
+                "timeline.retry_requested",
                 attempt=record.attempt,
             )
         ]
@@ -64,9 +64,6 @@ def mark_failed(services: Services, store_id: str, order_id: str, stage: str, re
         code="processing_failed",
         field=stage,
         found=reason[:300],
-        message_en=f"Processing stopped at the {stage} stage after repeated errors; retry once the cause is fixed.",
-        message_es=f"El procesamiento se detuvo en la etapa {stage} tras errores repetidos; "
-        "reintente cuando se haya corregido la causa.",
     )
 
     def mutate(record: OrderRecord) -> list[TimelineEntry]:
@@ -76,24 +73,28 @@ def mark_failed(services: Services, store_id: str, order_id: str, stage: str, re
             entry(
                 stage,
                 OrderState.FAILED.value,
-                f"Failed after repeated errors: {reason[:200]}",
-                detail_es=f"Falló tras varios errores seguidos: {reason[:200]}",
+                "timeline.failed",
+                reason=reason[:200],
             )
         ]
 
     update_order(services, store_id, order_id, mutate, create=True)
 
 
-def order_summary(record: OrderRecord) -> dict[str, Any]:
-    """The order as shown to people and over the API: amounts and items, no e-mail or street address."""
+def order_summary(record: OrderRecord, lang: str = texts.DEFAULT_LANGUAGE) -> dict[str, Any]:
+    """The order as shown to people and over the API: amounts and items, no e-mail or street address.
+
+    Sentences are rendered in lang (`?lang=` or Accept-Language at the edge; English by default).
+    """
     order = record.order
     summary: dict[str, Any] = {
+        "lang": lang,
         "store_id": record.store_id,
         "order_id": record.order_id,
         "state": record.state.value,
         "attempt": record.attempt,
         "changed_at": record.changed_at.isoformat(),
-        "problems": [p.model_dump(mode="json") for p in record.problems],
+        "problems": [problem_json(p, lang) for p in record.problems],
         "documents": [d.model_dump(mode="json") for d in record.documents],
     }
     if order is not None:
@@ -116,16 +117,20 @@ def order_summary(record: OrderRecord) -> dict[str, Any]:
     return summary
 
 
-def order_detail(services: Services, store_id: str, order_id: str) -> dict[str, Any]:
+def order_detail(
+    services: Services, store_id: str, order_id: str, lang: str = texts.DEFAULT_LANGUAGE
+) -> dict[str, Any]:
     record = services.state.get_order(store_id, order_id)
     if record is None:
         raise UnknownOrder("Unknown order", f"Order '{order_id}' of store '{store_id}' is not known.")
-    detail = order_summary(record)
-    detail["timeline"] = [t.model_dump(mode="json") for t in services.state.get_timeline(store_id, order_id)]
+    detail = order_summary(record, lang)
+    detail["timeline"] = [entry_json(t, lang) for t in services.state.get_timeline(store_id, order_id)]
     return detail
 
 
-def list_orders(services: Services, store_id: str | None, state: str | None, limit: str | None) -> dict[str, Any]:
+def list_orders(
+    services: Services, store_id: str | None, state: str | None, limit: str | None, lang: str = texts.DEFAULT_LANGUAGE
+) -> dict[str, Any]:
     if state and state not in {s.value for s in OrderState}:
         raise Unreadable("Unknown state", f"'{state}' is not an order state.")
     try:
@@ -135,4 +140,4 @@ def list_orders(services: Services, store_id: str | None, state: str | None, lim
     if not 1 <= count <= 1000:
         raise Unreadable("Bad limit", "limit must be between 1 and 1000.")
     records = services.state.list_orders(store_id or None, state or None, count)
-    return {"orders": [order_summary(r) for r in records], "count": len(records)}
+    return {"orders": [order_summary(r, lang) for r in records], "count": len(records)}

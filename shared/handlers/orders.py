@@ -55,8 +55,7 @@ def check(record: OrderRecord, settings: StoreSettings, sku_map: dict[str, str])
         entry(
             ACTOR,
             OrderState.VALIDATED.value,
-            "All checks passed; the invoice is next.",
-            detail_es="Todas las comprobaciones son correctas; el siguiente paso es la factura.",
+            "timeline.validated",
         )
     ]
 
@@ -87,12 +86,7 @@ def changed_after_invoicing(invoiced: Order, current: Order) -> Problem:
         field="total",
         expected=str(before),
         found=str(after),
-        message_en=f"The store changed the order after it was invoiced (total {before} -> {after} "
-        f"{current.currency}, or its lines); the invoice was not changed. Credit it and invoice again by hand, "
-        "or retry to keep the invoice as it is.",
-        message_es=f"La tienda cambió el pedido después de facturarlo (total {before} -> {after} "
-        f"{current.currency}, o sus líneas); la factura no se ha modificado. Abónela y vuelva a facturar a mano, "
-        "o reintente para mantener la factura tal como está.",
+        data={"currency": current.currency},
     )
 
 
@@ -100,10 +94,6 @@ def _restored_after_credit() -> Problem:
     return Problem(
         code="restored_after_cancellation",
         field="status",
-        message_en="The store restored an order whose invoice was already credited for its cancellation; "
-        "invoice it again by hand if it is to be delivered.",
-        message_es="La tienda restauró un pedido cuya factura ya se abonó por la cancelación; "
-        "vuelva a facturarlo a mano si se va a entregar.",
     )
 
 
@@ -128,8 +118,9 @@ def _apply_snapshot(record: OrderRecord, event: OrderEvent, order: Order) -> lis
         entry(
             "intake",
             "order.received" if first else "order.updated",
-            f"Store sent {event.topic} (order {order.number}).",
-            detail_es=f"La tienda envió {event.topic} (pedido {order.number}).",
+            "timeline.store_sent",
+            topic=event.topic,
+            number=order.number,
             event_key=event.event_key,
         )
     ]
@@ -145,13 +136,13 @@ def _refund_entry(refund: Refund) -> TimelineEntry:
     return entry(
         "intake",
         "refund.received",
-        f"Refund {refund.refund_id} of {refund.amount}.",
-        detail_es=f"Devolución {refund.refund_id} de {refund.amount}.",
+        "timeline.refund_received",
+        amount=str(refund.amount),
         refund=refund.refund_id,
     )
 
 
-def _cancel(record: OrderRecord, reason: str, reason_es: str) -> list[TimelineEntry]:
+def _cancel(record: OrderRecord, reason_text: str) -> list[TimelineEntry]:
     if record.document("invoice") is None and record.state in OPEN_STATES:
         lifecycle.move(record, OrderState.CANCELLED)
         record.problems = []
@@ -159,8 +150,8 @@ def _cancel(record: OrderRecord, reason: str, reason_es: str) -> list[TimelineEn
             entry(
                 ACTOR,
                 OrderState.CANCELLED.value,
-                f"{reason}; no invoice had been issued.",
-                detail_es=f"{reason_es}; no se había emitido ninguna factura.",
+                "timeline.cancelled_before_invoice",
+                reason_text=reason_text,
             )
         ]
     if record.state in INVOICED_STATES or record.document("invoice") is not None:
@@ -170,8 +161,8 @@ def _cancel(record: OrderRecord, reason: str, reason_es: str) -> list[TimelineEn
             entry(
                 ACTOR,
                 "cancel.requested",
-                f"{reason} after invoicing; the invoice will be credited.",
-                detail_es=f"{reason_es} después de facturarlo; se emitirá una factura rectificativa.",
+                "timeline.cancelled_after_invoice",
+                reason_text=reason_text,
             )
         ]
     return []
@@ -199,8 +190,8 @@ def _reopen(
     reopened = entry(
         ACTOR,
         "order.reopened",
-        f"The store restored the order ({event.topic}); it is checked again.",
-        detail_es=f"La tienda restauró el pedido ({event.topic}); se vuelve a comprobar.",
+        "timeline.reopened",
+        topic=event.topic,
     )
     return [reopened, *check(record, settings, sku_map)]
 
@@ -232,8 +223,9 @@ def _unreadable(record: OrderRecord, event: OrderEvent) -> list[TimelineEntry]:
             entry(
                 "intake",
                 "event.unreadable",
-                f"Ignored an unreadable {event.topic}: {field}.",
-                detail_es=f"Se ignoró un aviso {event.topic} ilegible: {field}.",
+                "timeline.event_unreadable",
+                topic=event.topic,
+                field=field,
             )
         ]
     return hold(record, [problem("unreadable_order", field=field, found=found or event.unreadable)], ACTOR)
@@ -274,15 +266,12 @@ def _ask_store(
 
 
 def _cancellation_unconfirmed(refusal: PermanentError, topic: str) -> Problem:
-    return Problem(
-        code="cancellation_unconfirmed",
-        field="status",
-        found=refusal.message[:300],
-        message_en=f"{refusal.message} The store's {topic} notice was not applied and nothing was credited: "
-        "check the order in the store. If it is cancelled there, credit it by hand; otherwise retry to carry on.",
-        message_es=f"{refusal.message_es} No se aplicó el aviso {topic} de la tienda y no se abonó nada: "
-        "compruebe el pedido en la tienda. Si allí está cancelado, abónelo a mano; si no, reintente para seguir.",
-    )
+    # The refusal's own sentence leads: its key and data travel with the problem, rendered when read.
+    data: dict[str, object] = {**refusal.data, "topic": topic, "refusal_text": refusal.key}
+    data.update(refusal="", refusal_es="")
+    if not refusal.keyed:
+        data.update(refusal_text="", refusal=refusal.message, refusal_es=refusal.message_es)
+    return Problem(code="cancellation_unconfirmed", field="status", found=refusal.message[:300], data=data)
 
 
 def _unconfirmed(
@@ -306,9 +295,9 @@ def _unconfirmed(
             entry(
                 ACTOR,
                 "cancel.ignored",
-                f"The store shows order {number} neither deleted nor cancelled; its {event.topic} notice was ignored.",
-                detail_es=f"La tienda no muestra el pedido {number} eliminado ni cancelado; se ignoró su aviso "
-                f"{event.topic}.",
+                "timeline.cancel_ignored",
+                number=number,
+                topic=event.topic,
                 event_key=event.event_key,
             )
         ]
@@ -344,7 +333,7 @@ def apply_order_event(services: Services, message: ApplyOrderEvent) -> OrderReco
             unconfirmed = _unconfirmed(settings, record, event, answer, refusal)
             if unconfirmed is not None:
                 return unconfirmed
-            return _cancel(record, "The order was deleted in the store", "El pedido se eliminó en la tienda")
+            return _cancel(record, "word.deleted_in_store")
         if event.order is None:
             return entries
         if stale:
@@ -354,8 +343,8 @@ def apply_order_event(services: Services, message: ApplyOrderEvent) -> OrderReco
                 entry(
                     "intake",
                     "event.stale",
-                    f"Ignored {event.topic}: older than what we have.",
-                    detail_es=f"Se ignoró el aviso {event.topic}: es anterior a lo que ya tenemos.",
+                    "timeline.event_stale",
+                    topic=event.topic,
                 )
             ]
         unconfirmed = _unconfirmed(settings, record, event, answer, refusal)
@@ -372,9 +361,7 @@ def apply_order_event(services: Services, message: ApplyOrderEvent) -> OrderReco
         previous = record.order
         entries += _apply_snapshot(record, event, event.order)
         if event.kind == EventKind.ORDER_CANCELLED or event.order.cancelled:
-            return entries + _cancel(
-                record, "The order was cancelled in the store", "El pedido se canceló en la tienda"
-            )
+            return entries + _cancel(record, "word.cancelled_in_store")
         if record.state == OrderState.CANCELLED:
             was_cancelled = previous is not None and previous.cancelled
             return entries + _reopen(record, event, restored, was_cancelled, settings, sku_map)
@@ -394,8 +381,7 @@ def apply_order_event(services: Services, message: ApplyOrderEvent) -> OrderReco
                 entry(
                     ACTOR,
                     "held.updated",
-                    "The store changed the order; retry to check it again.",
-                    detail_es="La tienda modificó el pedido; reintente para volver a comprobarlo.",
+                    "timeline.held_updated",
                 )
             )
         return entries

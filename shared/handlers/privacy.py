@@ -30,21 +30,25 @@ FINISHED_STATES = frozenset(
 )
 
 # What kinds of fields were redacted, for people: English and Spanish.
-KIND_WORDS: dict[str, tuple[str, str]] = {
-    "name": ("name", "nombre"),
-    "email": ("e-mail", "correo electrónico"),
-    "phone": ("phone", "teléfono"),
-    "address": ("address", "dirección"),
-    "tax_id": ("tax id", "NIF"),
-    "customer_id": ("customer id", "id de cliente"),
-    "note": ("note", "nota"),
-    "attributes": ("order attributes", "atributos del pedido"),
-    "ip_address": ("IP address", "dirección IP"),
-    "browser": ("browser", "navegador"),
-    "payment_details": ("card details", "datos de la tarjeta"),
-    "raw_body": ("unreadable raw body", "cuerpo ilegible"),
-    "other": ("other personal text", "otro texto personal"),
-}
+# The kinds of personal data a redaction names; each has its words in the catalogs as `word.kind_<kind>`.
+KIND_KEYS: frozenset[str] = frozenset(
+    f"word.kind_{kind}"
+    for kind in (
+        "name",
+        "email",
+        "phone",
+        "address",
+        "tax_id",
+        "customer_id",
+        "note",
+        "attributes",
+        "ip_address",
+        "browser",
+        "payment_details",
+        "raw_body",
+        "other",
+    )
+)
 
 # Raw store bodies (WooCommerce REST v3, Shopify Admin API): objects that describe a person, where every
 # text or coordinate is personal except the keys in _KEEP_INSIDE; keys personal wherever they appear.
@@ -283,13 +287,12 @@ def matches(order: Order, email: str, tax_id: str) -> bool:
 # -- the use cases --------------------------------------------------------------------------------------
 
 
-def _kind_words(kinds: Iterable[str]) -> tuple[str, str]:
+def _kind_words(kinds: Iterable[str]) -> list[str]:
+    """The catalog keys naming the kinds of data removed, in a stable order."""
     ordered = sorted(set(kinds))
     if not ordered:  # a guest order with no details: still marked, so the timer does not come back to it
-        return "none found", "no había ninguno"
-    what_en = ", ".join(KIND_WORDS.get(k, KIND_WORDS["other"])[0] for k in ordered)
-    what_es = ", ".join(KIND_WORDS.get(k, KIND_WORDS["other"])[1] for k in ordered)
-    return what_en, what_es
+        return ["word.kind_none"]
+    return [f"word.kind_{k}" if f"word.kind_{k}" in KIND_KEYS else "word.kind_other" for k in ordered]
 
 
 def _redact_record(
@@ -318,26 +321,24 @@ def _redact_record(
         current.order, order_kinds = redact_order(current.order, when)
         current.problems = [_scrub_problem(p, pattern, redaction) for p in current.problems]
         kinds.update(order_kinds | redaction.kinds)
-        what_en, what_es = _kind_words(kinds)
+        what = _kind_words(kinds)
         if action == "privacy.erased":
             return [
                 entry(
                     actor,
                     action,
-                    f"Personal data erased at the customer's request ({what_en}); issued documents kept.",
-                    detail_es=f"Datos personales borrados a petición del cliente ({what_es}); "
-                    "se conservan los documentos emitidos.",
+                    "timeline.privacy_erased",
                     kinds=sorted(kinds),
+                    kinds_texts=what,
                 )
             ]
         return [
             entry(
                 actor,
                 action,
-                f"Personal data redacted after the retention period ({what_en}); issued documents kept.",
-                detail_es=f"Datos personales ocultados al cumplirse el plazo de conservación ({what_es}); "
-                "se conservan los documentos emitidos.",
+                "timeline.privacy_redacted",
                 kinds=sorted(kinds),
+                kinds_texts=what,
             )
         ]
 
@@ -458,11 +459,4 @@ def apply_retention(services: Services) -> list[dict[str, Any]]:
 def refuse_redacted(order: Order) -> None:
     """No document is issued from a redacted snapshot: it would name "[redacted]" as the buyer."""
     if order.redacted_at is not None:
-        raise PermanentError(
-            "personal_data_erased",
-            "The buyer's personal data was erased from this order, so no document can be issued from it. "
-            "Issue it by hand from the store's data, or let the store send the order again.",
-            message_es="Los datos personales del comprador se borraron de este pedido, así que no se puede emitir "
-            "ningún documento a partir de él. Emítalo a mano con los datos de la tienda o deje que la tienda "
-            "vuelva a enviar el pedido.",
-        )
+        raise PermanentError("personal_data_erased")

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared import texts
 from shared.bootstrap import Services
 from shared.channels import get_channel
 from shared.channels.common import load_json_object
 from shared.domain.rules import validate_order, with_default_buyer
 from shared.errors import BadRequest, PermanentError, UnknownStore, Unreadable
+from shared.handlers.common import problem_json
 from shared.targets.ubl.mapper import document_totals, invoice_xml
 from shared.targets.ubl.outbox import invoice_settings_for
 
 PREVIEW_NUMBER = "SIMULATION"
 
 
-def simulate_order(services: Services, store_id: str, raw_body: bytes) -> dict[str, Any]:
+def simulate_order(
+    services: Services, store_id: str, raw_body: bytes, lang: str = texts.DEFAULT_LANGUAGE
+) -> dict[str, Any]:
     """Raises UnknownStore, or Unreadable for a body that is not an order."""
     settings = services.store(store_id)
     if settings is None:
@@ -34,7 +38,7 @@ def simulate_order(services: Services, store_id: str, raw_body: bytes) -> dict[s
     result: dict[str, Any] = {
         "store_id": store_id,
         "order": order.model_dump(mode="json"),
-        "problems": [p.model_dump(mode="json") for p in problems],
+        "problems": [problem_json(p, lang) for p in problems],
         "would_hold": bool(problems),
     }
     try:
@@ -43,7 +47,12 @@ def simulate_order(services: Services, store_id: str, raw_body: bytes) -> dict[s
         xml = invoice_xml(buyer_named, settings.seller, invoice, PREVIEW_NUMBER, services.clock().date(), sku_map)
     except PermanentError as error:
         result["invoice"] = None
-        result["invoice_problem"] = {"code": error.code, "message_en": error.message, "message_es": error.message_es}
+        result["invoice_problem"] = {
+            "code": error.code,
+            "message": error.text(lang),
+            "message_en": error.text("en"),
+            "message_es": error.text("es"),
+        }
         return result
     payable, tax = document_totals(xml)
     result["invoice"] = {

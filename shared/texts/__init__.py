@@ -49,16 +49,29 @@ def has(key: str) -> bool:
     return key in CATALOGS[DEFAULT_LANGUAGE]
 
 
+def _values(data: Mapping[str, object], lang: str) -> _Blank:
+    # Words that differ by language are stored as keys too: `<name>_text` holds one key, `<name>_texts` a list.
+    plain = {k: v for k, v in data.items() if not k.endswith(("_text", "_texts"))}
+    values = _Blank(plain)
+    for name, value in data.items():
+        if name.endswith("_text") and isinstance(value, str):
+            values[name] = render(value, plain, lang)
+        elif name.endswith("_texts") and isinstance(value, list | tuple):
+            values[name] = ", ".join(render(str(item), plain, lang) for item in value)
+    return values
+
+
 def render(key: str, data: Mapping[str, object] | None = None, lang: str = DEFAULT_LANGUAGE) -> str:
     """The text for key in lang with data filled in: English when lang lacks the key, the key itself last.
 
-    A missing placeholder shows as "?", never raises.
+    A missing placeholder shows as "?", never raises. A value named `<name>_text` is itself a key, rendered in
+    lang first (`<name>_texts`: a list of keys, joined with ", ").
     """
     text = template(key, lang)
     if text is None:
         return key
     try:
-        return text.format_map(_Blank(data or {}))
+        return text.format_map(_values(data or {}, lang))
     except (ValueError, IndexError, AttributeError, KeyError):
         # A value that does not fit its format spec (e.g. "{n:d}" given text): show the template, never fail.
         return text

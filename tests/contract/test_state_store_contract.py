@@ -124,6 +124,33 @@ def test_event_body_near_the_webhook_limit_round_trips(store: StateStore) -> Non
 # orders -------------------------------------------------------------------------------------
 
 
+def test_problems_and_timeline_stored_as_key_and_data_or_in_the_old_shape_read_in_both_languages(
+    store: StateStore,
+) -> None:
+    record = make_record()
+    old_problem = {"code": "unmapped_sku", "field": "lines[0].sku", "found": "MUG", "message_en": "MUG is not mapped.",
+                   "message_es": "MUG no está asociado."}  # fmt: skip
+    record.problems = [
+        Problem.model_validate(old_problem),
+        Problem(code="currency_not_allowed", field="currency", expected="EUR", found="USD"),
+    ]
+    old_entry = {"actor": "intake", "action": "order.received", "detail": "Store sent it.", "detail_es": "La envió."}
+    new_entry = TimelineEntry(actor="invoicing", action="paid", text="timeline.paid", data={"total": "9.50",
+                              "currency": "EUR"})  # fmt: skip
+    store.save_order(record, [TimelineEntry.model_validate(old_entry), new_entry])
+
+    found = store.get_order("demo-woo", "4711")
+    assert found is not None
+    assert [p.message("es") for p in found.problems] == [
+        "MUG no está asociado.",
+        "El pedido está en USD, pero esta tienda solo factura en EUR.",
+    ]
+    assert found.problems[0].message("en") == "MUG is not mapped."
+    timeline = store.get_timeline("demo-woo", "4711")
+    assert [t.describe("es") for t in timeline] == ["La envió.", "Cobro de 9.50 EUR registrado."]
+    assert [t.describe("en") for t in timeline] == ["Store sent it.", "Payment of 9.50 EUR recorded."]
+
+
 def test_saved_order_reads_back_with_decimals_problems_and_documents(store: StateStore) -> None:
     record = make_record()
     record.problems.append(

@@ -130,8 +130,8 @@ def test_woocommerce_deletion_of_an_order_the_store_still_sells_is_ignored_with_
     assert kinds(services, "demo-woo", WOO_ORDER) == ["invoice"]
     note = timeline(services, "demo-woo", WOO_ORDER)[-1]
     assert note.action == "cancel.ignored"
-    assert "5123" in note.detail and "order.deleted" in note.detail
-    assert "5123" in note.detail_es and "eliminado ni cancelado" in note.detail_es
+    assert "5123" in note.describe("en") and "order.deleted" in note.describe("en")
+    assert "5123" in note.describe("es") and "eliminado ni cancelado" in note.describe("es")
 
 
 def test_store_api_fault_is_retried_and_the_confirmed_deletion_then_credits(
@@ -181,9 +181,10 @@ def test_store_api_refusal_holds_the_order_with_a_bilingual_reason_and_credits_n
     assert kinds(services, "demo-woo", WOO_ORDER) == ["invoice"]
     [problem] = record.problems
     assert problem.code == "cancellation_unconfirmed"
-    assert f"HTTP {answer.status_code}" in problem.message_en and f"HTTP {answer.status_code}" in problem.message_es
-    assert "order.deleted" in problem.message_en and "order.deleted" in problem.message_es
-    assert problem.message_es != problem.message_en
+    english, spanish = problem.message("en"), problem.message("es")
+    assert f"HTTP {answer.status_code}" in english and f"HTTP {answer.status_code}" in spanish
+    assert "order.deleted" in problem.message("en") and "order.deleted" in problem.message("es")
+    assert problem.message("es") != problem.message("en")
 
 
 def shopify_cancelled_in_store(cancelled_at: str | None) -> dict[str, Any]:

@@ -132,6 +132,28 @@ def test_webhook_function_accepts_a_signed_order_and_the_queue_function_invoices
     assert detail["state"] == OrderState.INVOICED, detail["problems"]
     assert Path(detail["documents"][0]["location"]).is_file()
 
+    # The same order read in the reader's language: ?lang= first, else Accept-Language, else English.
+    def read(params: dict[str, str], headers: dict[str, str]) -> dict[str, Any]:
+        request = func.HttpRequest(
+            "GET",
+            f"http://127.0.0.1:7071/api/orders/demo-woo/{order_id}",
+            route_params={"store_id": "demo-woo", "order_id": order_id},
+            params=params,
+            headers=headers,
+            body=b"",
+        )
+        return json.loads(functions["get_order"].get_user_function()(request).get_body())
+
+    def invoiced(answer: dict[str, Any]) -> str:
+        return next(t["description"] for t in answer["timeline"] if t["action"] == OrderState.INVOICED)
+
+    assert invoiced(detail).startswith("Invoice ") and detail["lang"] == "en"
+    assert invoiced(read({}, {"Accept-Language": "es-MX,es;q=0.9"})).startswith("Factura ")
+    assert invoiced(read({"lang": "en"}, {"Accept-Language": "es"})).startswith("Invoice ")
+    spanish = read({"lang": "es"}, {})
+    entry = next(t for t in spanish["timeline"] if t["action"] == OrderState.INVOICED)
+    assert entry["detail"].startswith("Invoice ") and entry["detail_es"] == entry["description"]
+
 
 def test_webhook_function_answers_accepted_duplicate_and_ping_with_the_order_link(functions, services):
     body = fixture_bytes("woocommerce", "order_created")

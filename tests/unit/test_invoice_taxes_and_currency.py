@@ -130,8 +130,8 @@ def test_tax_that_contradicts_its_stated_rate_is_held_at_validation_naming_line_
     held = [p for p in problems if p.code == "tax_amount_mismatch"]
     assert [p.field for p in held] == ["lines[0].tax"]
     assert (held[0].expected, held[0].found) == ("11.74", "3.98")
-    assert "line 1 (ESPRESSO-MACHINE)" in held[0].message_en and "6% of 195.66" in held[0].message_en
-    assert "el 6% de 195.66" in held[0].message_es
+    assert "line 1 (ESPRESSO-MACHINE)" in held[0].message("en") and "6% of 195.66" in held[0].message("en")
+    assert "el 6% de 195.66" in held[0].message("es")
 
 
 def test_tax_that_contradicts_its_rate_is_held_also_when_the_store_lists_its_rates():

@@ -111,7 +111,7 @@ def test_held_order_is_invoiced_once_after_the_cause_is_fixed_and_retried(servic
     record = services.state.get_order("demo-woo", order_id_of(body))
     assert record.state == OrderState.HELD
     assert record.problems[0].code == "currency_not_allowed"
-    assert record.problems[0].message_es
+    assert record.problems[0].message("es")
     assert target.calls == 0
     services.stores["demo-woo"] = store_settings("demo-woo", "woocommerce")
     retry_order(services, "demo-woo", order_id_of(body))
@@ -207,7 +207,7 @@ def test_text_where_a_number_belongs_is_held_with_the_field_and_a_corrected_copy
     record = services.state.get_order("demo-woo", str(order["id"]))
     assert record.state == OrderState.HELD
     assert [(p.code, p.field) for p in record.problems] == [("unreadable_order", "line_items[0].total")]
-    assert "diez euros" in record.problems[0].found and record.problems[0].message_es
+    assert "diez euros" in record.problems[0].found and record.problems[0].message("es")
     assert target.calls == 0
     # The merchant fixes the order in the store; its update is readable and goes through.
     order["date_modified_gmt"] = "2030-01-01T00:00:00"

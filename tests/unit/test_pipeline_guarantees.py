@@ -218,7 +218,7 @@ def test_order_changed_after_invoicing_is_held_and_the_invoice_stands(services, 
     held = record(services)
     assert held.state == OrderState.HELD
     assert [(p.code, p.expected, p.found) for p in held.problems] == [("changed_after_invoicing", "53.97", "67.03")]
-    assert held.problems[0].message_es
+    assert held.problems[0].message("es")
     assert documents(services) == [("invoice", "INV-000001", Decimal("53.97"))]
     # A person looked at it (credited and re-issued by hand, or accepted it): the retry resumes, nothing is re-issued.
     retry_order(services, WOO, WOO_ORDER)
@@ -417,7 +417,7 @@ def test_refund_of_a_total_raised_after_invoicing_never_credits_more_than_the_in
     assert [d.kind for d in held.documents] == ["invoice"]  # 60.00 fits the new total, not the 53.97 invoice
     assert held.state == OrderState.HELD
     assert [(p.code, p.expected, p.found) for p in held.problems] == [("credit_exceeds_invoice", "53.97", "60.00")]
-    assert held.problems[0].message_es
+    assert held.problems[0].message("es")
 
 
 def test_shopify_cancellation_of_a_partly_refunded_order_credits_the_rest(services, target):

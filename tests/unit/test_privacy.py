@@ -90,7 +90,7 @@ def test_erasure_by_email_redacts_order_events_and_timeline_and_keeps_the_issued
     last = invoiced.state.get_timeline(WOO, WOO_ORDER)[-1]
     assert (last.action, last.actor) == ("privacy.erased", "operator:ana") and last.at.tzinfo is not None
     assert answer["erased_at"] == invoiced.clock().isoformat() and answer["actor"] == "operator:ana"
-    assert "e-mail" in last.detail and "correo electrónico" in last.detail_es
+    assert "e-mail" in last.describe("en") and "correo electrónico" in last.describe("es")
     assert last.data["kinds"] == order["redacted"]
 
 
@@ -160,7 +160,7 @@ def test_erasure_redacts_a_tax_id_quoted_by_a_held_orders_problem_and_timeline(s
     record = services.state.get_order(WOO, WOO_ORDER)
     assert record is not None and record.state == OrderState.HELD
     assert [(p.code, p.field, p.found) for p in record.problems] == [("invalid_tax_id", "customer.tax_id", MARKER)]
-    assert MARKER in record.problems[0].message_es
+    assert MARKER in record.problems[0].message("es")
 
 
 @pytest.mark.parametrize(
@@ -228,7 +228,7 @@ def test_retention_redacts_finished_orders_and_old_raw_bodies_but_not_orders_sti
     woo = services.state.get_order(WOO, WOO_ORDER)
     assert woo is not None and woo.order is not None and woo.order.customer.tax_id == MARKER
     last = services.state.get_timeline(WOO, WOO_ORDER)[-1]
-    assert (last.action, last.actor) == ("privacy.retention", "retention") and last.detail_es
+    assert (last.action, last.actor) == ("privacy.retention", "retention") and last.describe("es")
     # The held order still needs its buyer's details to be invoiced once a person maps the SKU.
     held = services.state.get_order(SHOP, shop_order)
     assert held is not None and held.order is not None and held.order.redacted_at is None
@@ -365,4 +365,4 @@ def test_retention_marks_a_finished_order_without_personal_data_once(services: S
     apply_retention(services)
     apply_retention(services)
     entries = [t for t in services.state.get_timeline(WOO, "900") if t.action == "privacy.retention"]
-    assert [(t.detail.split("(")[1].split(")")[0], t.data["kinds"]) for t in entries] == [("none found", [])]
+    assert [(t.describe("en").split("(")[1].split(")")[0], t.data["kinds"]) for t in entries] == [("none found", [])]

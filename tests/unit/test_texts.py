@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,3 +146,97 @@ def test_a_permanent_error_still_accepts_the_old_sentences() -> None:
         "El artículo no existe.",
     )
     assert PermanentError("old_code", "Only English.").text("es") == "Only English."
+
+
+# -- the catalogs against the source ---------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = sorted(
+    p for folder in ("shared", "functions", "local") for p in (ROOT / folder).rglob("*.py") if "texts" not in p.parts
+)
+TEMPLATES = sorted((ROOT / "shared" / "dashboard" / "templates").rglob("*.html"))
+LITERAL_KEY = re.compile(r"""["']((?:error|problem|timeline|ui|word)\.[a-z0-9_]+)["']""")
+
+
+def _calls(name: str) -> Iterator[tuple[str, ast.Call]]:
+    for path in SOURCES:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] == name:
+                yield f"{path.relative_to(ROOT)}:{node.lineno}", node
+
+
+def _literal(node: ast.expr | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def keys_used_in_the_source() -> set[str]:
+    """Every catalog key the code names: literal keys, `problem("<code>")`, `PermanentError("<code>", …)`, and the
+    dashboard's `t("<key>")` / `translate("<key>")`."""
+    keys = {m.group(1) for path in SOURCES for m in LITERAL_KEY.finditer(path.read_text(encoding="utf-8"))}
+    keys -= {"error.type", "problem.codes"}  # OpenTelemetry attribute names in shared/telemetry.py, not texts
+    for _, call in _calls("problem"):
+        code = _literal(call.args[0]) if call.args else None
+        if code:
+            keys.add(f"problem.{code}")
+    for _, call in _calls("PermanentError"):
+        code = _literal(call.args[0]) if call.args else None
+        legacy = len(call.args) > 1 and not isinstance(call.args[1], ast.Dict | ast.Name | ast.Call)
+        named = {k.arg: k.value for k in call.keywords}
+        if code and not legacy and "text" not in named:
+            keys.add(f"error.{code}")
+    dashboard = [*_calls("translate"), *_calls("t")]
+    for where, call in dashboard:
+        key = _literal(call.args[0]) if call.args else None
+        if key and where.startswith("shared/dashboard/"):  # other `t` helpers add their own prefix
+            keys.add(f"ui.{key}")
+    for path in TEMPLATES:
+        keys |= {f"ui.{k}" for k in re.findall(r"""\bt\(\s*["']([a-z0-9_]+)["']""", path.read_text(encoding="utf-8"))}
+    return keys
+
+
+def test_the_source_scan_finds_the_keys_it_is_meant_to_guard() -> None:
+    used = keys_used_in_the_source()
+    assert {"timeline.invoiced", "problem.unmapped_sku", "error.seller_iban_missing", "ui.retry"} <= used
+    assert {"word.kind_email", "error.tax_category_mixed"} & used == {"error.tax_category_mixed"}  # dynamic: not seen
+
+
+def test_every_key_used_in_the_source_is_in_every_catalog() -> None:
+    used = keys_used_in_the_source()
+    for lang, catalog in texts.CATALOGS.items():
+        assert sorted(used - catalog.keys()) == [], lang
+
+
+def test_every_catalog_has_the_same_keys_and_placeholders_as_english() -> None:
+    english = texts.CATALOGS["en"]
+    for lang, catalog in texts.CATALOGS.items():
+        assert catalog.keys() == english.keys(), lang
+        for key, text in catalog.items():
+            # A `<name>_es` field is the Spanish twin of `<name>` (words the rules pass in both languages).
+            assert {p.removesuffix("_es") for p in texts.placeholders(text)} == {
+                p.removesuffix("_es") for p in texts.placeholders(english[key])
+            }, (lang, key)
+
+
+def test_the_words_of_the_privacy_kinds_and_document_kinds_are_in_every_catalog() -> None:
+    from shared.handlers.privacy import KIND_KEYS
+
+    wanted = {*KIND_KEYS, "word.kind_none", "word.document_invoice", "word.document_credit_note"}
+    for catalog in texts.CATALOGS.values():
+        assert wanted <= catalog.keys()
+
+
+def test_every_catalog_is_sorted_in_blocks_by_kind() -> None:
+    for lang in texts.LANGUAGES:
+        keys = list(texts.CATALOGS[lang])
+        assert keys == sorted(keys), lang
+
+
+def test_a_refusal_still_written_as_sentences_gives_the_spanish_one_too() -> None:
+    # The old form PermanentError(code, "English", message_es="Spanish") stays valid for branches written before.
+    faults = []
+    for where, call in _calls("PermanentError"):
+        legacy = len(call.args) > 1 and isinstance(call.args[1], ast.Constant | ast.JoinedStr | ast.BoolOp)
+        if legacy and "message_es" not in {k.arg for k in call.keywords}:
+            faults.append(where)
+    assert faults == []

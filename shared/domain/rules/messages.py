@@ -18,17 +18,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
 
 def problem(code: str, *, field: str = "", expected: object = "", found: object = "", **extra: object) -> Problem:
-    """Build the Problem for a code with both sentences filled in."""
+    """The Problem for a code: its fields and extras, rendered in the reader's language when read."""
     if f"problem.{code}" not in texts.CATALOGS[texts.DEFAULT_LANGUAGE]:
         raise KeyError(code)
     data = {k: str(v) for k, v in extra.items()}
-    values = {"field": field, "expected": str(expected), "found": str(found), **data}
-    return Problem(
-        code=code,
-        field=field,
-        expected=str(expected),
-        found=str(found),
-        data=data,
-        message_en=texts.render(f"problem.{code}", values, "en"),
-        message_es=texts.render(f"problem.{code}", values, "es"),
-    )
+    return Problem(code=code, field=field, expected=str(expected), found=str(found), data=data)

@@ -42,11 +42,7 @@ class TrytonBase:
     def _load_currency(self) -> int:
         found = self.rpc.search_read("currency.currency", [("code", "=", self.store.currency)], ["id"], limit=1)
         if not found:
-            raise PermanentError(
-                "erp_refused",
-                f"Tryton has no currency {self.store.currency}",
-                message_es=f"Tryton no tiene la moneda {self.store.currency}",
-            )
+            raise PermanentError("erp_refused", {"currency": self.store.currency}, text="error.erp_no_currency")
         return int(found[0]["id"])
 
     def _load_payment_term(self) -> int | None:
@@ -58,18 +54,14 @@ class TrytonBase:
             "stock.location", [("type", "=", "warehouse")], ["id", "storage_location"], order=[("id", "ASC")], limit=1
         )
         if not found:
-            raise PermanentError("erp_refused", "Tryton has no warehouse", message_es="Tryton no tiene ningún almacén")
+            raise PermanentError("erp_refused", text="error.erp_no_warehouse")
         return found[0]
 
     def _load_payment_method(self) -> int:
         found = self.rpc.search_read("account.invoice.payment.method", [], ["id"], order=[("id", "ASC")], limit=1)
         if not found:
-            raise PermanentError(
-                "erp_refused",
-                "Tryton has no invoice payment method (Accounting > Payment Methods)",
-                # Tryton's menu path as its English client labels it; a Spanish client shows it translated.
-                message_es="Tryton no tiene ningún método de pago de facturas (Accounting > Payment Methods)",
-            )
+            # The text names Tryton's menu path as its English client labels it; a Spanish client shows it translated.
+            raise PermanentError("erp_refused", text="error.erp_no_payment_method")
         return int(found[0]["id"])
 
     def _products(self, codes: set[str]) -> dict[str, tuple[int, int]]:

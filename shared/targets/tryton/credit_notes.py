@@ -112,7 +112,7 @@ class CreditNotes(Invoices, Shipments):
             # A draft left by an earlier attempt that dated it (older versions used the refund's date): undate it.
             self.rpc.write("account.invoice", [int(existing["id"])], {"invoice_date": None})
             existing = self._read_invoice(int(existing["id"]))
-        return self._check_and_post(order, existing, expected, ("the credit note", "la factura rectificativa"))
+        return self._check_and_post(order, existing, expected, "word.document_credit_note")
 
     def _credit_values(
         self, order: Order, invoice_id: int, lines: list[mapper.ErpLine], reference: str, description: str
@@ -135,10 +135,7 @@ class CreditNotes(Invoices, Shipments):
             original = by_key.get(line.key)
             if original is None:
                 raise PermanentError(
-                    "erp_refused",
-                    f"Invoice {invoice_id} has no line for {line.key}; credit it by hand",
-                    message_es=f"La factura {invoice_id} no tiene ninguna línea para {line.key}; emita la factura "
-                    "rectificativa a mano",
+                    "erp_refused", {"invoice": str(invoice_id), "line": line.key}, text="error.erp_invoice_line_missing"
                 )
             created.append(
                 {

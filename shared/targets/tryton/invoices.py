@@ -52,7 +52,7 @@ class Invoices(Sales):
                 [int(invoice["id"])],
                 {"reference": mapper.external_reference(order), "description": order.number},
             )
-        invoice = self._check_and_post(order, invoice, mapper.order_totals(order), ("the invoice", "la factura"))
+        invoice = self._check_and_post(order, invoice, mapper.order_totals(order), "word.document_invoice")
         log.info("tryton: invoice %s posted for order %s (store %s)", invoice["number"], order.order_id, order.store_id)
         return self._document(order, invoice, "invoice")
 
@@ -96,23 +96,17 @@ class Invoices(Sales):
             refund_id=refund_id,
         )
 
-    def _check_and_post(
-        self, order: Order, invoice: dict[str, Any], expected: mapper.Totals, what: tuple[str, str]
-    ) -> dict:
+    def _check_and_post(self, order: Order, invoice: dict[str, Any], expected: mapper.Totals, what: str) -> dict:
         """Post only when Tryton's total and tax equal the store's to the cent; otherwise hold it unposted.
-        `what` names the document in English and Spanish for the refusal."""
-        what_en, what_es = what
+        `what` is the catalog key naming the document in the refusal ("word.document_invoice")."""
         invoice_id = int(invoice["id"])
         if invoice["state"] in OPEN_INVOICE_STATES:
             total, tax = Decimal(invoice["total_amount"]), Decimal(invoice["tax_amount"])
             if total != expected.total or tax != expected.tax:
+                figures = {"total": str(total), "tax": str(tax), "currency": order.currency}
                 raise PermanentError(
                     "erp_totals_mismatch",
-                    f"Tryton computes {what_en} total {total} and tax {tax} {order.currency}; the store has "
-                    f"{expected.total} and {expected.tax}. The draft stays unposted in Tryton.",
-                    message_es=f"Tryton calcula para {what_es} un total de {total} y un impuesto de {tax} "
-                    f"{order.currency}; la tienda indica {expected.total} y {expected.tax}. El borrador queda sin "
-                    "contabilizar en Tryton.",
+                    {**figures, "what_text": what, "store_total": str(expected.total), "store_tax": str(expected.tax)},
                     detail=f"invoice {invoice_id}",
                 )
             self.rpc.button("account.invoice", "post", [invoice_id])
@@ -120,8 +114,8 @@ class Invoices(Sales):
         if invoice["state"] not in DONE_INVOICE_STATES:
             raise PermanentError(
                 "erp_refused",
-                f"Tryton left {what_en} {invoice_id} in state {invoice['state']}",
-                message_es=f"Tryton dejó {what_es} {invoice_id} en estado {invoice['state']}",
+                {"what_text": what, "invoice": str(invoice_id), "state": str(invoice["state"])},
+                text="error.erp_invoice_not_posted",
             )
         return invoice
 

@@ -152,23 +152,14 @@ def credit_lines(
     if refund.unallocated:
         raise PermanentError(
             "refund_unallocated",
-            f"Refund {refund.refund_id} has {refund.unallocated} {order.currency} not tied to any line or "
-            "shipping; credit it by hand in Tryton or refund by line in the store.",
-            message_es=f"La devolución {refund.refund_id} tiene {refund.unallocated} {order.currency} sin asignar a "
-            "ninguna línea ni al envío; emita la factura rectificativa a mano en Tryton o haga la devolución por "
-            "líneas en la tienda.",
+            {"refund": refund.refund_id, "amount": str(refund.unallocated), "currency": order.currency},
         )
     by_id = {line.line_id: line for line in order.lines}
     lines: list[ErpLine] = []
     for refunded in refund.lines:
         original = by_id.get(refunded.line_id)
         if original is None:
-            raise PermanentError(
-                "refund_unknown_line",
-                f"Refund {refund.refund_id} names line {refunded.line_id}, not in the order.",
-                message_es=f"La devolución {refund.refund_id} menciona la línea {refunded.line_id}, que no está en "
-                "el pedido.",
-            )
+            raise PermanentError("refund_unknown_line", {"refund": refund.refund_id, "line": refunded.line_id})
         rate = tax_rate(original.tax_rate, original.total, original.tax, original.tax_class, original.taxable)
         quantity = refunded.quantity or Decimal("1")
         lines.append(

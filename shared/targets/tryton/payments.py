@@ -36,8 +36,8 @@ class Payments(Invoices):
         if state["state"] != "posted":
             raise PermanentError(
                 "erp_refused",
-                f"Tryton invoice {invoice.number} is {state['state']}, not posted",
-                message_es=f"La factura {invoice.number} de Tryton está en estado {state['state']}, no contabilizada",
+                {"number": invoice.number, "state": str(state["state"])},
+                text="error.erp_invoice_unposted",
             )
         start = {
             "payee": state["party"],

@@ -107,20 +107,13 @@ def refusal_from_error(error: Any) -> PermanentError | _Retry:
         text = " ".join(str(a) for a in args[:2] if isinstance(a, str) and a).strip()
         # The English message is the ERP's own text (in the language set for the Tryton user), as Tryton wrote it;
         # the Spanish one says who refused, since that text may not be in Spanish.
-        return PermanentError(
-            "erp_refused",
-            text or "Tryton refused the request",
-            detail=name,
-            message_es=f"El ERP rechazó la operación: {text}" if text else "Tryton rechazó la solicitud",
-        )
+        if not text:
+            return PermanentError("erp_refused", detail=name, text="error.erp_refused_silently")
+        return PermanentError("erp_refused", {"erp_text": text}, detail=name)
     if isinstance(error, list) and error and error[0] == "ConcurrencyException":
         return _Retry("ERP record changed concurrently")
     if isinstance(error, list) and error and error[0] == "LoginException":
-        return PermanentError(
-            "erp_login_refused",
-            "Tryton asks for another login step (e.g. two factors)",
-            message_es="Tryton pide otro paso de inicio de sesión (por ejemplo, un segundo factor)",
-        )
+        return PermanentError("erp_login_refused", text="error.erp_login_another_step")
     # Any other exception is a server fault (a bug, a locked database, a serialization failure that outlived
     # trytond's own retries): Tryton rolled the transaction back, so resending is safe even for a create.
     first = error[0] if isinstance(error, list) and error else error
@@ -172,11 +165,7 @@ class TrytonRpc:
                 authorised=False,
             )
             if not isinstance(result, list) or len(result) < 2:
-                raise PermanentError(
-                    "erp_login_refused",
-                    "Tryton did not open a session for the configured user",
-                    message_es="Tryton no abrió ninguna sesión para el usuario configurado",
-                )
+                raise PermanentError("erp_login_refused", text="error.erp_login_no_session")
             user_id, token = result[0], result[1]
             credentials = f"{self.settings.user}:{user_id}:{token}".encode()
             self._authorization = "Session " + base64.b64encode(credentials).decode()
@@ -194,7 +183,7 @@ class TrytonRpc:
 
         idempotent=False (creates, payments) retries only what surely did not reach the ERP (429, 503, connect
         timeouts) and raises UncertainOutcome otherwise, so the caller looks the record up before sending again.
-        Raises PermanentError(code="erp_refused", message=<the ERP's message>) for a functional refusal and
+        Raises PermanentError("erp_refused", {"erp_text": <the ERP's message>}) for a functional refusal and
         RetryableError when retries are exhausted.
         """
         self._ensure_login()
@@ -313,11 +302,7 @@ class TrytonRpc:
                 return self._send(method, body, idempotent=idempotent, authorised=authorised, races=races)
             except _SessionExpired:
                 if relogged or not authorised:
-                    raise PermanentError(
-                        "erp_login_refused",
-                        "Tryton refused the configured user and password",
-                        message_es="Tryton rechazó el usuario y la contraseña configurados",
-                    ) from None
+                    raise PermanentError("erp_login_refused") from None
                 relogged = True
                 self._authorization = ""
                 self.login()
@@ -363,11 +348,7 @@ class TrytonRpc:
         if status == 401:
             raise _SessionExpired()
         if status == 403:
-            raise PermanentError(
-                "erp_login_refused",
-                "Tryton refused the configured user and password",
-                message_es="Tryton rechazó el usuario y la contraseña configurados",
-            )
+            raise PermanentError("erp_login_refused")
         if status == 429:
             raise _Retry("429 too many requests", retry_after=_retry_after(response))
         if status == 503:
@@ -375,16 +356,10 @@ class TrytonRpc:
         if status >= 500:
             raise _Retry(f"{status} server error", uncertain=True)
         if status == 404:
-            raise PermanentError(
-                "erp_not_found",
-                f"Tryton has no database '{self.settings.database}' at this URL",
-                message_es=f"Tryton no tiene ninguna base de datos '{self.settings.database}' en esta URL",
-            )
+            raise PermanentError("erp_not_found", {"database": self.settings.database})
         if status >= 400:
             raise PermanentError(
-                "erp_refused",
-                f"Tryton answered {status}: {response.text[:200]}",
-                message_es=f"Tryton respondió {status}: {response.text[:200]}",
+                "erp_refused", {"status": str(status), "answer": response.text[:200]}, text="error.erp_http_refused"
             )
         try:
             payload = loads(response.content)

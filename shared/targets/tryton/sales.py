@@ -38,21 +38,12 @@ class Sales(Customers):
         products = self._products({line.product_code for line in lines})
         missing = mapper.missing_products(lines, products)
         if missing:
-            raise PermanentError(
-                "erp_unmapped_product",
-                f"Tryton has no product with code {', '.join(missing)}; create it or map the store's SKU.",
-                message_es=f"Tryton no tiene ningún producto con el código {', '.join(missing)}; créelo o asocie el "
-                "SKU de la tienda.",
-            )
+            raise PermanentError("erp_unmapped_product", {"codes": ", ".join(missing)})
         taxes = self._cached("taxes")
         missing_rates = mapper.missing_taxes(lines, taxes)
         if missing_rates:
             rates = ", ".join(f"{r}%" for r in missing_rates)
-            raise PermanentError(
-                "erp_tax_unmapped",
-                f"Tryton has no percentage tax at {rates}.",
-                message_es=f"Tryton no tiene ningún impuesto de tipo porcentaje al {rates}.",
-            )
+            raise PermanentError("erp_tax_unmapped", {"rates": rates})
         party_id, address_id = self._party(order)
         values = mapper.sale_values(
             order,
@@ -85,9 +76,7 @@ class Sales(Customers):
         sale_id = int(sale["id"])
         if sale["state"] == "cancelled":
             raise PermanentError(
-                "erp_refused",
-                f"The Tryton sale {sale['number'] or sale_id} is cancelled",
-                message_es=f"La venta {sale['number'] or sale_id} de Tryton está cancelada",
+                "erp_refused", {"sale": str(sale["number"] or sale_id)}, text="error.erp_sale_cancelled"
             )
         if sale["state"] == "draft":
             self.rpc.button("sale.sale", "quote", [sale_id])

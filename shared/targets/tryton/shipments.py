@@ -16,11 +16,7 @@ class Shipments(Sales):
         """Take the sale's customer shipments to done so stock moves out of the warehouse. Idempotent."""
         sale = self._find_sale(order)
         if sale is None:
-            raise PermanentError(
-                "erp_refused",
-                f"No Tryton sale for order {order.number}; issue the invoice first",
-                message_es=f"No hay ninguna venta en Tryton para el pedido {order.number}; emita primero la factura",
-            )
+            raise PermanentError("erp_refused", {"number": order.number}, text="error.erp_no_sale")
         for shipment_id in sale["shipments"]:
             (shipment,) = self.rpc.read("stock.shipment.out", [int(shipment_id)], ["state"])
             if shipment["state"] in ("done", "cancelled"):
@@ -30,11 +26,7 @@ class Shipments(Sales):
                 self.rpc.button("stock.shipment.out", "assign_try", [int(shipment_id)])
                 (shipment,) = self.rpc.read("stock.shipment.out", [int(shipment_id)], ["state"])
                 if shipment["state"] == "waiting":
-                    raise PermanentError(
-                        "erp_stock_short",
-                        f"Tryton has not enough stock for order {order.number}",
-                        message_es=f"Tryton no tiene existencias suficientes para el pedido {order.number}",
-                    )
+                    raise PermanentError("erp_stock_short", {"number": order.number})
             for button in ("pick", "pack", "do"):
                 self.rpc.button("stock.shipment.out", button, [int(shipment_id)])
 

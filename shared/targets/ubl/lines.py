@@ -40,11 +40,7 @@ def order_line(
     item_codes: Mapping[str, str],
 ) -> DocumentLine:
     if line.quantity <= 0 or line.unit_price < 0:
-        raise PermanentError(
-            "line_not_invoiceable",
-            f"Order line {line.line_id} has a quantity or price below zero.",
-            message_es=f"La línea {line.line_id} del pedido tiene una cantidad o un precio menor que cero.",
-        )
+        raise PermanentError("line_not_invoiceable", {"line": line.line_id})
     net = money(line.total)
     allowance = money(line.discount) if line.discount > 0 else ZERO
     rate = taxes.rate(line.tax_rate, line.taxable, line.total, line.tax, taxes.line_where(line.line_id))
@@ -132,21 +128,10 @@ def unallocated_line(
     if abs(remainder) <= CENT * max(1, parts):
         return None  # rounding between the store's refund total and its parts
     if remainder < 0:
-        raise PermanentError(
-            "refund_inconsistent",
-            f"Refund {refund.refund_id} gives back less than its refunded lines and shipping add up to.",
-            message_es=f"La devolución {refund.refund_id} reembolsa menos de lo que suman sus líneas y su envío "
-            "devueltos.",
-        )
+        raise PermanentError("refund_inconsistent", {"refund": refund.refund_id})
     rates = taxes.order_rates(order)
     if len(rates) != 1:
-        raise PermanentError(
-            "refund_needs_lines",
-            f"Refund {refund.refund_id} is an amount only and the order has several tax rates; "
-            "refund it per line in the store.",
-            message_es=f"La devolución {refund.refund_id} es solo un importe y el pedido tiene varios tipos de "
-            "impuesto; haga la devolución por líneas en la tienda.",
-        )
+        raise PermanentError("refund_needs_lines", {"refund": refund.refund_id})
     rate = rates.pop()
     net = money(remainder / (1 + rate / 100))
     return DocumentLine(

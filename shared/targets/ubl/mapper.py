@@ -170,24 +170,11 @@ def _document(
     # BR-O-02: a document outside the scope of VAT shows neither seller nor buyer VAT id.
     show_vat = "O" not in categories
     if show_vat and not seller.vat_id:
-        raise PermanentError(
-            "seller_vat_missing",
-            "The seller's VAT number is missing in the store settings (BR-S-02 and others).",
-            message_es="Falta el número de IVA (NIF-IVA) del vendedor en los ajustes de la tienda (BR-S-02 y otras "
-            "reglas).",
-        )
+        raise PermanentError("seller_vat_missing")
     if not show_vat and not seller.legal_id:
-        raise PermanentError(
-            "seller_identifier_missing",
-            "A seller not subject to VAT needs its legal registration id (BR-CO-26).",
-            message_es="Un vendedor no sujeto a IVA necesita su número de registro mercantil o legal (BR-CO-26).",
-        )
+        raise PermanentError("seller_identifier_missing")
     if order.currency not in codes.CURRENCIES:  # BR-CL-04, PEPPOL-EN16931-CL007
-        raise PermanentError(
-            "currency_invalid",
-            f"The order currency '{order.currency}' is not an ISO 4217 code.",
-            message_es=f"La moneda del pedido '{order.currency}' no es un código ISO 4217.",
-        )
+        raise PermanentError("currency_invalid", {"currency": order.currency})
     accounting = invoice.accounting_currency.strip().upper() or order.currency
     converted = None
     if accounting != order.currency:  # BT-6 and BT-111 (BR-53), with the rate and its source in the note
@@ -225,25 +212,11 @@ def _document(
 def _payment(order: Order, seller: Seller, invoice: InvoiceSettings) -> Payment:
     code = invoice.payment_means_code.strip()
     if code not in codes.PAYMENT_MEANS:  # BR-CL-16
-        raise PermanentError(
-            "payment_means_invalid",
-            f"The payment means code '{code}' in the store settings is not a UNCL4461 code.",
-            message_es=f"El código de medio de pago '{code}' de los ajustes de la tienda no es un código UNCL4461.",
-        )
+        raise PermanentError("payment_means_invalid", {"code": code})
     if code in codes.DIRECT_DEBIT:  # PEPPOL-EN16931-R061
-        raise PermanentError(
-            "payment_mandate_missing",
-            f"Payment means {code} (direct debit) needs a mandate reference, which the order does not carry.",
-            message_es=f"El medio de pago {code} (domiciliación o débito directo) necesita la referencia del mandato, "
-            "que el pedido no trae.",
-        )
+        raise PermanentError("payment_mandate_missing", {"code": code})
     if code in ("30", "58") and not seller.iban:  # BR-61
-        raise PermanentError(
-            "seller_iban_missing",
-            f"Payment means {code} (credit transfer) needs the seller's IBAN in the settings.",
-            message_es=f"El medio de pago {code} (transferencia bancaria) necesita el IBAN del vendedor en los ajustes "
-            "de la tienda.",
-        )
+        raise PermanentError("seller_iban_missing", {"code": code})
     paid_in = bool(seller.iban) and code in _CREDIT_TRANSFER
     return Payment(
         code=code,

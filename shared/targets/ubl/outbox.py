@@ -27,7 +27,6 @@ from shared.targets.ubl.writer import document_totals
 
 log = logging.getLogger(__name__)
 
-_KIND_ES = {"invoice": "factura", "credit_note": "factura rectificativa"}
 _ROOTS = {"invoice": f"{{{codes.NS_INVOICE}}}Invoice", "credit_note": f"{{{codes.NS_CREDIT_NOTE}}}CreditNote"}
 _NS = {"cac": codes.NS_CAC, "cbc": codes.NS_CBC}
 
@@ -73,11 +72,7 @@ class UblOutboxTarget(Preflights, ListsInvoices):
         try:
             document_name(self.settings.store_id, number)
         except InvalidDocumentName:
-            raise PermanentError(
-                "document_number_invalid",
-                f"'{number}' cannot be used as a document file name.",
-                message_es=f"'{number}' no puede usarse como nombre de archivo de un documento.",
-            ) from None
+            raise PermanentError("document_number_invalid", {"number": number}) from None
         return number
 
     def find_document(self, order: Order, kind: str, number: str, refund_id: str = "") -> DocumentRef | None:
@@ -90,12 +85,7 @@ class UblOutboxTarget(Preflights, ListsInvoices):
         root = etree.fromstring(xml)
         order_number = root.findtext("cac:OrderReference/cbc:ID", namespaces=_NS)
         if root.tag != _ROOTS.get(kind) or order_number != clean_text(order.number):
-            raise PermanentError(
-                "document_number_conflict",
-                f"Document {number} already exists in the outbox for another {kind.replace('_', ' ')} or order.",
-                message_es=f"El documento {number} ya existe en la bandeja de salida para otra "
-                f"{_KIND_ES.get(kind, kind)} u otro pedido.",
-            )
+            raise PermanentError("document_number_conflict", {"number": number, "kind_text": f"word.document_{kind}"})
         total, tax = document_totals(xml)
         modified = stored.modified_at
         issue_date = date.fromisoformat(root.findtext("cbc:IssueDate", namespaces=_NS) or modified.date().isoformat())

@@ -53,18 +53,9 @@ class Delivery:
 
 def require_seller(seller: Seller | None) -> Seller:
     if seller is None:
-        raise PermanentError(
-            "seller_missing",
-            "The store settings have no seller details, so no invoice can be made.",
-            message_es="Los ajustes de la tienda no tienen los datos del vendedor, así que no se puede emitir "
-            "la factura.",
-        )
+        raise PermanentError("seller_missing")
     if codes.country(seller.country) != seller.country:
-        raise PermanentError(
-            "seller_country_invalid",
-            f"The seller country '{seller.country}' is not an ISO 3166-1 code (BR-CL-14).",
-            message_es=f"El país del vendedor '{seller.country}' no es un código ISO 3166-1 (BR-CL-14).",
-        )
+        raise PermanentError("seller_country_invalid", {"country": seller.country})
     return seller
 
 
@@ -72,18 +63,10 @@ def buyer(order: Order) -> Buyer:
     customer = order.customer
     address = customer.billing if customer.billing.country else customer.shipping
     if not address.country:
-        raise PermanentError(
-            "buyer_country_missing",
-            "The order has no billing or shipping country for the buyer.",
-            message_es="El pedido no indica el país de facturación ni el de envío del comprador.",
-        )
+        raise PermanentError("buyer_country_missing")
     country = codes.country(address.country)
     if not country:
-        raise PermanentError(
-            "buyer_country_invalid",
-            f"The buyer country '{address.country}' is not an ISO 3166-1 code (BR-CL-14).",
-            message_es=f"El país del comprador '{address.country}' no es un código ISO 3166-1 (BR-CL-14).",
-        )
+        raise PermanentError("buyer_country_invalid", {"country": address.country})
     name = next(
         (
             clean_text(n)
@@ -93,11 +76,7 @@ def buyer(order: Order) -> Buyer:
         "",
     )
     if not name:
-        raise PermanentError(
-            "buyer_name_missing",
-            "The order has no buyer name or company for the invoice.",
-            message_es="El pedido no trae el nombre ni la razón social del comprador para la factura.",
-        )
+        raise PermanentError("buyer_name_missing")
     email = customer.email or address.email
     return Buyer(
         name=name,
@@ -145,11 +124,7 @@ def seller_endpoint(seller: Seller) -> tuple[str, str]:
         return from_vat
     if seller.email:
         return codes.EMAIL_SCHEME, seller.email
-    raise PermanentError(
-        "seller_endpoint_missing",
-        "The seller has no electronic address (endpoint_id and endpoint_scheme) for the invoice.",
-        message_es="El vendedor no tiene dirección electrónica (endpoint_id y endpoint_scheme) para la factura.",
-    )
+    raise PermanentError("seller_endpoint_missing")
 
 
 def buyer_endpoint(buyer: Buyer, show_vat: bool) -> tuple[str, str] | None:
@@ -184,21 +159,9 @@ def _check_dispatch(address: Address, country: str, seller: Seller) -> None:
     """An intra-community supply exempts goods sent to another member state (Art. 138 Directive 2006/112/EC); an
     invoice that says K for goods staying in the seller's country or leaving the EU would be wrong in law."""
     if not country:
-        raise PermanentError(
-            "delivery_country_invalid",
-            f"The delivery country '{address.country}' is not an ISO 3166-1 code, and an intra-community supply "
-            "must name the country the goods went to (BR-IC-12).",
-            message_es=f"El país de entrega '{address.country}' no es un código ISO 3166-1, y una entrega "
-            "intracomunitaria debe indicar el país al que se enviaron los bienes (BR-IC-12).",
-        )
+        raise PermanentError("delivery_country_invalid", {"country": address.country})
     if country == seller.country or country not in codes.EU_MEMBER_STATES:
-        raise PermanentError(
-            "intra_community_not_dispatched",
-            f"The order charges no VAT as an intra-community supply, but the goods go to {country}, which is not "
-            f"an EU member state other than the seller's ({seller.country}).",
-            message_es=f"El pedido no cobra IVA por ser una entrega intracomunitaria, pero los bienes van a "
-            f"{country}, que no es un Estado miembro de la UE distinto del del vendedor ({seller.country}).",
-        )
+        raise PermanentError("intra_community_not_dispatched", {"country": country, "seller_country": seller.country})
 
 
 def delivery(order: Order, seller: Seller, intra_community: bool) -> Delivery | None:

@@ -40,12 +40,7 @@ def category(
     """The VAT category of a line or charge taxed at `rate`, given who sells to whom and the store's settings."""
     if rate > 0:
         if invoice.default_tax_category == "O":
-            raise PermanentError(
-                "tax_category_conflict",
-                f"The store is set as not subject to VAT but the order charges {number_text(rate)}% tax.",
-                message_es=f"La tienda está configurada como no sujeta a IVA, pero el pedido cobra un "
-                f"{number_text(rate)}% de impuesto.",
-            )
+            raise PermanentError("tax_category_conflict", {"rate": number_text(rate)})
         return TaxCategory("S", rate)
     if seller.country in codes.EU_MEMBER_STATES:
         if buyer_country in codes.EU_MEMBER_STATES and buyer_country != seller.country and buyer_vat_id:
@@ -71,11 +66,7 @@ def rate(stated: Decimal | None, taxable: bool, net: Decimal, tax: Decimal, wher
         if abs(money(net * derived / 100) - tax) <= CENT:
             return derived.normalize()
     where_en, where_es = where
-    raise PermanentError(
-        "tax_rate_unknown",
-        f"The tax rate of {where_en} is not known and cannot be derived.",
-        message_es=f"El tipo de impuesto de {where_es} no se conoce y no puede calcularse a partir de los importes.",
-    )
+    raise PermanentError("tax_rate_unknown", {"where": where_en, "where_es": where_es})
 
 
 def line_where(line_id: str) -> tuple[str, str]:

@@ -60,16 +60,10 @@ def net_price(quantity: Decimal, price: Decimal, allowance: Decimal, net: Decima
 def totals(lines: list[DocumentLine], charges: list[DocumentCharge], expected: Decimal, prepaid: Decimal) -> Totals:
     """The document totals and VAT breakdown; `expected` is what the buyer paid (or was refunded)."""
     if not lines:
-        raise PermanentError(
-            "no_lines", "The document would have no lines.", message_es="El documento no tendría ninguna línea."
-        )
+        raise PermanentError("no_lines")
     categories = {line.category for line in lines} | {c.category for c in charges}
     if any(c.code == "O" for c in categories) and len(categories) > 1:
-        raise PermanentError(
-            "tax_category_conflict",
-            "An order not subject to VAT cannot also have lines with VAT categories.",
-            message_es="Un pedido no sujeto a IVA no puede tener a la vez líneas con categorías de IVA.",
-        )
+        raise PermanentError("tax_category_conflict", text="error.tax_category_mixed")
     bases: dict[TaxCategory, Decimal] = {}
     for line in lines:
         bases[line.category] = bases.get(line.category, ZERO) + line.net
@@ -91,9 +85,7 @@ def totals(lines: list[DocumentLine], charges: list[DocumentCharge], expected: D
     if abs(rounding) > tolerance:
         raise PermanentError(
             "totals_mismatch",
-            f"The order total {expected} does not match its lines, charges and tax ({tax_inclusive}).",
-            message_es=f"El total del pedido {expected} no cuadra con sus líneas, cargos e impuestos "
-            f"({tax_inclusive}).",
+            {"expected": str(expected), "computed": str(tax_inclusive)},
             detail=f"difference {rounding}, tolerance {tolerance}",
         )
     prepaid = money(prepaid)
