@@ -92,7 +92,7 @@ def test_csv_export_opens_in_a_spreadsheet_as_text_and_reads_back_unchanged(host
     status, headers, body = call(host, "GET", path)
     assert status == 200 and headers["content-type"].startswith("text/csv")
     header, *rows = body.decode().splitlines()
-    assert header == "sku,variant_id,item_code" and len(rows) == len(HOSTILE_MAP)
+    assert header == "sku,variant_id,product_id,item_code" and len(rows) == len(HOSTILE_MAP)
     for row in rows:
         assert QUOTED_ROW.fullmatch(row), row  # every cell quoted: a separator inside cannot start a new cell
         for cell in next(csv.reader(io.StringIO(row))):
