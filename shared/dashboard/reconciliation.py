@@ -10,9 +10,10 @@ from datetime import date
 from urllib.parse import urlencode
 
 from shared.bootstrap import Services
+from shared.dashboard.formats import translate
 from shared.dashboard.page import content_security_policy, environment
 from shared.handlers.reconciliation import KINDS, Report, parse_range, reconcile
-from shared.i18n import choose_language, translate
+from shared.texts import choose_language
 
 
 @dataclass(frozen=True)
