@@ -97,7 +97,7 @@ def test_csv_export_opens_in_a_spreadsheet_as_text_and_reads_back_unchanged(host
         assert QUOTED_ROW.fullmatch(row), row  # every cell quoted: a separator inside cannot start a new cell
         for cell in next(csv.reader(io.StringIO(row))):
             assert not cell.startswith(FORMULA_STARTS), row
-    assert '"\'-BLUE-MUG","","MUG-001"' in rows and '"\'@SUM(A1:A9)","","\'=cmd|\' /C calc\'!A0"' in rows
+    assert '"\'-BLUE-MUG","","","MUG-001"' in rows and '"\'@SUM(A1:A9)","","","\'=cmd|\' /C calc\'!A0"' in rows
     # What a merchant does next: edit the file, upload it again. Nothing may change on the way.
     assert call(host, "PUT", path, body, {"Content-Type": "text/csv"})[0] == 200
     status, _, again = call(host, "GET", f"{path}?format=json")
