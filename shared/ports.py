@@ -243,3 +243,131 @@ class Pingable(Protocol):
 
     def ping(self, queues: Sequence[str]) -> None:
         """Raise when the service, or one of these queues, cannot be reached with this identity."""
+
+
+# Store API ------------------------------------------------------------------------------------
+# The store's own API, outbound (shared.channels.<channel>.store_api, picked through the registry by
+# shared.channels.store_api.store_api(settings)): orders for the catch-up poll, reconciliation and backfill,
+# stock back to the store, and the webhook subscriptions the health check compares with what we need.
+# Adapters raise RetryableError for timeouts, 429 (after honouring Retry-After / query cost a few times) and
+# 5xx; PermanentError("store_api_refused", …) for a refusal a retry will not fix (401/403, a wrong base_url).
+
+
+@dataclass(frozen=True)
+class StoreOrder:
+    """One order as the store's API shows it: the summary reconciliation compares, and the raw JSON object
+    (the webhook's shape) that the catch-up poll and backfill feed through intake under the channel's POLL_TOPIC."""
+
+    order_id: str
+    number: str
+    status: str  # the store's own word (WooCommerce "processing", Shopify financial status / "cancelled")
+    total: Decimal
+    currency: str
+    created_at: datetime | None  # UTC
+    updated_at: datetime | None  # UTC
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    """One page of a listing; `cursor` is opaque (a page number, a Shopify page_info link) and None on the last."""
+
+    orders: list[StoreOrder]
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class StockItem:
+    """A product or variant of the store, by SKU. `ref` is the adapter's handle for a write (WooCommerce
+    "product_id" or "parent_id/variation_id"; Shopify the inventory item gid). `quantity` is the store's available
+    quantity now (None when it does not manage stock for this item, `managed` False)."""
+
+    sku: str
+    ref: str
+    managed: bool
+    quantity: int | None
+
+
+@dataclass(frozen=True)
+class StockChange:
+    """Set `item` to `quantity`. `item.quantity` is what the change replaces: Shopify refuses the write when the
+    store's quantity is no longer that (compareQuantity), so a concurrent sale is not overwritten."""
+
+    item: StockItem
+    quantity: int
+
+
+@dataclass(frozen=True)
+class StockWriteResult:
+    written: list[str]  # SKUs set
+    conflicts: list[str]  # SKUs whose store quantity changed since it was read: read again, then retry
+    refused: dict[str, str]  # SKU → the store's reason (no such product any more, stock not managed, …)
+
+
+WebhookStatus = Literal["active", "paused", "disabled"]
+
+
+@dataclass(frozen=True)
+class WebhookSubscription:
+    """One webhook subscription of the store. Shopify lists only live subscriptions (it deletes failing ones),
+    so its status is always "active"; WooCommerce keeps disabled ones (five failed deliveries in a row)."""
+
+    subscription_id: str
+    topic: str  # the channel's topic name, as in its TOPICS (order.updated, orders/create, …)
+    delivery_url: str
+    status: WebhookStatus
+
+
+OrderDateField = Literal["created", "updated"]
+
+
+class StoreApi(Protocol):
+    """The store's Admin/REST API for one store (credentials from its StoreSettings.api)."""
+
+    def can_read_orders(self) -> bool:
+        """Whether the credentials needed to list and read orders are configured (no call is made)."""
+
+    def list_orders(
+        self,
+        start: datetime,
+        end: datetime | None = None,
+        *,
+        by: OrderDateField = "updated",
+        cursor: str | None = None,
+    ) -> OrderPage:
+        """One page of the orders created or last updated (`by`) in [start, end) (UTC; end None means now),
+        oldest first, of any status. Pass the returned cursor to get the next page."""
+
+    def iter_orders(
+        self, start: datetime, end: datetime | None = None, *, by: OrderDateField = "updated", max_pages: int = 50
+    ) -> Iterator[StoreOrder]:
+        """Every order of list_orders, page after page, stopping after max_pages."""
+
+    def get_order(self, order_id: str) -> StoreOrder | None:
+        """One order, or None when the store has no such order (deleted)."""
+
+    def read_stock(self, skus: Sequence[str]) -> dict[str, StockItem]:
+        """The store's stock items for these SKUs (variants included); SKUs the store does not know are left out."""
+
+    def set_stock(self, changes: Sequence[StockChange]) -> StockWriteResult:
+        """Set each item's available quantity, batched within the store's limits (WooCommerce batch of 100 per
+        product/variations endpoint; Shopify inventorySetQuantities with compareQuantity)."""
+
+    def list_webhooks(self) -> list[WebhookSubscription]:
+        """Every webhook subscription of the store (all pages)."""
+
+    def create_webhook(self, topic: str, delivery_url: str, secret: str) -> WebhookSubscription:
+        """Subscribe `topic` to `delivery_url`, active, signed with `secret` (WooCommerce takes it per webhook;
+        Shopify signs with the app's secret, which must be the store's webhook_secret)."""
+
+    def delete_webhook(self, subscription_id: str) -> None:
+        """Remove one subscription; an unknown id is a no-op."""
+
+
+@runtime_checkable
+class ReportsStock(Protocol):
+    """A target that keeps stock and can say how much of each item a shop may sell now (Tryton per warehouse,
+    the UBL target's uploaded stock table)."""
+
+    def sellable_stock(self, item_codes: Sequence[str]) -> dict[str, Decimal]:
+        """Item code → quantity the shop may sell now; codes the target does not know are left out."""
