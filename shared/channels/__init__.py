@@ -40,6 +40,9 @@ class ChannelModule(Protocol):
     @property
     def POLL_TOPIC(self) -> str: ...  # the topic under which the catch-up poll feeds orders it read
 
+    @property
+    def TOPICS(self) -> Mapping[str, EventKind]: ...  # every topic handled: each needs a webhook subscription
+
     def is_ping(self, raw_body: bytes, headers: Mapping[str, str]) -> bool:
         """True for a store's "is this URL alive?" request, which is answered 200 without a signature."""
 

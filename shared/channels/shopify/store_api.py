@@ -257,8 +257,7 @@ def throttle_wait(body: dict[str, Any]) -> float:
 
 def _throttled(errors: list[Any]) -> bool:
     return any(
-        (isinstance(e, dict)
-        and (e.get("extensions") or {}).get("code") == "THROTTLED")
+        (isinstance(e, dict) and (e.get("extensions") or {}).get("code") == "THROTTLED")
         or _first_message([e]) == "Throttled"
         for e in errors
     )

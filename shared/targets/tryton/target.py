@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from typing import Any
@@ -22,9 +22,9 @@ from stdnum.eu import vat as eu_vat
 from shared.domain.order import Order, Refund
 from shared.domain.records import DocumentRef
 from shared.errors import PermanentError, RetryableError
-from shared.ports import AssignsNumbers, CancelsOrders, RecordsPayments, Ships
+from shared.ports import AssignsNumbers, CancelsOrders, RecordsPayments, ReportsStock, Ships
 from shared.stores import StoreSettings
-from shared.targets.tryton import mapper
+from shared.targets.tryton import mapper, stock
 from shared.targets.tryton.rpc import TrytonRpc, UncertainOutcome
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class KeyedLocks:
 CUSTOMER_LOCKS = KeyedLocks()
 
 
-class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders):
+class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders, ReportsStock):
     """shared.ports.Target for Tryton 8.2 (sale, account_invoice, stock, account_product modules).
 
     Raises PermanentError (the order goes to `held` with the ERP's message) for a functional refusal, an unmapped
@@ -749,6 +749,10 @@ class TrytonTarget(AssignsNumbers, Ships, RecordsPayments, CancelsOrders):
             f"Cancellation of order {order.number}",
         )
         return self._document(order, credit, "credit_note", "cancel")
+
+    def sellable_stock(self, item_codes: Sequence[str]) -> dict[str, Decimal]:
+        """Per product code, what a shop may sell from the warehouse now (shared.targets.tryton.stock)."""
+        return stock.sellable_stock(self.rpc, int(self._cached("warehouse")["id"]), item_codes)
 
     def stock_levels(self, item_codes: list[str]) -> dict[str, Decimal]:
         """Quantity on hand per product code in the warehouse today; codes Tryton does not know are left out."""
