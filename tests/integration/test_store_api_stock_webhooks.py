@@ -1,0 +1,267 @@
+"""The store API port against fake stores in the documented shapes (tests/fake_store.py): paging, 429 and GraphQL
+cost throttling; stock back to the store; webhook health and its repair."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from shared.channels.shopify.store_api import ShopifyApi
+from shared.channels.store_api import store_api
+from shared.domain.order import OrderState
+from shared.handlers import stock, webhook_health
+from shared.handlers.intake import receive_webhook
+from shared.handlers.stock import StockReading
+from shared.ports import ReportsStock
+from tests.fake_store import FakeShopify, FakeWooCommerce, Product, throttled, too_many
+from tests.support import FakeErpTarget, fixture_json, make_services, store_settings, webhook_headers
+
+NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+BASE = "https://o2c.example.net"
+
+
+class StockTarget(FakeErpTarget, ReportsStock):
+    """A target that keeps stock: a unit-test stand-in for Tryton (the live test is test_tryton_stock_sync.py)."""
+
+    def __init__(self, quantities: dict[str, Decimal]) -> None:
+        super().__init__()
+        self.quantities = quantities
+
+    def sellable_stock(self, item_codes: Sequence[str]) -> dict[str, Decimal]:
+        return {code: self.quantities[code] for code in item_codes if code in self.quantities}
+
+
+@pytest.fixture
+def woo(httpserver: HTTPServer) -> Iterator[FakeWooCommerce]:
+    store = FakeWooCommerce(httpserver)
+    store.products = [
+        Product(11, "BLUE-MUG-350ML", 40),
+        Product(12, "COFFEE-COL-1KG", 9),
+        Product(13, "MOLCAJETE-8IN", None, managed=False),
+        Product(31, "TEE-ORG-M", 5, parent_id=30),
+    ]
+    yield store
+
+
+@pytest.fixture
+def shop(httpserver: HTTPServer) -> Iterator[FakeShopify]:
+    store = FakeShopify(httpserver)
+    store.products = [Product(11, "BLUE-MUG-350ML", 40), Product(12, "COFFEE-COL-1KG", 9)]
+    yield store
+
+
+def _woo_settings(url: str, **extra: Any) -> Any:
+    return store_settings(
+        "demo-woo", "woocommerce", api={"base_url": url, "consumer_key": "ck", "consumer_secret": "cs"}, **extra
+    )
+
+
+def _shop_settings(url: str) -> Any:
+    return store_settings("demo-shopify", "shopify", api={"base_url": url, "access_token": "shpat_x"})
+
+
+def _services(tmp_path: Path, settings: Any, target: Any) -> Any:
+    return make_services(tmp_path, target, store=settings)
+
+
+# -- orders: paging and limits -------------------------------------------------------------------------------------
+
+
+def test_woocommerce_order_list_follows_x_wp_totalpages_across_pages(woo: FakeWooCommerce) -> None:
+    woo.per_page = 2
+    for order_id in range(5001, 5006):
+        order = fixture_json("woocommerce", "order_created")
+        order["id"], order["number"], order["total"] = order_id, str(order_id), "12.10"
+        woo.orders.append(order)
+    api = store_api(_woo_settings(woo.url))
+    orders = list(api.iter_orders(NOW - timedelta(days=1), NOW, by="created"))
+    assert [o.order_id for o in orders] == ["5001", "5002", "5003", "5004", "5005"]
+    assert orders[0].total == Decimal("12.10")
+    pages = [path for method, path, _ in woo.requests if path.startswith("/wp-json/wc/v3/orders")]
+    assert len(pages) == 3 and all("after=2026-11-27T10%3A00%3A00" in p and "before=" in p for p in pages)
+
+
+def test_woocommerce_429_is_waited_out_and_the_list_still_arrives(woo: FakeWooCommerce) -> None:
+    woo.orders.append(fixture_json("woocommerce", "order_created"))
+    woo.fail_next(too_many("0"))
+    woo.fail_next(too_many("0"))
+    orders = list(store_api(_woo_settings(woo.url)).iter_orders(NOW - timedelta(days=1)))
+    assert len(orders) == 1
+    assert len(woo.requests) == 3
+
+
+def test_woocommerce_deleted_order_reads_back_as_none(woo: FakeWooCommerce) -> None:
+    assert store_api(_woo_settings(woo.url)).get_order("999") is None
+
+
+def test_shopify_orders_follow_the_page_info_cursor(shop: FakeShopify) -> None:
+    shop.per_page = 1
+    for order_id in (820982911946154500, 820982911946154501):
+        order = fixture_json("shopify", "orders_create")
+        order["id"] = order_id
+        shop.orders.append(order)
+    orders = list(store_api(_shop_settings(shop.url)).iter_orders(NOW - timedelta(days=1)))
+    assert [o.order_id for o in orders] == ["820982911946154500", "820982911946154501"]
+    assert any("page_info=1" in path for _, path, _ in shop.requests)
+
+
+def test_shopify_throttled_graphql_waits_as_long_as_the_cost_bucket_needs(shop: FakeShopify) -> None:
+    shop.fail_next(throttled(requested=100, available=40, restore=50.0))
+    waits: list[float] = []
+    api = ShopifyApi(_shop_settings(shop.url), sleep=waits.append)
+    items = api.read_stock(["BLUE-MUG-350ML"])
+    assert items["BLUE-MUG-350ML"].quantity == 40
+    assert waits == [pytest.approx(1.2)]  # (100 - 40) / 50 points per second
+
+
+# -- stock back to the store ---------------------------------------------------------------------------------------
+
+
+def test_store_stock_follows_the_target_after_a_burst_of_sales(tmp_path: Path, woo: FakeWooCommerce) -> None:
+    target = StockTarget({"MUG-BLUE-350": Decimal("40"), "COF-COL-1000": Decimal("9"), "TEE-ORGANIC-M": Decimal("5")})
+    services = _services(tmp_path, _woo_settings(woo.url), target)
+    settings = services.stores["demo-woo"]
+    for _ in range(7):  # seven sales shipped in the target
+        target.quantities["MUG-BLUE-350"] -= 3
+        target.quantities["TEE-ORGANIC-M"] -= Decimal("0.5")
+    report = stock.sync_store_stock(services, settings)
+    assert woo.stock("BLUE-MUG-350ML") == 19
+    assert woo.stock("TEE-ORG-M") == 1  # 1.5 units: only whole ones are sold
+    assert sorted(report.written) == ["BLUE-MUG-350ML", "TEE-ORG-M"] and report.unchanged == 1
+    variation_batch = [
+        body for method, path, body in woo.requests if path == "/wp-json/wc/v3/products/30/variations/batch"
+    ]
+    assert variation_batch == [{"update": [{"id": 31, "stock_quantity": 1}]}]
+
+
+def test_products_without_stock_management_are_skipped_and_listed(tmp_path: Path, woo: FakeWooCommerce) -> None:
+    target = StockTarget({"MOLC-8": Decimal("3"), "OIL-EVOO-500": Decimal("2")})
+    services = _services(tmp_path, _woo_settings(woo.url), target)
+    report = stock.sync_store_stock(services, services.stores["demo-woo"])
+    assert report.not_managed == ["MOLCAJETE-8IN"]
+    assert report.not_in_store == ["OLIVE-OIL-500ML"]
+    assert not any(path.endswith("/batch") for _, path, _ in woo.requests)
+    assert stock.last_report(services, "demo-woo")["not_managed"] == ["MOLCAJETE-8IN"]
+
+
+def test_safety_buffer_is_held_back_and_never_goes_below_zero(tmp_path: Path, woo: FakeWooCommerce) -> None:
+    target = StockTarget({"MUG-BLUE-350": Decimal("12"), "COF-COL-1000": Decimal("2")})
+    services = _services(tmp_path, _woo_settings(woo.url, stock_sync={"safety_buffer": 3}), target)
+    stock.sync_store_stock(services, services.stores["demo-woo"])
+    assert (woo.stock("BLUE-MUG-350ML"), woo.stock("COFFEE-COL-1KG")) == (9, 0)
+
+
+def test_an_older_reading_never_overwrites_a_newer_one(tmp_path: Path, woo: FakeWooCommerce) -> None:
+    target = StockTarget({})
+    services = _services(tmp_path, _woo_settings(woo.url), target)
+    settings = services.stores["demo-woo"]
+    api = store_api(settings)
+    mapped = {"BLUE-MUG-350ML": "MUG-BLUE-350"}
+    newer = stock.apply_reading(services, settings, api, mapped, StockReading(NOW, {"MUG-BLUE-350": Decimal("7")}))
+    older = StockReading(NOW - timedelta(seconds=5), {"MUG-BLUE-350": Decimal("30")})
+    late = stock.apply_reading(services, settings, api, mapped, older)
+    assert newer.written == ["BLUE-MUG-350ML"] and late.skipped == "older_reading"
+    assert woo.stock("BLUE-MUG-350ML") == 7
+
+
+def test_shopify_stock_write_names_the_quantity_it_replaces_and_survives_a_sale_in_between(
+    tmp_path: Path, shop: FakeShopify
+) -> None:
+    target = StockTarget({"MUG-BLUE-350": Decimal("25"), "COF-COL-1000": Decimal("4")})
+    services = _services(tmp_path, _shop_settings(shop.url), target)
+    settings = services.stores["demo-shopify"]
+    api = store_api(settings)
+    original = api.read_stock
+
+    def read_then_sell(skus: Sequence[str]) -> Any:
+        items = original(skus)
+        if len(shop.requests) < 4:
+            shop.sell("BLUE-MUG-350ML", 1)  # a checkout between our read and our write
+        return items
+
+    api.read_stock = read_then_sell  # type: ignore[method-assign]
+    report = stock.sync_store_stock(services, settings, api=api)
+    assert (shop.stock("BLUE-MUG-350ML"), shop.stock("COFFEE-COL-1KG")) == (25, 4)
+    sets = [
+        body["variables"]["input"] for _, _, body in shop.requests if body and "inventorySetQuantities" in body["query"]
+    ]
+    assert sets[0]["quantities"][0]["compareQuantity"] == 40 and sets[0]["name"] == "available"
+    assert sorted(report.written) == ["BLUE-MUG-350ML", "COFFEE-COL-1KG"] and report.conflicts == []
+
+
+def test_shipping_an_order_pushes_its_products_stock_to_the_store(tmp_path: Path, woo: FakeWooCommerce) -> None:
+    target = StockTarget({"MUG-BLUE-350": Decimal("17"), "COF-COL-1000": Decimal("9")})
+    services = _services(tmp_path, _woo_settings(woo.url), target)
+    body = fixture_json("woocommerce", "order_created")
+    raw = json.dumps(body).encode()
+    receive_webhook(services, "woocommerce", "demo-woo", raw, webhook_headers("woocommerce", "order.created", raw))
+    services.bus.drain(services)
+    assert services.state.get_order("demo-woo", str(body["id"])).state == OrderState.PAID  # shipped, then paid
+    assert woo.stock("BLUE-MUG-350ML") == 17
+    batches = [b for _, path, b in woo.requests if path == "/wp-json/wc/v3/products/batch"]
+    assert batches == [{"update": [{"id": 11, "stock_quantity": 17}]}]  # only the order's products were read
+
+
+# -- webhook health --------------------------------------------------------------------------------------------------
+
+
+def test_disabled_webhook_is_reported_and_repaired(tmp_path: Path, woo: FakeWooCommerce) -> None:
+    settings = _woo_settings(woo.url)
+    url = f"{BASE}/api/webhooks/woocommerce/demo-woo"
+    woo.webhooks = [
+        {"id": 1, "status": "active", "topic": "order.created", "delivery_url": url},
+        {"id": 2, "status": "disabled", "topic": "order.updated", "delivery_url": url},  # five failures in a row
+        {"id": 3, "status": "active", "topic": "order.deleted", "delivery_url": url},
+    ]
+    services = _services(tmp_path, settings, None)
+    found = webhook_health.check_store(services, settings, BASE)
+    assert found["unhealthy"] == 2
+    assert {c["topic"]: c["finding"] for c in found["checks"]} == {
+        "order.created": "ok",
+        "order.deleted": "ok",
+        "order.restored": "missing",
+        "order.updated": "disabled",
+    }
+    repaired = webhook_health.repair(services, settings, BASE)
+    assert sorted(repaired["created"]) == ["order.restored", "order.updated"] and repaired["unhealthy"] == 0
+    assert sorted((h["topic"], h["status"]) for h in woo.webhooks) == [
+        ("order.created", "active"),
+        ("order.deleted", "active"),
+        ("order.restored", "active"),
+        ("order.updated", "active"),
+    ]
+    assert {h["secret"] for h in woo.webhooks if h["id"] > 3} == {settings.webhook_secret}
+    assert webhook_health.last_checks(services)["demo-woo"]["unhealthy"] == 0
+
+
+def test_shopify_missing_and_misdirected_subscriptions_are_reported_and_repaired(
+    tmp_path: Path, shop: FakeShopify
+) -> None:
+    settings = _shop_settings(shop.url)
+    url = f"{BASE}/api/webhooks/shopify/demo-shopify"
+    shop.webhooks = [
+        {"id": "gid://shopify/WebhookSubscription/1", "topic": "ORDERS_CREATE", "uri": url},
+        {"id": "gid://shopify/WebhookSubscription/2", "topic": "ORDERS_UPDATED", "uri": url},
+        {"id": "gid://shopify/WebhookSubscription/3", "topic": "ORDERS_PAID", "uri": "https://old.example.net/hook"},
+    ]
+    services = _services(tmp_path, settings, None)
+    found = webhook_health.check_store(services, settings, BASE)
+    findings = {c["topic"]: c["finding"] for c in found["checks"]}
+    assert findings == {
+        "orders/cancelled": "missing",
+        "orders/create": "ok",
+        "orders/paid": "wrong_url",
+        "orders/updated": "ok",
+        "refunds/create": "missing",
+    }
+    webhook_health.repair(services, settings, BASE)
+    topics_at_url = sorted(w["topic"] for w in shop.webhooks if w["uri"] == url)
+    assert topics_at_url == ["ORDERS_CANCELLED", "ORDERS_CREATE", "ORDERS_PAID", "ORDERS_UPDATED", "REFUNDS_CREATE"]
+    assert webhook_health.check_store(services, settings, BASE)["unhealthy"] == 0
