@@ -8,6 +8,8 @@ orders [--store S] [--state X]            list orders
 order STORE ORDER                         one order with its timeline
 retry STORE ORDER                         release a held or failed order
 erase STORE --email E | --tax-id T        redact one customer's personal data (issued documents stay)
+stock sync STORE                          set the store's stock from the target now
+webhooks check|repair STORE [--base-url]  webhook subscriptions: compare with what we need / re-create them
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from local import stock_cli
 from local.settings import load_local_settings
 from shared.actor import local_actor
 from shared.bootstrap import services
@@ -62,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     resubmit = commands.add_parser("resubmit")
     resubmit.add_argument("queue")
     resubmit.add_argument("sequence", type=int)
+    stock_cli.add_commands(commands)
     args = parser.parse_args(argv)
 
     load_local_settings(ROOT)
@@ -90,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "erase":
             # The erasure is recorded under the person who ran it: the operating-system user.
             _print(privacy.erase_customer(found, args.store, email=args.email, tax_id=args.tax_id, actor=local_actor()))
+        elif args.command in stock_cli.COMMANDS:
+            return stock_cli.run(found, args)
         elif args.command in ("dead-letters", "resubmit"):
             return _dead_letters(found.bus, args)
     except BadRequest as error:

@@ -13,15 +13,18 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
+from local.cli import main as cli_main
+from shared.bootstrap import override_services, services
 from shared.channels.shopify.store_api import ShopifyApi
 from shared.channels.store_api import store_api
 from shared.domain.order import OrderState
 from shared.handlers import stock, webhook_health
+from shared.handlers.health import health_report
 from shared.handlers.intake import receive_webhook
 from shared.handlers.stock import StockReading
 from shared.ports import ReportsStock
 from tests.fake_store import FakeShopify, FakeWooCommerce, Product, throttled, too_many
-from tests.support import FakeErpTarget, fixture_json, make_services, store_settings, webhook_headers
+from tests.support import FakeErpTarget, fixture_json, make_services, store_settings, webhook_headers, write_store_file
 
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 BASE = "https://o2c.example.net"
@@ -265,3 +268,35 @@ def test_shopify_missing_and_misdirected_subscriptions_are_reported_and_repaired
     topics_at_url = sorted(w["topic"] for w in shop.webhooks if w["uri"] == url)
     assert topics_at_url == ["ORDERS_CANCELLED", "ORDERS_CREATE", "ORDERS_PAID", "ORDERS_UPDATED", "REFUNDS_CREATE"]
     assert webhook_health.check_store(services, settings, BASE)["unhealthy"] == 0
+
+
+def test_cli_repairs_a_disabled_webhook_and_health_names_it_until_then(
+    tmp_path: Path, woo: FakeWooCommerce, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stores = tmp_path / "stores"
+    stores.mkdir()
+    api = {"base_url": woo.url, "consumer_key": "ck", "consumer_secret": "cs"}
+    write_store_file(stores, "demo-woo", "woocommerce", api=api)
+    monkeypatch.setenv("LOCAL_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("STORES_DIR", str(stores))
+    monkeypatch.setenv("PUBLIC_BASE_URL", BASE)
+    url = f"{BASE}/api/webhooks/woocommerce/demo-woo"
+    woo.webhooks = [
+        {"id": n, "status": "active", "topic": topic, "delivery_url": url}
+        for n, topic in enumerate(("order.created", "order.deleted", "order.restored"), 1)
+    ] + [{"id": 4, "status": "disabled", "topic": "order.updated", "delivery_url": url}]
+    override_services(None)
+    try:
+        assert cli_main(["webhooks", "check", "demo-woo"]) == 1
+        report = health_report(services())
+        assert report["warnings"] == ["webhooks"] and report["status"] == "ok"
+        assert report["checks"]["webhooks"]["demo-woo"]["problems"] == [
+            {"topic": "order.updated", "finding": "disabled"}
+        ]
+        assert cli_main(["webhooks", "repair", "demo-woo"]) == 0
+        assert "warnings" not in health_report(services())
+        assert [(h["topic"], h["status"]) for h in woo.webhooks if h["topic"] == "order.updated"] == [
+            ("order.updated", "active")
+        ]
+    finally:
+        override_services(None)
