@@ -28,11 +28,8 @@ def test_store_stock_equals_trytons_sellable_quantity_after_a_burst_of_sales(
 ) -> None:
     woo = FakeWooCommerce(httpserver)
     woo.products = [Product(11, "BLUE-MUG-350ML", 999), Product(12, "GREEN-TEA-100G", 999)]
-    settings = _store().model_copy(
-        update={
-            "api": _store().api.model_copy(update={"base_url": woo.url, "consumer_key": "ck", "consumer_secret": "cs"})
-        }
-    )
+    api = StoreApi(base_url=woo.url, consumer_key="ck", consumer_secret="cs")
+    settings = _store().model_copy(update={"api": api})
     target = TrytonTarget(settings)
     services = make_services(tmp_path, target, store=settings)
     services.state.put_sku_map("demo-woo", {code: code for code in CODES}, replace=True)
