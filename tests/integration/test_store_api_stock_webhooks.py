@@ -17,6 +17,8 @@ from local.cli import main as cli_main
 from shared.bootstrap import override_services, services
 from shared.channels.shopify.store_api import ShopifyApi
 from shared.channels.store_api import store_api
+from shared.dashboard.page import render_dashboard
+from shared.dashboard.view import dashboard_view
 from shared.domain.order import OrderState
 from shared.handlers import stock, webhook_health
 from shared.handlers.health import health_report
@@ -300,3 +302,30 @@ def test_cli_repairs_a_disabled_webhook_and_health_names_it_until_then(
         ]
     finally:
         override_services(None)
+
+
+@pytest.mark.parametrize(
+    ("lang", "summary", "finding"),
+    [
+        ("en", "Notifications not reaching this service: 1.", "disabled by the store after failed deliveries"),
+        ("es", "Avisos que no llegan a este servicio: 1.", "desactivada por la tienda tras entregas fallidas"),
+    ],
+)
+def test_dashboard_shows_a_disabled_webhook_and_skipped_stock_in_english_and_spanish(
+    tmp_path: Path, woo: FakeWooCommerce, lang: str, summary: str, finding: str
+) -> None:
+    url = f"{BASE}/api/webhooks/woocommerce/demo-woo"
+    woo.webhooks = [
+        {"id": n, "status": "active", "topic": topic, "delivery_url": url}
+        for n, topic in enumerate(("order.created", "order.deleted", "order.restored"), 1)
+    ] + [{"id": 4, "status": "disabled", "topic": "order.updated", "delivery_url": url}]
+    target = StockTarget({"MOLC-8": Decimal("3"), "MUG-BLUE-350": Decimal("8")})
+    services = _services(tmp_path, _woo_settings(woo.url), target)
+    webhook_health.check_store(services, services.stores["demo-woo"], BASE)
+    stock.sync_store_stock(services, services.stores["demo-woo"])
+    (panel,) = dashboard_view(services, {"lang": lang}, "").overview.panels
+    assert panel.webhooks is not None and panel.webhooks.summary == summary
+    assert [(p.topic, p.label) for p in panel.webhooks.problems] == [("order.updated", finding)]
+    assert panel.stock is not None and panel.stock.not_managed == ("MOLCAJETE-8IN",) and panel.stock.written == 1
+    html = render_dashboard(services, {"lang": lang}, "")
+    assert finding in html and "MOLCAJETE-8IN" in html and "webhooks repair demo-woo" in html
