@@ -22,6 +22,7 @@ from shared.dashboard.view import dashboard_view
 from shared.domain.order import OrderState
 from shared.handlers import stock, webhook_health
 from shared.handlers.health import health_report
+from shared.handlers.housekeeping import catch_up
 from shared.handlers.intake import receive_webhook
 from shared.handlers.stock import StockReading
 from shared.ports import ReportsStock
@@ -329,3 +330,24 @@ def test_dashboard_shows_a_disabled_webhook_and_skipped_stock_in_english_and_spa
     assert panel.stock is not None and panel.stock.not_managed == ("MOLCAJETE-8IN",) and panel.stock.written == 1
     html = render_dashboard(services, {"lang": lang}, "")
     assert finding in html and "MOLCAJETE-8IN" in html and "webhooks repair demo-woo" in html
+
+
+def test_with_webhooks_off_orders_placed_in_the_store_are_invoiced_exactly_once_by_the_poll(
+    tmp_path: Path, woo: FakeWooCommerce
+) -> None:
+    woo.per_page = 2  # three orders on two pages
+    for order_id in (6001, 6002, 6003):
+        order = fixture_json("woocommerce", "order_created")
+        order["id"], order["number"] = order_id, str(order_id)
+        order["date_modified_gmt"] = (NOW - timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M:%S")
+        woo.orders.append(order)
+    services = _services(tmp_path, _woo_settings(woo.url), None)
+    woo.fail_next(too_many("0"))  # the store is busy at first: waited out within the same poll
+    first = catch_up(services)
+    services.bus.drain(services)
+    second = catch_up(services)  # the next poll interval sees the same orders again (overlap)
+    services.bus.drain(services)
+    assert [(s["seen"], s["new"]) for s in first] == [(3, 3)] and [(s["seen"], s["new"]) for s in second] == [(3, 0)]
+    invoiced = services.state.list_orders("demo-woo", "invoiced")
+    assert sorted(r.order_id for r in invoiced) == ["6001", "6002", "6003"]
+    assert sorted(d.number for r in invoiced for d in r.documents) == ["INV-000001", "INV-000002", "INV-000003"]
