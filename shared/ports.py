@@ -17,6 +17,12 @@ from shared.domain.order import Order, Refund
 from shared.domain.records import Claim, DocumentRef, EventRecord, OrderRecord, TimelineEntry
 
 
+@dataclass(frozen=True)
+class StockLevel:
+    quantity: Decimal
+    as_of: datetime  # UTC: when the quantity was counted
+
+
 class ConcurrencyError(Exception):
     """A save lost an optimistic-concurrency race (version/ETag changed); reload and try again."""
 
@@ -74,6 +80,15 @@ class StateStore(Protocol):
     def put_sku_map(self, store_id: str, mapping: Mapping[str, str], replace: bool = True) -> None: ...
 
     def get_watermark(self, name: str) -> str | None: ...
+
+    # the stock table of a target that keeps no stock itself (the UBL outbox), uploaded by the merchant
+    def get_stock_table(self, store_id: str) -> dict[str, StockLevel]:
+        """Item code → its last uploaded quantity and the time that quantity was counted."""
+
+    def put_stock_table(self, store_id: str, levels: Mapping[str, Decimal], as_of: datetime) -> int:
+        """Set each item's quantity as counted at `as_of` (UTC), unless the table holds a newer count of that
+        item: an older reading never overwrites a newer one. Returns how many rows were written. Items not named
+        keep their row."""
 
     def set_watermark(self, name: str, value: str) -> None: ...
 
