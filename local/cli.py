@@ -9,6 +9,7 @@ order STORE ORDER                         one order with its timeline
 retry STORE ORDER                         release a held or failed order
 erase STORE --email E | --tax-id T        redact one customer's personal data (issued documents stay)
 stock sync STORE                          set the store's stock from the target now
+stock import STORE FILE.csv|FILE.json     the UBL target's stock table (item_code,quantity[,counted_at])
 webhooks check|repair STORE [--base-url]  webhook subscriptions: compare with what we need / re-create them
 """
 

@@ -35,7 +35,8 @@ class StockReading:
 class StockSyncReport:
     store_id: str
     read_at: str = ""
-    skipped: str = ""  # why nothing was done: "no_api", "target_keeps_no_stock", "older_reading", "disabled"
+    # why nothing was done: "no_api", "target_keeps_no_stock", "no_stock_reported", "older_reading", "disabled"
+    skipped: str = ""
     written: list[str] = field(default_factory=list)
     unchanged: int = 0
     not_managed: list[str] = field(default_factory=list)  # the store does not keep stock for these SKUs
@@ -92,6 +93,9 @@ def sync_store_stock(
     mapped = store_skus(services.sku_map(settings.store_id), skus)
     read_at = services.clock()
     reading = StockReading(read_at, target.sellable_stock(sorted(set(mapped.values()))))
+    if not reading.quantities:  # e.g. the UBL target before its first stock table upload: nothing to say
+        report.skipped = "no_stock_reported"
+        return report
     return apply_reading(services, settings, api, mapped, reading)
 
 
@@ -180,7 +184,7 @@ def sync_all(services: Services) -> list[dict[str, Any]]:
     reports = []
     for settings in services.stores.values():
         report = sync_store_stock(services, settings)
-        if report.skipped in ("no_api", "target_keeps_no_stock", "disabled"):
+        if report.skipped in ("no_api", "target_keeps_no_stock", "disabled", "no_stock_reported"):
             continue
         reports.append(report.as_dict())
     return reports

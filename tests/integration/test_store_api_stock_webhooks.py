@@ -10,10 +10,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import azure.functions as func
 import pytest
 from pytest_httpserver import HTTPServer
 
 from local.cli import main as cli_main
+from local.registry import registered_functions
 from shared.bootstrap import override_services, services
 from shared.channels.shopify.store_api import ShopifyApi
 from shared.channels.store_api import store_api
@@ -351,3 +353,81 @@ def test_with_webhooks_off_orders_placed_in_the_store_are_invoiced_exactly_once_
     invoiced = services.state.list_orders("demo-woo", "invoiced")
     assert sorted(r.order_id for r in invoiced) == ["6001", "6002", "6003"]
     assert sorted(d.number for r in invoiced for d in r.documents) == ["INV-000001", "INV-000002", "INV-000003"]
+
+
+def _put_stock(store_id: str, body: bytes, content_type: str = "text/csv") -> func.HttpResponse:
+    import function_app
+
+    request = func.HttpRequest(
+        "PUT",
+        f"http://127.0.0.1:7071/api/stores/{store_id}/stock",
+        headers={"content-type": content_type},
+        route_params={"store_id": store_id},
+        body=body,
+    )
+    return registered_functions(function_app.app)["stock_table"].get_user_function()(request)
+
+
+def test_ubl_store_follows_its_uploaded_stock_table_and_an_older_count_is_kept_out(
+    tmp_path: Path, woo: FakeWooCommerce
+) -> None:
+    services = make_services(tmp_path, None, store=_woo_settings(woo.url))  # the UBL outbox target
+    override_services(services)
+    try:
+        assert stock.sync_store_stock(services, services.stores["demo-woo"]).skipped == "no_stock_reported"
+        counted = "2026-11-28T09:00:00+00:00"
+        csv_body = f"item_code,quantity,counted_at\nMUG-BLUE-350,14,{counted}\nCOF-COL-1000,3.5,{counted}\n".encode()
+        first = _put_stock("demo-woo", csv_body)
+        assert first.status_code == 200 and json.loads(first.get_body())["written"] == 2
+        older = json.dumps({"counted_at": "2026-11-28T08:00:00+00:00", "stock": {"MUG-BLUE-350": 99}}).encode()
+        late = json.loads(_put_stock("demo-woo", older, "application/json").get_body())
+        assert late["written"] == 0 and late["kept_newer"] == 1
+        report = stock.sync_store_stock(services, services.stores["demo-woo"])
+        assert (woo.stock("BLUE-MUG-350ML"), woo.stock("COFFEE-COL-1KG")) == (14, 3)
+        assert sorted(report.written) == ["BLUE-MUG-350ML", "COFFEE-COL-1KG"]
+    finally:
+        override_services(None)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"sku,qty\nA,1\n", "header item_code,quantity"),
+        (b"item_code,quantity\nMUG,lots\n", "is not a number"),
+        (b"item_code,quantity\nMUG,1\nMUG,2\n", "listed twice"),
+        (b"item_code,quantity,counted_at\nMUG,1,2026-11-28T09:00:00\n", "time zone"),
+    ],
+)
+def test_a_bad_stock_table_is_a_clear_400_and_stores_nothing(
+    tmp_path: Path, woo: FakeWooCommerce, body: bytes, reason: str
+) -> None:
+    services = make_services(tmp_path, None, store=_woo_settings(woo.url))
+    override_services(services)
+    try:
+        response = _put_stock("demo-woo", body)
+        assert response.status_code == 400 and response.headers["Content-Type"].startswith("application/problem+json")
+        assert reason in json.loads(response.get_body())["detail"]
+        assert services.state.get_stock_table("demo-woo") == {}
+    finally:
+        override_services(None)
+
+
+def test_cli_imports_a_stock_table_and_syncs_the_store(
+    tmp_path: Path, woo: FakeWooCommerce, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stores = tmp_path / "stores"
+    stores.mkdir()
+    api = {"base_url": woo.url, "consumer_key": "ck", "consumer_secret": "cs"}
+    write_store_file(stores, "demo-woo", "woocommerce", api=api, sku_map={"BLUE-MUG-350ML": "MUG-BLUE-350"})
+    monkeypatch.setenv("LOCAL_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("STORES_DIR", str(stores))
+    table = tmp_path / "stock.csv"
+    table.write_text("item_code,quantity\nMUG-BLUE-350,6\n", encoding="utf-8")
+    override_services(None)
+    try:
+        assert cli_main(["stock", "import", "demo-woo", str(table)]) == 0
+        assert cli_main(["stock", "sync", "demo-woo"]) == 0
+        assert '"written": [\n    "BLUE-MUG-350ML"\n  ]' in capsys.readouterr().out
+        assert woo.stock("BLUE-MUG-350ML") == 6
+    finally:
+        override_services(None)

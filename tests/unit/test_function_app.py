@@ -29,12 +29,15 @@ EXPECTED_HTTP = {
     "dashboard_static": ("dashboard/static/{name}", ["GET"]),
     "erase_customer": ("stores/{store_id}/erasure", ["POST"]),
     "get_document": ("documents/{store_id}/{number}", ["GET"]),
+    "stock_table": ("stores/{store_id}/stock", ["GET", "PUT"]),
 }
 EXPECTED_TIMERS = {
     "catch_up_poll": "%CatchUpSchedule%",
     "sweep_stuck_orders": "%SweepSchedule%",
     "apply_retention": "%RetentionSchedule%",
     "relay_unsent_events": "%OutboxRelaySchedule%",
+    "stock_sync": "%StockSyncSchedule%",
+    "webhook_health": "%WebhookHealthSchedule%",
 }
 EXPECTED_QUEUES = {
     "order_events": "%OrderEventsQueue%",

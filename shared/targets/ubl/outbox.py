@@ -8,8 +8,9 @@ and issuing again returns it without rewriting.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
 
 from lxml import etree
 
@@ -17,7 +18,15 @@ from shared.domain.order import Order, Refund
 from shared.domain.records import DocumentRef
 from shared.domain.rules.mapping import transform_payment_terms
 from shared.errors import PermanentError, RetryableError
-from shared.ports import DocumentExists, DocumentStore, InvalidDocumentName, Preflights, document_name
+from shared.ports import (
+    DocumentExists,
+    DocumentStore,
+    InvalidDocumentName,
+    Preflights,
+    ReportsStock,
+    StockLevel,
+    document_name,
+)
 from shared.stores import InvoiceSettings, StoreSettings
 from shared.targets.ubl import codes
 from shared.targets.ubl.codes import clean_text
@@ -45,7 +54,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class UblOutboxTarget(Preflights):
+class UblOutboxTarget(Preflights, ReportsStock):
     """Target port over a document store of Peppol BIS 3.0 UBL files. Idempotent on the document number."""
 
     name = "ubl"
@@ -56,11 +65,18 @@ class UblOutboxTarget(Preflights):
         settings: StoreSettings,
         item_codes: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        stock_table: Callable[[], Mapping[str, StockLevel]] | None = None,
     ) -> None:
         self.documents = documents
         self.settings = settings
         self.item_codes: Mapping[str, str] = item_codes or {}
         self.clock = clock
+        self.stock_table = stock_table or dict
+
+    def sellable_stock(self, item_codes: Sequence[str]) -> dict[str, Decimal]:
+        """The merchant's uploaded stock table (PUT /api/stores/{store_id}/stock): this target keeps no stock."""
+        table = self.stock_table()
+        return {code: table[code].quantity for code in item_codes if code in table}
 
     def _checked(self, number: str) -> str:
         # The number names a file or a blob: refuse anything that could leave the store's folder or hide it.
