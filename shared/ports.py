@@ -350,8 +350,9 @@ class StoreApi(Protocol):
         by: OrderDateField = "updated",
         cursor: str | None = None,
     ) -> OrderPage:
-        """One page of the orders created or last updated (`by`) in [start, end) (UTC; end None means now),
-        oldest first, of any status. Pass the returned cursor to get the next page."""
+        """One page of the orders created or last updated (`by`) in [start, end) (UTC; end None means now), of any
+        status, in the store's order (WooCommerce oldest first; Shopify as its REST API lists them). Pass the returned
+        cursor to get the next page."""
 
     def iter_orders(
         self, start: datetime, end: datetime | None = None, *, by: OrderDateField = "updated", max_pages: int = 50

@@ -97,7 +97,7 @@ class ShopifyApi:
             response = self.http.call("GET", cursor)
         else:
             low, high = _DATE_PARAMS[by]
-            params = {low: _iso(start), "status": "any", "limit": str(PAGE_SIZE), "order": f"{by}_at asc"}
+            params = {low: _iso(start), "status": "any", "limit": str(PAGE_SIZE)}
             if end is not None:
                 params[high] = _iso(end)
             response = self.http.call("GET", f"{self.base}/orders.json", params=params)
