@@ -22,6 +22,7 @@ from shared.channels.store_api import store_api
 from shared.dashboard.page import render_dashboard
 from shared.dashboard.view import dashboard_view
 from shared.domain.order import OrderState
+from shared.errors import RetryableError
 from shared.handlers import stock, webhook_health
 from shared.handlers.health import health_report
 from shared.handlers.housekeeping import catch_up
@@ -431,3 +432,20 @@ def test_cli_imports_a_stock_table_and_syncs_the_store(
         assert woo.stock("BLUE-MUG-350ML") == 6
     finally:
         override_services(None)
+
+
+def test_woocommerce_5xx_is_backed_off_and_a_store_that_stays_down_is_a_retryable_error(woo: FakeWooCommerce) -> None:
+    api = store_api(_woo_settings(woo.url))
+    woo.fail_next(_json_error(503))
+    assert api.list_webhooks() == []  # the second attempt answered
+    for _ in range(4):  # the first call and its three retries
+        woo.fail_next(_json_error(502))
+    with pytest.raises(RetryableError):
+        api.list_webhooks()
+    assert len(woo.requests) == 6
+
+
+def _json_error(status: int) -> Any:
+    from werkzeug import Response
+
+    return Response('{"code": "internal_server_error"}', status=status, content_type="application/json")
