@@ -81,11 +81,20 @@ def iter_pages(api: StoreApi, start: datetime, end: datetime | None, by: Any, ma
             return
 
 
+class CappedRetry(Retry):
+    """urllib3's Retry with the wait a Retry-After header asks for capped: a store (or a plugin in front of it) that
+    asks for an hour must not hold a function invocation that long; the next message or timer run retries."""
+
+    def get_retry_after(self, response: Any) -> float | None:
+        asked = super().get_retry_after(response)
+        return None if asked is None else min(asked, MAX_RETRY_AFTER_SECONDS)
+
+
 class StoreHttp:
     """One store's HTTP session: authentication, timeouts, retries on 429/5xx, typed errors."""
 
     def __init__(self, auth: tuple[str, str] | None = None, headers: dict[str, str] | None = None) -> None:
-        retry = Retry(
+        retry = CappedRetry(
             total=RETRIES,
             connect=RETRIES,
             read=0,  # a read timeout may have done the write: the caller's idempotent retry decides
@@ -95,8 +104,8 @@ class StoreHttp:
             backoff_factor=BACKOFF_SECONDS,
             respect_retry_after_header=True,
             raise_on_status=False,
+            backoff_max=MAX_RETRY_AFTER_SECONDS,
         )
-        Retry.DEFAULT_BACKOFF_MAX = MAX_RETRY_AFTER_SECONDS
         self.session = requests.Session()
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
         self.session.mount("https://", HTTPAdapter(max_retries=retry))

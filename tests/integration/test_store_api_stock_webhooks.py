@@ -449,3 +449,14 @@ def _json_error(status: int) -> Any:
     from werkzeug import Response
 
     return Response('{"code": "internal_server_error"}', status=status, content_type="application/json")
+
+
+def test_a_retry_after_of_an_hour_is_waited_only_up_to_the_cap() -> None:
+    from urllib3 import HTTPResponse
+
+    from shared.channels.store_api import MAX_RETRY_AFTER_SECONDS, CappedRetry
+
+    retry = CappedRetry(total=3)
+    assert retry.get_retry_after(HTTPResponse(headers={"Retry-After": "3600"}, status=429)) == MAX_RETRY_AFTER_SECONDS
+    assert retry.get_retry_after(HTTPResponse(headers={"Retry-After": "2"}, status=429)) == 2
+    assert isinstance(retry.increment("GET", "/", HTTPResponse(status=429)), CappedRetry)  # kept across attempts
