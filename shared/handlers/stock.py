@@ -8,7 +8,7 @@ reading taken before it is dropped. Products the store does not manage stock for
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
@@ -114,19 +114,25 @@ def apply_reading(
         for sku, code in mapped.items()
         if code in reading.quantities
     }
+
+    def still_newest() -> bool:
+        # Checked again just before each write: another run may have applied a newer reading while this one read.
+        return not _older_than_applied(services, settings.store_id, reading.read_at)
+
     try:
-        _write(api, desired, report)
+        _write(api, desired, report, still_newest)
         if report.conflicts:  # a sale in between (Shopify compareQuantity): read again and write once more
             again = {sku: desired[sku] for sku in report.conflicts}
             report.conflicts = []
-            _write(api, again, report)
+            _write(api, again, report, still_newest)
     except (RetryableError, PermanentError) as error:
         permanent = isinstance(error, PermanentError)
         report.error = error.code if isinstance(error, PermanentError) else "store_api_unavailable"
         log.warning("stock store=%s store API failed: %s", settings.store_id, report.error)
         telemetry.record_target_call("store_api", "permanent" if permanent else "retryable", settings.store_id)
     else:
-        services.state.set_watermark(reading_mark(settings.store_id), reading.read_at.isoformat())
+        if not report.skipped:
+            services.state.set_watermark(reading_mark(settings.store_id), reading.read_at.isoformat())
     services.state.set_watermark(report_mark(settings.store_id), json.dumps(report.as_dict()))
     log.info(
         "stock store=%s written=%d unchanged=%d not_managed=%d",
@@ -143,7 +149,9 @@ def _older_than_applied(services: Services, store_id: str, read_at: datetime) ->
     return bool(last) and datetime.fromisoformat(str(last)) > read_at
 
 
-def _write(api: StoreApi, desired: Mapping[str, int], report: StockSyncReport) -> None:
+def _write(
+    api: StoreApi, desired: Mapping[str, int], report: StockSyncReport, still_newest: Callable[[], bool]
+) -> None:
     items = api.read_stock(sorted(desired))
     changes: list[StockChange] = []
     for sku in sorted(desired):
@@ -157,6 +165,9 @@ def _write(api: StoreApi, desired: Mapping[str, int], report: StockSyncReport) -
         else:
             changes.append(StockChange(item, desired[sku]))
     if not changes:
+        return
+    if not still_newest():
+        report.skipped = "older_reading"
         return
     result = api.set_stock(changes)
     report.written.extend(result.written)

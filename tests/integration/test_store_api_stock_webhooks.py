@@ -460,3 +460,24 @@ def test_a_retry_after_of_an_hour_is_waited_only_up_to_the_cap() -> None:
     assert retry.get_retry_after(HTTPResponse(headers={"Retry-After": "3600"}, status=429)) == MAX_RETRY_AFTER_SECONDS
     assert retry.get_retry_after(HTTPResponse(headers={"Retry-After": "2"}, status=429)) == 2
     assert isinstance(retry.increment("GET", "/", HTTPResponse(status=429)), CappedRetry)  # kept across attempts
+
+
+def test_a_reading_overtaken_while_it_read_the_store_writes_nothing(tmp_path: Path, woo: FakeWooCommerce) -> None:
+    services = _services(tmp_path, _woo_settings(woo.url), StockTarget({}))
+    settings = services.stores["demo-woo"]
+    api = store_api(settings)
+    original = api.read_stock
+
+    def overtaken(skus: Sequence[str]) -> Any:
+        items = original(skus)
+        newer = StockReading(NOW + timedelta(seconds=1), {"MUG-BLUE-350": Decimal("5")})
+        stock.apply_reading(services, settings, store_api(settings), {"BLUE-MUG-350ML": "MUG-BLUE-350"}, newer)
+        return items
+
+    api.read_stock = overtaken  # type: ignore[method-assign]
+    report = stock.apply_reading(
+        services, settings, api, {"BLUE-MUG-350ML": "MUG-BLUE-350"}, StockReading(NOW, {"MUG-BLUE-350": Decimal("30")})
+    )
+    assert report.skipped == "older_reading" and report.written == []
+    assert woo.stock("BLUE-MUG-350ML") == 5
+    assert services.state.get_watermark(stock.reading_mark("demo-woo")) == (NOW + timedelta(seconds=1)).isoformat()
