@@ -7,6 +7,7 @@ import azure.functions as func
 from functions.http import http_errors, json_response, request_actor
 from shared.bootstrap import services
 from shared.handlers import catalog, operations
+from shared.handlers import stock_table as stock_tables
 from shared.handlers.documents import get_document, get_printable_invoice, printable_name
 from shared.handlers.health import health_report
 from shared.handlers.simulate import simulate_order
@@ -89,6 +90,20 @@ def get_verifactu_records(req: func.HttpRequest) -> func.HttpResponse:
 @http_errors
 def simulate(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(200, simulate_order(services(), req.route_params["store_id"], req.get_body(), _lang(req)))
+
+
+@bp.function_name("stock_table")
+@bp.route(route="stores/{store_id}/stock", methods=["GET", "PUT"], auth_level=func.AuthLevel.FUNCTION)
+@http_errors
+def stock_table(req: func.HttpRequest) -> func.HttpResponse:
+    """The UBL target's stock table (shared.handlers.stock_table): PUT a CSV or JSON count, GET what is kept."""
+    store_id = req.route_params["store_id"]
+    if req.method == "PUT":
+        imported = stock_tables.import_stock_table(
+            services(), store_id, req.get_body(), req.headers.get("content-type", "")
+        )
+        return json_response(200, imported)
+    return json_response(200, stock_tables.export_stock_table(services(), store_id))
 
 
 @bp.function_name("get_document")

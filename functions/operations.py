@@ -1,5 +1,6 @@
-"""Timers: the catch-up poll of store APIs, the stuck-order sweep, personal-data retention and the outbox
-relay; the erasure request for one customer's personal data; reconciliation and backfill for operators."""
+"""Timers: the catch-up poll of store APIs, the stuck-order sweep, stock back to the store, webhook health,
+personal-data retention and the outbox relay; the erasure request for one customer's personal data; reconciliation
+and backfill for operators."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from shared.handlers.housekeeping import catch_up, sweep_stuck_orders
 from shared.handlers.privacy import apply_retention, erase_customer, erasure_request
 from shared.handlers.reconciliation import parse_range, reconcile
 from shared.handlers.relay import relay_unsent_events
+from shared.handlers.stock import sync_all
+from shared.handlers.webhook_health import check_all
 
 bp = func.Blueprint()
 
@@ -27,6 +30,21 @@ def catch_up_poll(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(schedule="%SweepSchedule%", arg_name="timer", run_on_startup=False)
 def sweep(timer: func.TimerRequest) -> None:
     sweep_stuck_orders(services())
+
+
+# -- stock back to the store and webhook health (shared.handlers.stock, shared.handlers.webhook_health) --------
+
+
+@bp.function_name("stock_sync")
+@bp.timer_trigger(schedule="%StockSyncSchedule%", arg_name="timer", run_on_startup=False)
+def stock_sync(timer: func.TimerRequest) -> None:
+    sync_all(services())
+
+
+@bp.function_name("webhook_health")
+@bp.timer_trigger(schedule="%WebhookHealthSchedule%", arg_name="timer", run_on_startup=False)
+def webhook_health(timer: func.TimerRequest) -> None:
+    check_all(services())
 
 
 # -- personal data: the retention timer and the erasure request (shared.handlers.privacy) --------------

@@ -11,6 +11,9 @@ erase STORE --email E | --tax-id T        redact one customer's personal data (i
 verifactu-send                            submit pending VERI*FACTU records to the AEAT now (as the timer does)
 reconcile STORE --from D --to D [--csv] [--redrive] [--lang es]   store, service and target compared
 backfill STORE --from D --to D [--apply]  import past orders (a dry run unless --apply)
+stock sync STORE                          set the store's stock from the target now
+stock import STORE FILE.csv|FILE.json     the UBL target's stock table (item_code,quantity[,counted_at])
+webhooks check|repair STORE [--base-url]  webhook subscriptions: compare with what we need / re-create them
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from local import stock_cli
 from local.settings import load_local_settings
 from shared.actor import local_actor
 from shared.bootstrap import services
@@ -79,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     resubmit = commands.add_parser("resubmit")
     resubmit.add_argument("queue")
     resubmit.add_argument("sequence", type=int)
+    stock_cli.add_commands(commands)
     args = parser.parse_args(argv)
 
     load_local_settings(ROOT)
@@ -118,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
                 _print(report.as_dict(args.lang))
         elif args.command == "backfill":
             return _backfill(found, args)
+        elif args.command in stock_cli.COMMANDS:
+            return stock_cli.run(found, args)
         elif args.command in ("dead-letters", "resubmit"):
             return _dead_letters(found.bus, args)
     except BadRequest as error:

@@ -116,7 +116,8 @@ def build_target(settings: StoreSettings, services: Services) -> Target:
         from shared.targets.ubl.outbox import UblOutboxTarget
 
         item_codes = services.sku_map(settings.store_id)
-        return UblOutboxTarget(services.document_store, settings, item_codes)
+        stock_table = lambda: services.state.get_stock_table(settings.store_id)  # noqa: E731  (read at each use)
+        return UblOutboxTarget(services.document_store, settings, item_codes, stock_table=stock_table)
     if settings.target == "tryton":
         from shared.targets.tryton.target import TrytonTarget
 

@@ -18,6 +18,12 @@ from shared.domain.records import Claim, DocumentRef, EventRecord, OrderRecord, 
 from shared.domain.verifactu import RecordState, VerifactuRecord
 
 
+@dataclass(frozen=True)
+class StockLevel:
+    quantity: Decimal
+    as_of: datetime  # UTC: when the quantity was counted
+
+
 class ConcurrencyError(Exception):
     """A save lost an optimistic-concurrency race (version/ETag changed); reload and try again."""
 
@@ -75,6 +81,15 @@ class StateStore(Protocol):
     def put_sku_map(self, store_id: str, mapping: Mapping[str, str], replace: bool = True) -> None: ...
 
     def get_watermark(self, name: str) -> str | None: ...
+
+    # the stock table of a target that keeps no stock itself (the UBL outbox), uploaded by the merchant
+    def get_stock_table(self, store_id: str) -> dict[str, StockLevel]:
+        """Item code → its last uploaded quantity and the time that quantity was counted."""
+
+    def put_stock_table(self, store_id: str, levels: Mapping[str, Decimal], as_of: datetime) -> int:
+        """Set each item's quantity as counted at `as_of` (UTC), unless the table holds a newer count of that
+        item: an older reading never overwrites a newer one. Returns how many rows were written. Items not named
+        keep their row."""
 
     def set_watermark(self, name: str, value: str) -> None: ...
 
@@ -295,3 +310,132 @@ class Pingable(Protocol):
 
     def ping(self, queues: Sequence[str]) -> None:
         """Raise when the service, or one of these queues, cannot be reached with this identity."""
+
+
+# Store API ------------------------------------------------------------------------------------
+# The store's own API, outbound (shared.channels.<channel>.store_api, picked through the registry by
+# shared.channels.store_api.store_api(settings)): orders for the catch-up poll, reconciliation and backfill,
+# stock back to the store, and the webhook subscriptions the health check compares with what we need.
+# Adapters raise RetryableError for timeouts, 429 (after honouring Retry-After / query cost a few times) and
+# 5xx; PermanentError("store_api_refused", …) for a refusal a retry will not fix (401/403, a wrong base_url).
+
+
+@dataclass(frozen=True)
+class StoreOrder:
+    """One order as the store's API shows it: the summary reconciliation compares, and the raw JSON object
+    (the webhook's shape) that the catch-up poll and backfill feed through intake under the channel's POLL_TOPIC."""
+
+    order_id: str
+    number: str
+    status: str  # the store's own word (WooCommerce "processing", Shopify financial status / "cancelled")
+    total: Decimal
+    currency: str
+    created_at: datetime | None  # UTC
+    updated_at: datetime | None  # UTC
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    """One page of a listing; `cursor` is opaque (a page number, a Shopify page_info link) and None on the last."""
+
+    orders: list[StoreOrder]
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class StockItem:
+    """A product or variant of the store, by SKU. `ref` is the adapter's handle for a write (WooCommerce
+    "product_id" or "parent_id/variation_id"; Shopify the inventory item gid). `quantity` is the store's available
+    quantity now (None when it does not manage stock for this item, `managed` False)."""
+
+    sku: str
+    ref: str
+    managed: bool
+    quantity: int | None
+
+
+@dataclass(frozen=True)
+class StockChange:
+    """Set `item` to `quantity`. `item.quantity` is what the change replaces: Shopify refuses the write when the
+    store's quantity is no longer that (compareQuantity), so a concurrent sale is not overwritten."""
+
+    item: StockItem
+    quantity: int
+
+
+@dataclass(frozen=True)
+class StockWriteResult:
+    written: list[str]  # SKUs set
+    conflicts: list[str]  # SKUs whose store quantity changed since it was read: read again, then retry
+    refused: dict[str, str]  # SKU → the store's reason (no such product any more, stock not managed, …)
+
+
+WebhookStatus = Literal["active", "paused", "disabled"]
+
+
+@dataclass(frozen=True)
+class WebhookSubscription:
+    """One webhook subscription of the store. Shopify lists only live subscriptions (it deletes failing ones),
+    so its status is always "active"; WooCommerce keeps disabled ones (five failed deliveries in a row)."""
+
+    subscription_id: str
+    topic: str  # the channel's topic name, as in its TOPICS (order.updated, orders/create, …)
+    delivery_url: str
+    status: WebhookStatus
+
+
+OrderDateField = Literal["created", "updated"]
+
+
+class StoreApi(Protocol):
+    """The store's Admin/REST API for one store (credentials from its StoreSettings.api)."""
+
+    def can_read_orders(self) -> bool:
+        """Whether the credentials needed to list and read orders are configured (no call is made)."""
+
+    def list_orders(
+        self,
+        start: datetime,
+        end: datetime | None = None,
+        *,
+        by: OrderDateField = "updated",
+        cursor: str | None = None,
+    ) -> OrderPage:
+        """One page of the orders created or last updated (`by`) in [start, end) (UTC; end None means now), of any
+        status, in the store's order (WooCommerce oldest first; Shopify as its REST API lists them). Pass the returned
+        cursor to get the next page."""
+
+    def iter_orders(
+        self, start: datetime, end: datetime | None = None, *, by: OrderDateField = "updated", max_pages: int = 50
+    ) -> Iterator[StoreOrder]:
+        """Every order of list_orders, page after page, stopping after max_pages."""
+
+    def get_order(self, order_id: str) -> StoreOrder | None:
+        """One order, or None when the store has no such order (deleted)."""
+
+    def read_stock(self, skus: Sequence[str]) -> dict[str, StockItem]:
+        """The store's stock items for these SKUs (variants included); SKUs the store does not know are left out."""
+
+    def set_stock(self, changes: Sequence[StockChange]) -> StockWriteResult:
+        """Set each item's available quantity, batched within the store's limits (WooCommerce batch of 100 per
+        product/variations endpoint; Shopify inventorySetQuantities with compareQuantity)."""
+
+    def list_webhooks(self) -> list[WebhookSubscription]:
+        """Every webhook subscription of the store (all pages)."""
+
+    def create_webhook(self, topic: str, delivery_url: str, secret: str) -> WebhookSubscription:
+        """Subscribe `topic` to `delivery_url`, active, signed with `secret` (WooCommerce takes it per webhook;
+        Shopify signs with the app's secret, which must be the store's webhook_secret)."""
+
+    def delete_webhook(self, subscription_id: str) -> None:
+        """Remove one subscription; an unknown id is a no-op."""
+
+
+@runtime_checkable
+class ReportsStock(Protocol):
+    """A target that keeps stock and can say how much of each item a shop may sell now (Tryton per warehouse,
+    the UBL target's uploaded stock table)."""
+
+    def sellable_stock(self, item_codes: Sequence[str]) -> dict[str, Decimal]:
+        """Item code → quantity the shop may sell now; codes the target does not know are left out."""

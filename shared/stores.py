@@ -144,6 +144,14 @@ class StoreApi(_Settings):
     consumer_secret: str = ""  # WooCommerce
     access_token: str = ""  # Shopify Admin API
     api_version: str = "2025-07"  # Shopify
+    location_id: str = ""  # Shopify: the location (gid://shopify/Location/…) whose stock follows the target's
+
+
+class StockSyncSettings(_Settings):
+    """Stock back to the store (shared.handlers.stock): the target's sellable quantity minus a safety buffer."""
+
+    enabled: bool = True  # with store API credentials and a target that reports stock
+    safety_buffer: int = Field(default=0, ge=0)  # units held back from the store per product
 
 
 class TrytonSettings(_Settings):
@@ -193,6 +201,7 @@ class StoreSettings(_Settings):
     # Validation rules; their schema lives with the rules (shared.domain.rules) and is checked there.
     rules: dict[str, Any] = Field(default_factory=dict)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    stock_sync: StockSyncSettings = Field(default_factory=StockSyncSettings)
     outgoing_writes: bool = True  # False blocks every write to the target and store (a safe pause)
     # Spain: chained VERI*FACTU records for every document the UBL target issues (shared.fiscal.verifactu).
     verifactu: VerifactuSettings = Field(default_factory=VerifactuSettings)

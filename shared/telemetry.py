@@ -130,6 +130,11 @@ class _Instruments:
         self.orders_stuck = meter.create_gauge(
             "orders_stuck", unit="{order}", description="Orders past their stage deadline, per store"
         )
+        self.webhooks_unhealthy = meter.create_gauge(
+            "webhooks_unhealthy",
+            unit="{subscription}",
+            description="Needed webhook subscriptions missing, disabled, paused or misdirected, per store",
+        )
 
 
 @functools.cache
@@ -150,6 +155,11 @@ def record_target_call(target: str, outcome: str, store_id: str) -> None:
 def record_stuck_orders(count: int, store_id: str) -> None:
     """The stuck-order sweeper's finding for one store (metric orders_stuck, read by an alert)."""
     _instruments().orders_stuck.set(count, safe_attributes({"store.id": store_id}))
+
+
+def record_unhealthy_webhooks(count: int, store_id: str) -> None:
+    """The webhook health check's finding for one store (metric webhooks_unhealthy, read by an alert)."""
+    _instruments().webhooks_unhealthy.set(count, safe_attributes({"store.id": store_id}))
 
 
 def _message_properties(message: func.ServiceBusMessage) -> dict[str, str]:

@@ -112,6 +112,13 @@ var logAlerts = [
     window: 'PT15M'
     query: 'customMetrics | where name == "queue_age_seconds" | summarize oldest = max(valueMax) by stage = tostring(customDimensions["stage"]) | where oldest > ${queueAgeThresholdSeconds}'
   }
+  {
+    key: 'webhooks-unhealthy'
+    description: 'A store has a needed webhook subscription missing, disabled, paused or pointing elsewhere: orders arrive only with the catch-up poll. Repair: python -m local.cli webhooks repair STORE.'
+    severity: 2
+    window: 'PT2H' // the check runs hourly
+    query: 'customMetrics | where name == "webhooks_unhealthy" | summarize unhealthy = max(valueMax) by store = tostring(customDimensions["store.id"]) | where unhealthy > 0'
+  }
 ]
 
 resource logAlertRules 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [

@@ -70,6 +70,15 @@ var timerSettings = [
     name: 'OutboxRelaySchedule'
     value: '0 * * * * *'
   }
+  // Stock back to the store every 15 minutes (besides after each shipment); webhook subscriptions checked hourly.
+  {
+    name: 'StockSyncSchedule'
+    value: '0 */15 * * * *'
+  }
+  {
+    name: 'WebhookHealthSchedule'
+    value: '0 7 * * * *'
+  }
   {
     // VERI*FACTU submissions to the AEAT; the sender keeps the AEAT's wait between them itself.
     name: 'VerifactuSendSchedule'

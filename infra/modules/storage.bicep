@@ -17,6 +17,7 @@ param tableNames array = [
   'claims'
   'skumaps'
   'watermarks'
+  'stock'
 ]
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {

@@ -12,13 +12,14 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from shared.adapters.sqlite_verifactu import SCHEMA as VERIFACTU_SCHEMA
 from shared.adapters.sqlite_verifactu import SqliteVerifactuRows
 from shared.domain.records import Claim, EventRecord, OrderRecord, OutgoingMessage, TimelineEntry, utcnow
-from shared.ports import ConcurrencyError
+from shared.ports import ConcurrencyError, StockLevel
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -41,6 +42,9 @@ CREATE TABLE IF NOT EXISTS sequences (
 CREATE TABLE IF NOT EXISTS sku_map (
     store_id TEXT NOT NULL, sku TEXT NOT NULL, item_code TEXT NOT NULL, PRIMARY KEY (store_id, sku));
 CREATE TABLE IF NOT EXISTS watermarks (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stock_table (
+    store_id TEXT NOT NULL, item_code TEXT NOT NULL, quantity TEXT NOT NULL, as_of TEXT NOT NULL,
+    PRIMARY KEY (store_id, item_code));
 """
 # State files written before the outbox lack its columns; their events count as sent (they were sent
 # before the answer, or lost before this fix). The partial index holds unsent events only. A message is
@@ -335,6 +339,25 @@ class SqliteStateStore(SqliteVerifactuRows):
     def set_watermark(self, name: str, value: str) -> None:
         with self._write() as db:
             db.execute("INSERT OR REPLACE INTO watermarks VALUES (?, ?)", (name, value))
+
+    # the stock table (UBL target) ---------------------------------------------------------------
+    def get_stock_table(self, store_id: str) -> dict[str, StockLevel]:
+        rows = self._connection().execute(
+            "SELECT item_code, quantity, as_of FROM stock_table WHERE store_id = ? ORDER BY item_code", (store_id,)
+        )
+        return {code: StockLevel(Decimal(q), datetime.fromisoformat(at)) for code, q, at in rows.fetchall()}
+
+    def put_stock_table(self, store_id: str, levels: Mapping[str, Decimal], as_of: datetime) -> int:
+        # One write transaction; the WHERE keeps a newer count (UTC stamps of one fixed format sort by time).
+        stamp = as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        with self._write() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT INTO stock_table VALUES (?, ?, ?, ?) ON CONFLICT (store_id, item_code) DO UPDATE SET "
+                "quantity = excluded.quantity, as_of = excluded.as_of WHERE excluded.as_of >= stock_table.as_of",
+                [(store_id, code, str(quantity), stamp) for code, quantity in levels.items()],
+            )
+            return int(db.total_changes - before)
 
     # personal data: retention and erasure ----------------------------------------------------
     def _pages(self, sql: str, args: Sequence[Any]) -> Iterator[tuple[Any, ...]]:

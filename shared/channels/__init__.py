@@ -14,6 +14,7 @@ from shared.errors import BadRequest
 
 if TYPE_CHECKING:
     from shared.domain.order import EventKind, OrderEvent, Refund
+    from shared.ports import StoreApi
     from shared.stores import StoreSettings
 
 # Channel name (the webhook route segment and the store file's `channel`) → its package, imported on demand so a
@@ -38,6 +39,9 @@ class ChannelModule(Protocol):
 
     @property
     def POLL_TOPIC(self) -> str: ...  # the topic under which the catch-up poll feeds orders it read
+
+    @property
+    def TOPICS(self) -> Mapping[str, EventKind]: ...  # every topic handled: each needs a webhook subscription
 
     def is_ping(self, raw_body: bytes, headers: Mapping[str, str]) -> bool:
         """True for a store's "is this URL alive?" request, which is answered 200 without a signature."""
@@ -73,6 +77,9 @@ class ChannelModule(Protocol):
 
     def cancelled_in_store(self, settings: StoreSettings, order_id: str) -> bool:
         """Whether the store shows the order deleted or cancelled; RetryableError or PermanentError on failure."""
+
+    def store_api(self, settings: StoreSettings) -> StoreApi:
+        """The store's API adapter (shared.ports.StoreApi): orders, stock and webhook subscriptions."""
 
     def changed_orders(self, settings: StoreSettings, stamp: str, max_pages: int) -> Iterator[bytes]:
         """The JSON of each order changed since `stamp` (UTC, YYYY-MM-DDTHH:MM:SS), oldest change first."""

@@ -22,6 +22,7 @@ from shared.dashboard.formats import (
     time_of,
     translate,
 )
+from shared.dashboard.stock_view import StockPanel, WebhookPanel, stock_panel, webhook_panel
 from shared.domain.order import OrderState
 from shared.domain.records import DocumentRef, OrderRecord, Problem, TimelineEntry
 from shared.handlers.catalog import unmapped_skus
@@ -126,6 +127,8 @@ class StorePanel:
     unmapped: tuple[UnmappedSku, ...]
     sku_map_path: str  # relative to /api/, for the script
     sku_map_href: str  # the same with the function key
+    webhooks: WebhookPanel | None = None  # the last webhook health check (shared.dashboard.stock_view)
+    stock: StockPanel | None = None  # the last stock sync
 
 
 @dataclass(frozen=True)
@@ -353,6 +356,8 @@ def _panel(request: _Request, store_id: str) -> StorePanel | None:
         tuple(unmapped),
         sku_path,
         request.api(sku_path),
+        webhook_panel(request.services, store_id, request.lang),
+        stock_panel(request.services, store_id),
     )
 
 

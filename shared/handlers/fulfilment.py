@@ -11,9 +11,10 @@ from shared.domain.commands import RecordPayment, SyncStock
 from shared.domain.order import OrderState
 from shared.domain.records import OrderRecord, TimelineEntry
 from shared.errors import NothingToDo, PermanentError
+from shared.handlers import stock
 from shared.handlers.common import entry, hold, problem_from_error, update_order
 from shared.handlers.messages import send
-from shared.ports import RecordsPayments, Ships, Target
+from shared.ports import RecordsPayments, ReportsStock, Ships, Target
 
 ACTOR = "fulfilment"
 
@@ -56,6 +57,10 @@ def sync_stock(services: Services, message: SyncStock) -> OrderRecord | None:
             ]
 
         record = update_order(services, record.store_id, record.order_id, mutate)
+        if record.order is not None and record.state == OrderState.STOCK_SYNCED and isinstance(target, ReportsStock):
+            settings = services.loaded_store(record.store_id)
+            if settings is not None:
+                stock.after_shipment(services, settings, [line.sku for line in record.order.lines])
     if record.order is not None and record.order.paid_at is not None and isinstance(target, RecordsPayments):
         send(services, RecordPayment(store_id=record.store_id, order_id=record.order_id, attempt=record.attempt))
     return record

@@ -38,7 +38,33 @@ def health_report(services: Services) -> dict[str, Any]:
     if refused:
         checks["store_files"] = refused
         failing.append("store_files")
-    return {"status": "degraded" if failing else "ok", "failing": failing, "checks": checks}
+    report: dict[str, Any] = {"status": "degraded" if failing else "ok", "failing": failing, "checks": checks}
+    try:
+        webhooks = webhook_checks(services)
+    except Exception:  # health must answer whatever broke; a broken state store is named by its own check
+        webhooks = {}
+    if webhooks:
+        checks["webhooks"] = webhooks
+        # A store-side problem, not this instance's: named as a warning so a platform health probe does not take
+        # a healthy instance out of rotation for it (the catch-up poll still brings the orders).
+        if any(store["unhealthy"] for store in webhooks.values()):
+            report["warnings"] = ["webhooks"]
+    return report
+
+
+def webhook_checks(services: Services) -> dict[str, Any]:
+    """The last webhook health finding per store (shared.handlers.webhook_health): only what is not ok."""
+    from shared.handlers.webhook_health import last_checks
+
+    found = {}
+    for store_id, result in last_checks(services).items():
+        bad = [check for check in result.get("checks", []) if check["finding"] != "ok"]
+        found[store_id] = {
+            "checked_at": result["checked_at"],
+            "unhealthy": result["unhealthy"],
+            "problems": [{"topic": c["topic"], "finding": c["finding"]} for c in bad],
+        } | ({"error": result["error"]} if "error" in result else {})
+    return found
 
 
 def state_check(services: Services) -> None:

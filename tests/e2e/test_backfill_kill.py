@@ -20,7 +20,7 @@ from lxml import etree
 
 from local.harness import ROOT, HostProcess, order_states, outbox_files, wait_for
 from shared.targets.ubl import codes
-from tests.fake_store import FakeStore, woo_order
+from tests.fake_order_store import FakeStore, woo_order
 from tests.support import SKU_MAP, write_store_file
 
 pytestmark = pytest.mark.slow

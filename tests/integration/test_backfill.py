@@ -20,7 +20,7 @@ from shared.bootstrap import override_services
 from shared.domain.order import OrderState
 from shared.handlers.backfill import backfill
 from shared.targets.ubl import codes
-from tests.fake_store import FakeStore, woo_order
+from tests.fake_order_store import FakeStore, woo_order
 from tests.support import Crash, crash_after, make_services, store_settings
 
 NOV_20, NOV_21 = date(2026, 11, 20), date(2026, 11, 21)

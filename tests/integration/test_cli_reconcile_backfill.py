@@ -12,7 +12,7 @@ import pytest
 from local.cli import main
 from shared.adapters.sqlite_bus import SqliteBus, bus_path
 from shared.bootstrap import override_services
-from tests.fake_store import FakeStore, woo_order
+from tests.fake_order_store import FakeStore, woo_order
 from tests.support import SKU_MAP, write_store_file
 
 

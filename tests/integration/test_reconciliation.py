@@ -29,7 +29,7 @@ from shared.handlers.reconciliation import PollingStoreReader, StoreReading, rec
 from shared.stores import StoreSettings
 from shared.targets.ubl import codes
 from shared.targets.ubl.outbox import UblOutboxTarget
-from tests.fake_store import SHOPIFY_VERSION, FakeStore, shopify_order, woo_order
+from tests.fake_order_store import SHOPIFY_VERSION, FakeStore, shopify_order, woo_order
 from tests.support import make_services, store_settings
 
 NOV_20 = date(2026, 11, 20)

@@ -33,6 +33,7 @@ EXPECTED_HTTP = {
     "reconciliation": ("stores/{store_id}/reconciliation", ["GET", "POST"]),
     "backfill": ("stores/{store_id}/backfill", ["POST"]),
     "dashboard_reconciliation": ("dashboard/reconciliation", ["GET"]),
+    "stock_table": ("stores/{store_id}/stock", ["GET", "PUT"]),
 }
 EXPECTED_TIMERS = {
     "catch_up_poll": "%CatchUpSchedule%",
@@ -40,6 +41,8 @@ EXPECTED_TIMERS = {
     "apply_retention": "%RetentionSchedule%",
     "relay_unsent_events": "%OutboxRelaySchedule%",
     "send_verifactu_records": "%VerifactuSendSchedule%",
+    "stock_sync": "%StockSyncSchedule%",
+    "webhook_health": "%WebhookHealthSchedule%",
 }
 EXPECTED_QUEUES = {
     "order_events": "%OrderEventsQueue%",

@@ -213,13 +213,21 @@ def test_alert_rules_cover_the_order_flow(bicep: dict[str, Any]) -> None:
     rules = _one(bicep, "modules/alerts.bicep", "Microsoft.Insights/scheduledQueryRules")
     assert rules.loop
     queries = {alert["key"]: alert["query"] for alert in alerts.variables["logAlerts"]}
-    assert set(queries) == {"held-orders-rising", "failure-rate", "intake-5xx", "stuck-orders", "queue-age"}
+    assert set(queries) == {
+        "held-orders-rising",
+        "failure-rate",
+        "intake-5xx",
+        "stuck-orders",
+        "queue-age",
+        "webhooks-unhealthy",
+    }
     # The queries read the metric names shared/telemetry.py emits.
     assert '"orders_held"' in queries["held-orders-rising"]
     assert '"orders_failed"' in queries["failure-rate"] and '"orders_received"' in queries["failure-rate"]
     assert "/api/webhooks/" in queries["intake-5xx"] and "resultCode" in queries["intake-5xx"]
     assert '"orders_stuck"' in queries["stuck-orders"]
     assert '"queue_age_seconds"' in queries["queue-age"]
+    assert '"webhooks_unhealthy"' in queries["webhooks-unhealthy"]
 
 
 def test_workbook_shows_the_order_flow(bicep: dict[str, Any]) -> None:

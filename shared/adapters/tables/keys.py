@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-TABLES = ("orders", "orderindex", "events", "claims", "skumaps", "watermarks")
+TABLES = ("orders", "orderindex", "events", "claims", "skumaps", "watermarks", "stock")
 ORDER_ROW = "order"
 EVENT_ROW = "event"
 TIMELINE_PREFIX = "timeline|"

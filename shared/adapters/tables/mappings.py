@@ -1,17 +1,24 @@
-"""The SKU map (store SKU to item code, one partition per store) and the watermarks of the timers on
-Table Storage."""
+"""The SKU map (store SKU to item code, one partition per store), the watermarks of the timers and the UBL
+target's stock table (item code to quantity and when it was counted, one partition per store) on Table Storage."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import UpdateMode
+from azure.data.tables import TableTransactionError, UpdateMode
 
 from shared.adapters.tables.base import TableRows
 from shared.adapters.tables.keys import BATCH, key_part
 from shared.adapters.tables.retries import passing_faults
+from shared.errors import RetryableError
+from shared.ports import StockLevel
+
+STOCK_WRITE_ATTEMPTS = 5
 
 
 class MappingRows(TableRows):
@@ -56,3 +63,49 @@ class MappingRows(TableRows):
         self._table("watermarks").upsert_entity(
             {"PartitionKey": key_part(name), "RowKey": "watermark", "Value": value}, mode=UpdateMode.REPLACE
         )
+
+    @passing_faults
+    def get_stock_table(self, store_id: str) -> dict[str, StockLevel]:
+        rows = self._table("stock").query_entities("PartitionKey eq @pk", parameters={"pk": key_part(store_id)})
+        return {
+            str(row["ItemCode"]): StockLevel(Decimal(str(row["Quantity"])), _utc(row["AsOf"]))
+            for row in sorted(rows, key=lambda r: str(r["ItemCode"]))
+        }
+
+    @passing_faults
+    def put_stock_table(self, store_id: str, levels: Mapping[str, Decimal], as_of: datetime) -> int:
+        """Each row is created if absent or replaced only while its ETag is the one read and its count older:
+        a batch that lost a race to another upload fails as a whole and is read and decided again."""
+        table = self._table("stock")
+        partition = key_part(store_id)
+        for _ in range(STOCK_WRITE_ATTEMPTS):
+            rows = {
+                str(r["RowKey"]): r for r in table.query_entities("PartitionKey eq @pk", parameters={"pk": partition})
+            }
+            operations: list[Any] = []
+            for code, quantity in levels.items():
+                entity = {
+                    "PartitionKey": partition,
+                    "RowKey": key_part(code),
+                    "ItemCode": code,
+                    "Quantity": str(quantity),
+                    "AsOf": as_of.astimezone(UTC),
+                }
+                row = rows.get(key_part(code))
+                if row is None:
+                    operations.append(("create", entity))
+                elif _utc(row["AsOf"]) <= as_of:
+                    condition = {"etag": row.metadata["etag"], "match_condition": MatchConditions.IfNotModified}
+                    operations.append(("update", entity, {"mode": UpdateMode.REPLACE, **condition}))
+            try:
+                for start in range(0, len(operations), BATCH):
+                    table.submit_transaction(operations[start : start + BATCH])
+            except TableTransactionError:
+                continue  # another upload wrote in between: read again
+            return len(operations)
+        raise RetryableError("the stock table kept changing during the upload")
+
+
+def _utc(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

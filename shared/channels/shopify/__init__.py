@@ -11,6 +11,7 @@ from shared.channels.shopify.store_api import (
     cancelled_in_store,
     changed_orders,
     fetch_refund,
+    store_api,
 )
 from shared.channels.shopify.webhook import (
     EVENT_ID_HEADER,
@@ -47,6 +48,7 @@ __all__ = [
     "parse_event",
     "parse_order",
     "parse_refund",
+    "store_api",
     "topic_kind",
     "verify",
 ]

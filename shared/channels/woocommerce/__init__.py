@@ -11,6 +11,7 @@ from shared.channels.woocommerce.store_api import (
     cancelled_in_store,
     changed_orders,
     fetch_refund,
+    store_api,
 )
 from shared.channels.woocommerce.webhook import (
     DELIVERY_HEADER,
@@ -45,6 +46,7 @@ __all__ = [
     "parse_event",
     "parse_order",
     "parse_refund",
+    "store_api",
     "topic_kind",
     "verify",
 ]

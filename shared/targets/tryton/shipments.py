@@ -3,11 +3,12 @@ warehouse, and quantities on hand."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from shared.domain.order import Order, Refund
 from shared.errors import PermanentError
-from shared.targets.tryton import mapper
+from shared.targets.tryton import mapper, stock
 from shared.targets.tryton.sales import Sales
 
 
@@ -29,6 +30,10 @@ class Shipments(Sales):
                     raise PermanentError("erp_stock_short", {"number": order.number})
             for button in ("pick", "pack", "do"):
                 self.rpc.button("stock.shipment.out", button, [int(shipment_id)])
+
+    def sellable_stock(self, item_codes: Sequence[str]) -> dict[str, Decimal]:
+        """Per product code, what a shop may sell from the warehouse now (shared.targets.tryton.stock)."""
+        return stock.sellable_stock(self.rpc, int(self._cached("warehouse")["id"]), item_codes)
 
     def stock_levels(self, item_codes: list[str]) -> dict[str, Decimal]:
         """Quantity on hand per product code in the warehouse today; codes Tryton does not know are left out."""

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from shared.domain.rules.mapping import ItemCodes
-from shared.ports import AssignsNumbers, CancelsOrders, ListsInvoices, RecordsPayments, Ships
+from shared.ports import AssignsNumbers, CancelsOrders, ListsInvoices, RecordsPayments, ReportsStock, Ships
 from shared.stores import StoreSettings
 from shared.targets.tryton.credit_notes import CreditNotes
 from shared.targets.tryton.payments import Payments
@@ -19,7 +19,9 @@ from shared.targets.tryton.rpc import TrytonRpc
 
 
 # The concerns first: the capability protocols only declare methods and must not shadow an implementation.
-class TrytonTarget(CreditNotes, Payments, AssignsNumbers, Ships, RecordsPayments, CancelsOrders, ListsInvoices):
+class TrytonTarget(
+    CreditNotes, Payments, AssignsNumbers, Ships, RecordsPayments, CancelsOrders, ListsInvoices, ReportsStock
+):
     """shared.ports.Target for Tryton 8.2 (sale, account_invoice, stock, account_product modules).
 
     Raises PermanentError (the order goes to `held` with the ERP's message) for a functional refusal, an unmapped

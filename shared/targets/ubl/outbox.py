@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
 
 from lxml import etree
 
@@ -18,7 +19,16 @@ from shared.domain.records import DocumentRef
 from shared.domain.rules.mapping import ItemCodes, transform_payment_terms
 from shared.errors import PermanentError, RetryableError
 from shared.fiscal.verifactu.qr import Environment
-from shared.ports import DocumentExists, DocumentStore, InvalidDocumentName, ListsInvoices, Preflights, document_name
+from shared.ports import (
+    DocumentExists,
+    DocumentStore,
+    InvalidDocumentName,
+    ListsInvoices,
+    Preflights,
+    ReportsStock,
+    StockLevel,
+    document_name,
+)
 from shared.stores import InvoiceSettings, StoreSettings
 from shared.targets.ubl import codes
 from shared.targets.ubl.codes import clean_text
@@ -49,7 +59,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class UblOutboxTarget(Preflights, ListsInvoices):
+class UblOutboxTarget(Preflights, ListsInvoices, ReportsStock):
     """Target port over a document store of Peppol BIS 3.0 UBL files. Idempotent on the document number."""
 
     name = "ubl"
@@ -60,12 +70,19 @@ class UblOutboxTarget(Preflights, ListsInvoices):
         settings: StoreSettings,
         item_codes: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        stock_table: Callable[[], Mapping[str, StockLevel]] | None = None,
     ) -> None:
         self.documents = documents
         self.settings = settings
         # With the store's products.match and custom_item, so the document's item codes are the ones validation found.
         self.item_codes: Mapping[str, str] = ItemCodes(item_codes or {}, settings.products)
         self.clock = clock
+        self.stock_table = stock_table or dict
+
+    def sellable_stock(self, item_codes: Sequence[str]) -> dict[str, Decimal]:
+        """The merchant's uploaded stock table (PUT /api/stores/{store_id}/stock): this target keeps no stock."""
+        table = self.stock_table()
+        return {code: table[code].quantity for code in item_codes if code in table}
 
     def _checked(self, number: str) -> str:
         # The number names a file or a blob: refuse anything that could leave the store's folder or hide it.
