@@ -348,7 +348,11 @@ class LocalHttpServer:
             channel.requests for channel in list(server.active_channels.values())
         ):
             time.sleep(0.02)
-        server.trigger.pull_trigger(self._close_connections)
+        try:
+            server.trigger.pull_trigger(self._close_connections)
+        except OSError:
+            # The trigger is already closed: the server loop has ended and its connections with it.
+            log.debug("local HTTP server: loop already ended at stop")
         self.thread.join(max(1.0, deadline - time.monotonic()))
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=max(0.1, deadline - time.monotonic()))
 
