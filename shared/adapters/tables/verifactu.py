@@ -6,6 +6,8 @@ group transaction: a crash keeps all three or none, and two writers cannot both 
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -52,7 +54,7 @@ class VerifactuRows(TableRows):
     ) -> tuple[VerifactuRecord, bool]:
         partition = _partition(issuer_nif)
         document_row = f"doc|{key_part(document_key)}"
-        for _ in range(APPEND_ATTEMPTS):
+        for attempt in range(APPEND_ATTEMPTS):
             known = self._get_row(issuer_nif, document_row)
             if known is not None:
                 row = self._get_row(issuer_nif, _record_key(int(known["Seq"])))
@@ -83,7 +85,10 @@ class VerifactuRows(TableRows):
             try:
                 self._table("claims").submit_transaction(operations)
             except TableTransactionError:
-                continue  # another writer appended first: read the new head (or our document's record) again
+                # Another writer appended first: read the new head (or our document's record) again, after a short
+                # random pause so that writers racing for the same head do not keep colliding in step.
+                time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+                continue
             return record, True
         raise RetryableError(f"verifactu chain {issuer_nif}: too many concurrent writers")
 
