@@ -123,3 +123,13 @@ def test_the_dashboard_links_the_printable_invoice_next_to_the_xml(services):
     assert shown.pdf_href == f"documents/demo-woo/{invoice.number}.pdf?code=k3y"
     html = render_dashboard(services, {"store": "demo-woo", "order": order_id, "code": "k3y"}, "es")
     assert f'<a href="documents/demo-woo/{invoice.number}.pdf?code=k3y">PDF</a>' in html
+
+
+@needs_poppler
+def test_characters_outside_the_fonts_latin_1_are_spelled_not_printed_as_question_marks(tmp_path):
+    from shared.fiscal.verifactu.pdf import invoice_pdf
+
+    xml = XML.replace(b"Blue mug 350 ml", "Taza azul — cerámica de Kőszeg “Ø”".encode())
+    text = _text(invoice_pdf(xml), tmp_path)
+    assert 'Taza azul - cerámica de Koszeg "Ø"' in text
+    assert "?" not in text.replace("¿", "")

@@ -3,7 +3,7 @@ code and legend when the document carries AEAT's validation URL. Pure: bytes in,
 
 Drawn from the kept XML, never from the order, so the PDF always shows what was issued (and what AEAT received).
 fpdf2 draws it: pure Python, maintained, embeds the PNG that segno makes; its core font (Helvetica) covers
-Latin-1, which holds Spanish and the other Western European names; other characters print as "?".
+Latin-1, which holds Spanish and the other Western European names; other characters are spelled in ASCII.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from anyascii import anyascii
 from fpdf import FPDF
 from lxml import etree
 
@@ -136,7 +137,9 @@ def read_invoice(xml: bytes) -> PrintedInvoice:
 
 
 def _latin1(text: str) -> str:
-    return text.encode("latin-1", "replace").decode("latin-1")
+    """The text in the built-in font's Latin-1: a character outside it is spelled in ASCII by anyascii (an em
+    dash as "-", "ő" as "o", "€" as "EUR") rather than printed as "?"; what has no spelling is dropped."""
+    return "".join(ch if ord(ch) < 256 else anyascii(ch) for ch in text)
 
 
 def _money(value: str, currency: str) -> str:
