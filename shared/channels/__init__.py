@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
-from shared.errors import BadRequest
+from shared.errors import NotFound
 
 if TYPE_CHECKING:
     from shared.domain.order import EventKind, OrderEvent, Refund
@@ -86,15 +86,13 @@ class ChannelModule(Protocol):
 
 
 def channel_of(name: str) -> ChannelModule:
-    """The channel package for a registered name (case and spaces ignored); BadRequest(404) for anything else."""
+    """The channel package for a registered name (case and spaces ignored); NotFound for anything else."""
     name = name.strip().lower()
     package = CHANNELS.get(name)
     if package is None:
         expected = " or ".join(CHANNEL_NAMES)
-        raise BadRequest(404, "Unknown channel", f"No channel named {name!r}; expected {expected}.")
+        raise NotFound("Unknown channel", f"No channel named {name!r}; expected {expected}.")
     return cast(ChannelModule, importlib.import_module(package))
 
 
-get_channel = channel_of  # the name intake and simulate know
-
-__all__ = ["CHANNELS", "CHANNEL_NAMES", "ChannelModule", "channel_of", "get_channel"]
+__all__ = ["CHANNELS", "CHANNEL_NAMES", "ChannelModule", "channel_of"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.bootstrap import Services
-from shared.channels import ChannelModule, get_channel
+from shared.channels import ChannelModule, channel_of
 from shared.channels.common import load_json_object, to_id
 from shared.domain.commands import ApplyOrderEvent, outgoing_message
 from shared.domain.order import OrderEvent
@@ -68,7 +68,7 @@ def receive_webhook(
     settings = services.loaded_store(store_id)
     if settings is None or settings.channel != channel:
         raise UnknownStore("Unknown store", f"No {channel} store '{store_id}' is configured here.")
-    inbound = get_channel(channel)
+    inbound = channel_of(channel)
     if inbound.is_ping(raw_body, headers):
         log.info("webhook ping store=%s", store_id)
         return Ping()
@@ -90,7 +90,7 @@ def accept(
     Raises a channel's BadRequest (or Unreadable) for a body that is not an order of a known topic; an order
     whose values cannot be read (UnreadableOrder) is accepted as an unreadable event, to be held.
     """
-    inbound = get_channel(channel)
+    inbound = channel_of(channel)
     try:
         settings = services.loaded_store(store_id)
         money = settings.invoice.currency if settings is not None else "presentment"
@@ -117,15 +117,15 @@ def _unreadable_event(
     """An order we cannot read but whose id we know: keyed on the body's hash, so a resend is a duplicate."""
     data = load_json_object(raw_body)
     order_id = to_id(
-        data.get("order_id") if "refund" in headers.get(get_channel(channel).TOPIC_HEADER, "") else data.get("id")
+        data.get("order_id") if "refund" in headers.get(channel_of(channel).TOPIC_HEADER, "") else data.get("id")
     )
     if not order_id:
         raise Unreadable("Not an order", reason)
     digest = hashlib.sha256(raw_body).hexdigest()[:32]
-    topic = headers.get(get_channel(channel).TOPIC_HEADER, "").strip().lower()
+    topic = headers.get(channel_of(channel).TOPIC_HEADER, "").strip().lower()
     return OrderEvent(
         event_key=f"{channel}:{store_id}:unreadable:{digest}",
-        kind=get_channel(channel).topic_kind(topic),
+        kind=channel_of(channel).topic_kind(topic),
         channel=channel,
         store_id=store_id,
         order_id=order_id,

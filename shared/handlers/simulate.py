@@ -7,7 +7,7 @@ from typing import Any
 
 from shared import texts
 from shared.bootstrap import Services
-from shared.channels import get_channel
+from shared.channels import channel_of
 from shared.channels.common import load_json_object
 from shared.domain.rules import validate_order, with_default_buyer
 from shared.errors import BadRequest, PermanentError, UnknownStore, Unreadable
@@ -26,7 +26,7 @@ def simulate_order(
     if settings is None:
         raise UnknownStore("Unknown store", f"No store '{store_id}' is configured here.")
     data = load_json_object(raw_body)
-    channel: Any = get_channel(settings.channel)
+    channel: Any = channel_of(settings.channel)
     try:
         order = channel.parse_order(data, store_id, settings.invoice.currency)
     except BadRequest:

@@ -14,10 +14,10 @@ import pytest
 
 from local.registry import registered_functions
 from shared.bootstrap import override_services
-from shared.channels import CHANNEL_NAMES, CHANNELS, ChannelModule, channel_of, get_channel
+from shared.channels import CHANNEL_NAMES, CHANNELS, ChannelModule, channel_of
 from shared.domain.order import EventKind
 from shared.errors import BadRequest
-from tests.support import make_services
+from tests.support import http_status, make_services
 
 ROOT = Path(__file__).resolve().parents[2]
 # Machine names of a channel: route segments, setting values and keys are lower case, headers any case. Business
@@ -83,10 +83,10 @@ def test_registry_lists_each_channel_package_by_its_name() -> None:
 
 
 def test_channel_names_are_read_without_case_or_spaces_and_unknown_ones_are_404() -> None:
-    assert get_channel(" WooCommerce ") is channel_of("woocommerce")
+    assert channel_of(" WooCommerce ") is channel_of("woocommerce")
     with pytest.raises(BadRequest) as refused:
         channel_of("Magento")
-    assert refused.value.status == 404
+    assert http_status(refused.value) == 404
     assert refused.value.detail == "No channel named 'magento'; expected woocommerce or shopify."
 
 

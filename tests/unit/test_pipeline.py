@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.channels import get_channel
+from shared.channels import channel_of
 from shared.domain.order import OrderState
 from shared.errors import BadRequest, PermanentError, RetryableError, UnreadableOrder
 from shared.handlers.intake import Duplicate, receive_webhook
@@ -227,7 +227,7 @@ def test_deleting_an_order_we_never_saw_leaves_no_record(services):
 def test_only_an_unreadable_order_is_held_a_refusal_titled_like_one_is_still_refused(services, monkeypatch):
     """Intake holds by the refusal's kind (UnreadableOrder), not by its title: a reworded or reused title must not
     turn a refusal into an accepted, held order."""
-    channel = get_channel("woocommerce")
+    channel = channel_of("woocommerce")
     body = fixture_bytes("woocommerce", "order_created")
     before = services.state.dump()
 

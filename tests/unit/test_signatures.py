@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.channels import get_channel, shopify, woocommerce
+from shared.channels import channel_of, shopify, woocommerce
 from shared.channels.common import sign
 from shared.errors import BadRequest
 from tests.support import http_status
@@ -29,7 +29,7 @@ def test_shopify_signature_matches_published_vector() -> None:
 @pytest.mark.parametrize("name", ["woocommerce", "shopify"])
 def test_signature_over_reserialised_json_fails(name: str) -> None:
     raw = (FIXTURES / "shopify" / "orders_create.json").read_bytes()
-    channel = get_channel(name)
+    channel = channel_of(name)
     headers = {channel.SIGNATURE_HEADER: sign(raw, "shpss_9f3c2a")}
     assert channel.verify(raw, headers, "shpss_9f3c2a")
     # Same JSON, different bytes (compact separators): a proxy that re-encodes the body breaks the HMAC.
@@ -40,14 +40,14 @@ def test_signature_over_reserialised_json_fails(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["woocommerce", "shopify"])
 def test_missing_signature_header_fails(name: str) -> None:
-    channel = get_channel(name)
+    channel = channel_of(name)
     assert not channel.verify(b'{"id": 5123}', {}, "wc-secret")
     assert not channel.verify(b'{"id": 5123}', {channel.SIGNATURE_HEADER: ""}, "wc-secret")
 
 
 @pytest.mark.parametrize("name", ["woocommerce", "shopify"])
 def test_wrong_secret_or_garbage_signature_fails(name: str) -> None:
-    channel = get_channel(name)
+    channel = channel_of(name)
     body = b'{"id": 5123}'
     assert not channel.verify(body, {channel.SIGNATURE_HEADER: sign(body, "other-secret")}, "wc-secret")
     assert not channel.verify(body, {channel.SIGNATURE_HEADER: "not base64 ✓"}, "wc-secret")
@@ -65,7 +65,7 @@ def test_signature_header_names_are_lower_case() -> None:
 
 @pytest.mark.parametrize("name", ["woocommerce", "shopify"])
 def test_event_headers_never_keep_the_signature(name: str) -> None:
-    channel = get_channel(name)
+    channel = channel_of(name)
     headers = {
         channel.SIGNATURE_HEADER: "GBDo00G55h6IiV+6CxqivQPLbI//KzaOZm747971tPs=",
         "x-wc-webhook-topic": "order.created",
@@ -88,5 +88,5 @@ def test_event_headers_never_keep_the_signature(name: str) -> None:
 
 def test_unknown_channel_is_refused_as_not_found() -> None:
     with pytest.raises(BadRequest) as refused:
-        get_channel("magento")
+        channel_of("magento")
     assert http_status(refused.value) == 404
