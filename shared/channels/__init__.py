@@ -32,6 +32,9 @@ class ChannelModule(Protocol):
     with lower-case names."""
 
     @property
+    def NAME(self) -> str: ...  # the route segment, store setting and event-key prefix
+
+    @property
     def SIGNATURE_HEADER(self) -> str: ...  # a module constant, read-only
 
     @property

@@ -96,7 +96,7 @@ def accept(
         money = settings.invoice.currency if settings is not None else "presentment"
         event = inbound.parse_event(raw_body, headers, store_id, services.clock(), money)
     except UnreadableOrder as error:
-        event = _unreadable_event(channel, raw_body, headers, store_id, services.clock(), error.detail)
+        event = _unreadable_event(inbound, raw_body, headers, store_id, services.clock(), error.detail)
     with stage_span("intake", store_id, event.order_id, None, channel=channel, **{"event.topic": event.topic}):
         created = _record_and_enqueue(services, inbound, channel, event, raw_body, headers, source)
     log.info(
@@ -112,21 +112,25 @@ def accept(
 
 
 def _unreadable_event(
-    channel: str, raw_body: bytes, headers: Mapping[str, str], store_id: str, received_at: datetime, reason: str
+    inbound: ChannelModule,
+    raw_body: bytes,
+    headers: Mapping[str, str],
+    store_id: str,
+    received_at: datetime,
+    reason: str,
 ) -> OrderEvent:
     """An order we cannot read but whose id we know: keyed on the body's hash, so a resend is a duplicate."""
     data = load_json_object(raw_body)
-    order_id = to_id(
-        data.get("order_id") if "refund" in headers.get(channel_of(channel).TOPIC_HEADER, "") else data.get("id")
-    )
+    topic_header = headers.get(inbound.TOPIC_HEADER, "")
+    order_id = to_id(data.get("order_id") if "refund" in topic_header else data.get("id"))
     if not order_id:
         raise Unreadable("Not an order", reason)
     digest = hashlib.sha256(raw_body).hexdigest()[:32]
-    topic = headers.get(channel_of(channel).TOPIC_HEADER, "").strip().lower()
+    topic = topic_header.strip().lower()
     return OrderEvent(
-        event_key=f"{channel}:{store_id}:unreadable:{digest}",
-        kind=channel_of(channel).topic_kind(topic),
-        channel=channel,
+        event_key=f"{inbound.NAME}:{store_id}:unreadable:{digest}",
+        kind=inbound.topic_kind(topic),
+        channel=inbound.NAME,
         store_id=store_id,
         order_id=order_id,
         topic=topic,
