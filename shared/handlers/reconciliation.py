@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from shared import texts
 from shared.bootstrap import Services
@@ -24,7 +24,7 @@ from shared.handlers.common import log
 from shared.handlers.intake import accept
 from shared.handlers.operations import retry_order
 from shared.handlers.orders import follow_up
-from shared.ports import ListsInvoices
+from shared.ports import ListsInvoices, ReportsStock
 from shared.stores import StoreSettings
 
 KINDS = (
@@ -59,17 +59,10 @@ class StoreReader(Protocol):
         """The store's quantity of each of these SKUs it manages stock for; None when stock cannot be read."""
 
 
-@runtime_checkable
-class ReportsStock(Protocol):
-    """A target that says how much of each item a shop may sell now. Stand-in, same shape, for the capability the
-    stock-sync branch adds to shared.ports (Tryton per warehouse, the UBL target's stock table)."""
-
-    def sellable_stock(self, item_codes: Sequence[str]) -> dict[str, Decimal]: ...
-
-
 class PollingStoreReader:
     """StoreReader over the catch-up poll's order list: every order changed since `start` (an order is never changed
-    before it is created), kept when created in the range. Stock is not read until the store API port offers it."""
+    before it is created), kept when created in the range.
+    Store stock is not read yet: not wired to StoreApi.read_stock."""
 
     def __init__(self, clock: Any = None, max_pages: int = 200) -> None:
         self.clock = clock or (lambda: datetime.now(UTC))
