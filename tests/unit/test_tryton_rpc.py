@@ -27,6 +27,7 @@ class StubTryton:
         self.calls: list[str] = []
         self.bodies: list[dict[str, Any]] = []  # every model call's request, for tests that check its params
         self.logins = 0
+        self.login_statuses: list[int] = []  # HTTP statuses the next logins answer before one succeeds
         self.in_flight = 0
         self.max_in_flight = 0
         self.lock = threading.Lock()
@@ -51,6 +52,11 @@ class StubTryton:
 
             def _answer(self, body: dict[str, Any], method: str) -> None:
                 if method == "common.db.login":
+                    if stub.login_statuses:
+                        self.send_response(stub.login_statuses.pop(0))
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return None
                     stub.logins += 1
                     return self._json({"id": body["id"], "result": [1, f"token{stub.logins}", None]})
                 if method == "model.res.user.get_preferences":
@@ -123,6 +129,25 @@ def test_server_errors_exhaust_retries_as_retryable(stub: StubTryton) -> None:
     with pytest.raises(RetryableError, match="after 4 attempts"):
         client.model("sale.sale", "search", [])
     assert len(stub.model_calls()) == 4
+    assert len(slept) == 3
+
+
+def test_login_refused_404_by_a_busy_erp_is_retried_then_logs_in(stub: StubTryton) -> None:
+    # Tryton answers 404 to a login whose session row meets "database is locked" (trytond dispatcher.login).
+    stub.login_statuses = [404, 404]
+    client, slept = _client(stub)
+    assert client.model("sale.sale", "search", []) is True
+    assert stub.logins == 1
+    assert len(slept) == 2
+
+
+def test_404_that_outlasts_the_retries_is_the_permanent_missing_database(stub: StubTryton) -> None:
+    stub.login_statuses = [404] * 4
+    client, slept = _client(stub, database="nope")
+    with pytest.raises(PermanentError) as refused:
+        client.model("sale.sale", "search", [])
+    assert refused.value.code == "erp_not_found"
+    assert refused.value.data == {"database": "nope"}
     assert len(slept) == 3
 
 

@@ -89,11 +89,14 @@ def loads(text: str | bytes) -> Any:
 
 
 class _Retry(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None, uncertain: bool = False) -> None:
+    def __init__(
+        self, reason: str, retry_after: float | None = None, uncertain: bool = False, not_found: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
         self.uncertain = uncertain
+        self.not_found = not_found
 
 
 def refusal_from_error(error: Any) -> PermanentError | _Retry:
@@ -297,6 +300,7 @@ class TrytonRpc:
         body = dumps({"id": next(self._ids), "method": method, "params": params})
         relogged = False
         last = ""
+        not_found = False
         for attempt in range(self.retry.attempts):
             try:
                 return self._send(method, body, idempotent=idempotent, authorised=authorised, races=races)
@@ -309,6 +313,7 @@ class TrytonRpc:
                 continue
             except _Retry as fault:
                 last = fault.reason
+                not_found = fault.not_found
                 if fault.uncertain and not idempotent:
                     raise UncertainOutcome(f"Tryton {method}: {fault.reason}; outcome unknown") from None
                 if attempt + 1 >= self.retry.attempts:
@@ -323,6 +328,8 @@ class TrytonRpc:
                     self.store_id,
                 )
                 self._sleep(delay)
+        if not_found:
+            raise PermanentError("erp_not_found", {"database": self.settings.database})
         raise RetryableError(f"Tryton {method}: {last} after {self.retry.attempts} attempts")
 
     def _send(self, method: str, body: str, *, idempotent: bool, authorised: bool, races: bool = True) -> Any:
@@ -356,7 +363,10 @@ class TrytonRpc:
         if status >= 500:
             raise _Retry(f"{status} server error", uncertain=True)
         if status == 404:
-            raise PermanentError("erp_not_found", {"database": self.settings.database})
+            # Tryton answers 404 both for a database it does not have and for a login whose session row could
+            # not be written ("database is locked" on a busy SQLite ERP): nothing was done, so it is retried and
+            # only a 404 that outlasts the retries is the permanent "no such database".
+            raise _Retry("404 database not found or busy", not_found=True)
         if status >= 400:
             raise PermanentError(
                 "erp_refused", {"status": str(status), "answer": response.text[:200]}, text="error.erp_http_refused"
