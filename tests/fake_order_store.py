@@ -4,12 +4,14 @@ WooCommerce REST v3: GET /wp-json/wc/v3/orders filtered by modified_after (dates
 paged by page/per_page with the X-WP-Total and X-WP-TotalPages headers. Shopify Admin REST: GET
 /admin/api/<version>/orders.json filtered by updated_at_min, paged by cursor: a `Link: <…page_info=…>; rel="next"`
 header, and a page_info request may carry nothing but limit. Pages are capped at PAGE_SIZE so a handful of orders
-already spans pages.
+already spans pages. Stock is read as in tests.fake_store: WooCommerce GET /products?sku=a,b (paged), Shopify GraphQL
+`location` and `productVariants` (the store's `products`; none means no SKU is known there).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -17,6 +19,7 @@ from urllib.parse import unquote
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from tests.fake_store import FakeShopify, FakeWooCommerce, Product
 from tests.support import fixture_json
 
 PAGE_SIZE = 2
@@ -47,9 +50,17 @@ class FakeStore:
         self.server = server
         self.woo: list[dict[str, Any]] = []
         self.shopify: list[dict[str, Any]] = []
+        self.products: list[Product] = []
         self.requests: list[str] = []
         server.expect_request("/wp-json/wc/v3/orders").respond_with_handler(self._woo_orders)
+        server.expect_request("/wp-json/wc/v3/products").respond_with_handler(self._woo_products)
         server.expect_request(f"/admin/api/{SHOPIFY_VERSION}/orders.json").respond_with_handler(self._shopify_orders)
+        server.expect_request(f"/admin/api/{SHOPIFY_VERSION}/graphql.json").respond_with_handler(self._shopify_graphql)
+
+    def stock(self, quantities: dict[str, int | None]) -> None:
+        """The store's products and their stock by SKU; None: the store keeps no stock for that product."""
+        for number, (sku, quantity) in enumerate(quantities.items(), start=len(self.products) + 1):
+            self.products.append(Product(number, sku, quantity, managed=quantity is not None))
 
     @property
     def base_url(self) -> str:
@@ -69,6 +80,31 @@ class FakeStore:
         headers = {"X-WP-Total": str(len(found)), "X-WP-TotalPages": str(pages)}
         body = found[(page - 1) * size : page * size]
         return Response(json.dumps(body), 200, headers=headers, content_type="application/json")
+
+    def _woo_products(self, request: Request) -> Response:
+        self.requests.append(unquote(request.full_path))
+        if request.authorization is None or not request.authorization.username:
+            return Response(json.dumps({"code": "woocommerce_rest_cannot_view"}), 401, content_type="application/json")
+        skus = set(request.args.get("sku", "").split(","))
+        found = [FakeWooCommerce._product(p) for p in self.products if p.sku in skus]
+        size = min(int(request.args.get("per_page", "10")), PAGE_SIZE)
+        page = int(request.args.get("page", "1"))
+        headers = {"X-WP-Total": str(len(found)), "X-WP-TotalPages": str(max(1, -(-len(found) // size)))}
+        body = found[(page - 1) * size : page * size]
+        return Response(json.dumps(body), 200, headers=headers, content_type="application/json")
+
+    def _shopify_graphql(self, request: Request) -> Response:
+        self.requests.append(unquote(request.full_path))
+        if not request.headers.get("X-Shopify-Access-Token"):
+            return Response(json.dumps({"errors": "Unauthorized"}), 401, content_type="application/json")
+        body = request.get_json()
+        if "productVariants" in body["query"]:
+            skus = set(re.findall(r'sku:"([^"]*)"', body["variables"]["query"]))
+            variants = [FakeShopify._variant(p) for p in self.products if p.sku in skus]
+            data: dict[str, Any] = {"productVariants": {"nodes": variants}}
+        else:
+            data = {"location": {"id": FakeShopify.location}}
+        return Response(json.dumps({"data": data}), 200, content_type="application/json")
 
     def _shopify_orders(self, request: Request) -> Response:
         self.requests.append(unquote(request.full_path))

@@ -200,7 +200,8 @@ class FakeShopify(FakeStore):
             return _json({"errors": [{"message": "unknown query"}]})
         return _json({"data": data, "extensions": {"cost": cost}})
 
-    def _variant(self, p: Product) -> dict[str, Any]:
+    @staticmethod
+    def _variant(p: Product) -> dict[str, Any]:
         level = {"quantities": [{"name": "available", "quantity": p.stock or 0}]}
         return {
             "sku": p.sku,

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from shared import texts
 from shared.bootstrap import Services
 from shared.channels import channel_of
-from shared.channels.store_api import can_poll, changed_orders
+from shared.channels.store_api import can_poll, changed_orders, store_api
 from shared.domain.order import Order, OrderState
 from shared.domain.records import OrderRecord
 from shared.errors import BadRequest, NothingToRetry, UnknownStore, Unreadable
@@ -24,6 +24,7 @@ from shared.handlers.common import log
 from shared.handlers.intake import accept
 from shared.handlers.operations import retry_order
 from shared.handlers.orders import follow_up
+from shared.handlers.stock import store_skus
 from shared.ports import ListsInvoices, ReportsStock
 from shared.stores import StoreSettings
 
@@ -61,8 +62,7 @@ class StoreReader(Protocol):
 
 class PollingStoreReader:
     """StoreReader over the catch-up poll's order list: every order changed since `start` (an order is never changed
-    before it is created), kept when created in the range.
-    Store stock is not read yet: not wired to StoreApi.read_stock."""
+    before it is created), kept when created in the range; store stock through the store API's stock read."""
 
     def __init__(self, clock: Any = None, max_pages: int = 200) -> None:
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -84,7 +84,13 @@ class PollingStoreReader:
         return sorted(found.values(), key=lambda s: (s.order.created_at, s.order.order_id))
 
     def stock(self, settings: StoreSettings, skus: Sequence[str]) -> dict[str, Decimal] | None:
-        return None
+        """The store's available quantity of each SKU it manages stock for (an SKU the store does not know, or keeps
+        no stock for, is not compared); None without store API credentials."""
+        api = store_api(settings)
+        if not api.can_read_orders():
+            return None
+        items = api.read_stock(skus).items()
+        return {sku: Decimal(item.quantity) for sku, item in items if item.managed and item.quantity is not None}
 
 
 @dataclass
@@ -200,13 +206,16 @@ def reconcile(
         k: [(d.number, d.total if d.currency in ("", currency[k]) else None) for d in v] for k, v in invoices.items()
     }
     differences = compare(in_store, ours, held)
-    # Stock of the mapped SKUs (plain SKU keys; "SKU:variant" and "product:" keys name no store SKU to read).
-    sku_map = {sku: item for sku, item in services.sku_map(store_id).items() if ":" not in sku and item}
-    store_stock = reader.stock(settings, sorted(sku_map)) if isinstance(target, ReportsStock) else None
-    stock_compared = store_stock is not None and isinstance(target, ReportsStock)
-    if store_stock is not None and isinstance(target, ReportsStock):
-        mapped = {sku: sku_map[sku] for sku in store_stock if sku in sku_map}
-        differences += compare_stock(store_stock, target.sellable_stock(sorted(set(mapped.values()))), mapped)
+    # Stock of the mapped SKUs, when the target reports any (the UBL target before its first stock table does not).
+    stock_compared = False
+    if isinstance(target, ReportsStock):
+        mapped = store_skus(services.sku_map(store_id))
+        held_stock = target.sellable_stock(sorted(set(mapped.values())))
+        store_stock = reader.stock(settings, sorted(mapped)) if held_stock else None
+        if store_stock is not None:
+            stock_compared = True
+            compared = {sku: mapped[sku] for sku in store_stock if sku in mapped}
+            differences += compare_stock(store_stock, held_stock, compared)
     report = Report(
         store_id,
         first,

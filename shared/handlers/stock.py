@@ -17,6 +17,7 @@ from typing import Any
 from shared import telemetry
 from shared.bootstrap import Services
 from shared.channels.store_api import store_api
+from shared.domain.rules.mapping import PRODUCT_PREFIX
 from shared.errors import PermanentError, RetryableError
 from shared.handlers.common import log
 from shared.ports import ReportsStock, StockChange, StockItem, StoreApi
@@ -59,10 +60,13 @@ def report_mark(store_id: str) -> str:
 
 
 def store_skus(sku_map: Mapping[str, str], only: Iterable[str] | None = None) -> dict[str, str]:
-    """Store SKU → item code. A map key is "SKU" or "SKU:variant id"; both name the same store SKU."""
+    """Store SKU → item code. A map key is "SKU" or "SKU:variant id"; both name the same store SKU. A
+    "product:<id>" key names a product without an SKU, whose stock cannot be read or set by SKU."""
     wanted = set(only) if only is not None else None
     found: dict[str, str] = {}
     for key, code in sorted(sku_map.items()):
+        if key.startswith(PRODUCT_PREFIX):
+            continue
         sku = key.partition(":")[0].strip()
         if sku and code and (wanted is None or sku in wanted):
             found.setdefault(sku, code)

@@ -228,7 +228,7 @@ TEXTS: dict[str, str] = {
     "ui.recon_service_value": "This service",
     "ui.recon_state_differs": "Order {number}: the store says {store}, this service says {service}.",
     "ui.recon_stock_differs": "{sku} ({item_code}): the store shows {store} in stock, the invoicing system {target}.",
-    "ui.recon_stock_not_compared": "Stock was not compared: the store's or the invoicing system's stock cannot be read yet.",
+    "ui.recon_stock_not_compared": "Stock was not compared: the invoicing system reports no stock (for UBL documents, upload a stock table first).",
     "ui.recon_store_value": "Store",
     "ui.recon_title": "Reconciliation",
     "ui.recon_to": "To",

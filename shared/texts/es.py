@@ -228,7 +228,7 @@ TEXTS: dict[str, str] = {
     "ui.recon_service_value": "Este servicio",
     "ui.recon_state_differs": "Pedido {number}: la tienda dice {store}, este servicio dice {service}.",
     "ui.recon_stock_differs": "{sku} ({item_code}): la tienda muestra {store} en existencias, el sistema de facturación {target}.",
-    "ui.recon_stock_not_compared": "No se compararon existencias: aún no se pueden leer las de la tienda o las del sistema de facturación.",
+    "ui.recon_stock_not_compared": "No se compararon existencias: el sistema de facturación no informa de existencias (con documentos UBL, suba antes una tabla de existencias).",
     "ui.recon_store_value": "Tienda",
     "ui.recon_title": "Conciliación",
     "ui.recon_to": "Hasta",

@@ -1,8 +1,8 @@
 """Three-way reconciliation against a fake store API on loopback (documented WooCommerce and Shopify list shapes and
 paging), our real SQLite state and the real UBL outbox: a seeded mismatch gives exactly the seeded differences.
 
-Stock: no store API reads stock yet (the store API port comes with stock sync), so the stock side is a small reader and
-a target with stock levels in the test; the comparison itself is the service's.
+Stock: the store's side is read through the real store API adapters (WooCommerce GET /products?sku=…, Shopify GraphQL
+productVariants) from the same fake store; the target's side is the UBL outbox with a stock table.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from function_app import app
 from local.registry import registered_functions
 from shared.bootstrap import override_services
 from shared.domain.order import OrderState
+from shared.errors import PermanentError
 from shared.handlers.intake import accept
 from shared.handlers.reconciliation import PollingStoreReader, StoreReading, reconcile, report_csv
-from shared.stores import StoreSettings
 from shared.targets.ubl import codes
 from shared.targets.ubl.outbox import UblOutboxTarget
 from tests.fake_order_store import SHOPIFY_VERSION, FakeStore, shopify_order, woo_order
@@ -34,19 +34,6 @@ from tests.support import make_services, store_settings
 
 NOV_20 = date(2026, 11, 20)
 NS = {"cac": codes.NS_CAC, "cbc": codes.NS_CBC}
-
-
-class StockReader(PollingStoreReader):
-    """The fake store's orders, and a stock list as the stock-sync port will read it."""
-
-    def __init__(self, stock: dict[str, Decimal]) -> None:
-        super().__init__()
-        self.levels = stock
-        self.asked: list[str] = []
-
-    def stock(self, settings: StoreSettings, skus: Sequence[str]) -> dict[str, Decimal] | None:
-        self.asked = list(skus)
-        return {sku: quantity for sku, quantity in self.levels.items() if sku in skus}
 
 
 class StockedOutbox(UblOutboxTarget):
@@ -120,16 +107,21 @@ def _found(report) -> set[tuple[str, str]]:
     return {(d.kind, d.order_id or d.sku) for d in report.differences}
 
 
-def test_seeded_mismatch_gives_exactly_the_seeded_differences(services, fake_store):
-    _seed_woo(services, fake_store)
+def _stocked(services, fake_store: FakeStore) -> None:
+    """The target holds 12 mugs and 4 tees; the store 9 mugs, 4 tees, an unmapped product and an oil whose stock it
+    does not manage (not compared)."""
     StockedOutbox.levels = {"MUG-BLUE-350": Decimal("12"), "TEE-ORGANIC-M": Decimal("4")}
     services.target_factory = lambda settings, s: StockedOutbox(
         s.document_store, settings, s.sku_map(settings.store_id)
     )
-    reader = StockReader({"BLUE-MUG-350ML": Decimal("9"), "TEE-ORG-M": Decimal("4"), "UNMAPPED-X": Decimal("1")})
-    # The store does not manage stock for the oil: it is not in its answer and not compared.
+    fake_store.stock({"BLUE-MUG-350ML": 9, "TEE-ORG-M": 4, "UNMAPPED-X": 1, "OLIVE-OIL-500ML": None})
 
-    report = reconcile(services, "demo-woo", NOV_20, NOV_20, reader)
+
+def test_seeded_mismatch_gives_exactly_the_seeded_differences(services, fake_store):
+    _seed_woo(services, fake_store)
+    _stocked(services, fake_store)
+
+    report = reconcile(services, "demo-woo", NOV_20, NOV_20)
 
     assert _found(report) == {
         ("missing_in_service", "7006"),
@@ -147,14 +139,17 @@ def test_seeded_mismatch_gives_exactly_the_seeded_differences(services, fake_sto
     ]
     assert (by_kind["state_differs"].store, by_kind["state_differs"].service) == ("cancelled", "invoiced")
     assert (by_kind["stock_differs"].store, by_kind["stock_differs"].target) == ("9", "12")
-    assert "UNMAPPED-X" not in reader.asked and "BLUE-MUG-350ML" in reader.asked
+    stock_reads = [path for path in fake_store.requests if path.startswith("/wp-json/wc/v3/products")]
+    assert stock_reads and all("UNMAPPED-X" not in path for path in stock_reads)
+    assert "BLUE-MUG-350ML" in stock_reads[0] and "OLIVE-OIL-500ML" in stock_reads[0]
     assert report.stock_compared is True
     assert by_kind["missing_in_target"].service == "invoiced"
     assert report.counts == dict.fromkeys(by_kind, 1)
     assert report.compared == {"store_orders": 6, "service_orders": 5, "target_invoices": 5}
     # The list was read page by page (2 per page here) from the range's first day on.
-    assert sum("page=" in path for path in fake_store.requests) == 4
-    assert all("modified_after=2026-11-19T23:59:59" in path for path in fake_store.requests)
+    order_reads = [path for path in fake_store.requests if path.startswith("/wp-json/wc/v3/orders")]
+    assert sum("page=" in path for path in order_reads) == 4
+    assert all("modified_after=2026-11-19T23:59:59" in path for path in order_reads)
 
 
 def test_a_store_that_agrees_gives_no_differences(services, fake_store):
@@ -165,7 +160,9 @@ def test_a_store_that_agrees_gives_no_differences(services, fake_store):
 
     assert report.differences == []
     assert report.compared == {"store_orders": 3, "service_orders": 3, "target_invoices": 3}
+    # No stock table uploaded: the outbox reports no stock, so the store's stock is not even read.
     assert report.stock_compared is False
+    assert not any("/products" in path for path in fake_store.requests)
 
 
 def test_shopify_orders_are_read_through_cursor_pages(services, fake_store):
@@ -177,6 +174,29 @@ def test_shopify_orders_are_read_through_cursor_pages(services, fake_store):
 
     assert _found(report) == {("missing_in_service", str(ids[2]))}
     assert any("page_info=" in path for path in fake_store.requests)
+
+
+def test_shopify_stock_is_read_at_the_primary_location_through_graphql(services, fake_store):
+    _stocked(services, fake_store)
+
+    report = reconcile(services, "demo-shopify", NOV_20, NOV_20)
+
+    assert report.stock_compared is True
+    assert [(d.kind, d.sku, d.item_code, d.store, d.target) for d in report.differences] == [
+        ("stock_differs", "BLUE-MUG-350ML", "MUG-BLUE-350", "9", "12")
+    ]
+    assert sum("/graphql.json" in path for path in fake_store.requests) == 2  # the primary location, then the SKUs
+
+
+def test_store_stock_a_failing_store_api_cannot_read_is_an_error_not_a_clean_report(services, fake_store, httpserver):
+    _stocked(services, fake_store)
+    fake_store.products.clear()
+    httpserver.clear_all_handlers()
+    httpserver.expect_request("/wp-json/wc/v3/orders").respond_with_json([], headers={"X-WP-TotalPages": "1"})
+    httpserver.expect_request("/wp-json/wc/v3/products").respond_with_json({"code": "rest_forbidden"}, status=403)
+
+    with pytest.raises(PermanentError):
+        reconcile(services, "demo-woo", NOV_20, NOV_20)
 
 
 def test_redrive_takes_a_missing_order_in_and_leaves_the_rest_to_a_person(services, fake_store):
@@ -258,8 +278,28 @@ def test_route_answers_differences_and_counts_as_json(services, fake_store):
         ("state_differs", "7005"),
     }
     assert body["counts"]["stock_differs"] == 0 and body["counts"]["amount_differs"] == 1
+    assert body["stock_compared"] is False  # no stock table: the outbox reports no stock
     amount = next(d for d in body["differences"] if d["kind"] == "amount_differs")
     assert (amount["store"], amount["target"]) == ("53.97", "63.97")
+
+
+def test_route_reads_the_stores_stock_and_answers_where_it_differs(services, fake_store):
+    _seed_woo(services, fake_store)
+    _stocked(services, fake_store)
+
+    response = _call(services, "from=2026-11-20&to=2026-11-20&lang=es")
+
+    body = json.loads(response.get_body())
+    assert response.status_code == 200
+    assert body["stock_compared"] is True and body["counts"]["stock_differs"] == 1
+    stock = next(d for d in body["differences"] if d["kind"] == "stock_differs")
+    assert (stock["sku"], stock["item_code"], stock["store"], stock["target"]) == (
+        "BLUE-MUG-350ML",
+        "MUG-BLUE-350",
+        "9",
+        "12",
+    )
+    assert stock["explanation"].startswith("BLUE-MUG-350ML (MUG-BLUE-350): la tienda muestra 9")
 
 
 def test_a_get_never_redrives(services, fake_store):

@@ -160,6 +160,16 @@ def test_products_without_stock_management_are_skipped_and_listed(tmp_path: Path
     assert stock.last_report(services, "demo-woo")["not_managed"] == ["MOLCAJETE-8IN"]
 
 
+def test_product_id_keys_of_the_sku_map_name_no_sku_to_read_or_write(tmp_path: Path, woo: FakeWooCommerce) -> None:
+    target = StockTarget({"MUG-BLUE-350": Decimal("12"), "ITEM-93": Decimal("5")})
+    services = _services(tmp_path, _woo_settings(woo.url), target)
+    services.state.put_sku_map("demo-woo", {"product:93": "ITEM-93", "BLUE-MUG-350ML:77": "MUG-BLUE-350"})
+    report = stock.sync_store_stock(services, services.stores["demo-woo"])
+    assert report.written == ["BLUE-MUG-350ML"] and woo.stock("BLUE-MUG-350ML") == 12
+    asked = [path for method, path, _ in woo.requests if method == "GET" and "/products?" in path]
+    assert asked and all("product" not in path.partition("sku=")[2].lower() for path in asked)
+
+
 def test_safety_buffer_is_held_back_and_never_goes_below_zero(tmp_path: Path, woo: FakeWooCommerce) -> None:
     target = StockTarget({"MUG-BLUE-350": Decimal("12"), "COF-COL-1000": Decimal("2")})
     services = _services(tmp_path, _woo_settings(woo.url, stock_sync={"safety_buffer": 3}), target)
