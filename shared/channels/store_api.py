@@ -8,7 +8,7 @@ after a 5xx (urllib3's Retry, so the rules are a library's, not ours), and typed
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,15 @@ RETRIES = 3
 BACKOFF_SECONDS = 0.25
 MAX_RETRY_AFTER_SECONDS = 30
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+# What a refusal names, stored with it and rendered in the reader's language: {"what_text": <word.* key>, …the
+# values that key's template fills, e.g. "order_id"}. Build it with `subject`.
+Subject = Mapping[str, str]
+
+
+def subject(key: str, **values: str) -> dict[str, str]:
+    """What a store API call asks for, as a catalog key and its values: subject("word.store_order", order_id="7")."""
+    return {"what_text": key, **values}
 
 
 def store_api(settings: StoreSettings) -> StoreApi:
@@ -125,25 +134,25 @@ class StoreHttp:
             raise RetryableError(f"store API answered {response.status_code}")
         return response
 
-    def json(self, method: str, url: str, what: str, what_es: str, **kwargs: Any) -> Any:
+    def json(self, method: str, url: str, what: Subject, **kwargs: Any) -> Any:
         """The JSON of a 2xx answer; other answers are refusals (PermanentError)."""
         response = self.call(method, url, **kwargs)
-        return response_json(response, what, what_es)
+        return response_json(response, what)
 
 
-def response_json(response: requests.Response, what: str, what_es: str) -> Any:
+def response_json(response: requests.Response, what: Subject) -> Any:
     """The JSON (objects or lists) of a 2xx answer; a non-JSON 2xx is retryable (a proxy's page), others refused."""
     if not 200 <= response.status_code < 300:
-        refuse(response.status_code, what, what_es)
+        refuse(response.status_code, what)
     try:
         return response.json()
     except ValueError as error:  # an HTML error page from a proxy or a maintenance plugin
         raise RetryableError("store API answered with something that is not JSON") from error
 
 
-def order_json(response: requests.Response, what: str, what_es: str) -> dict[str, Any]:
+def order_json(response: requests.Response, what: Subject) -> dict[str, Any]:
     """The JSON object of a 200 answer; other answers are refusals."""
-    _refuse_unless_ok(response, what, what_es)
+    _refuse_unless_ok(response, what)
     try:
         data = response.json()
     except ValueError as error:  # an HTML error page from a proxy or a maintenance plugin
@@ -165,18 +174,18 @@ def store_request(url: str, **kwargs: Any) -> requests.Response:
     return response
 
 
-def store_get(url: str, what: str, what_es: str, **kwargs: Any) -> requests.Response:
+def store_get(url: str, what: Subject, **kwargs: Any) -> requests.Response:
     """GET with the store API's errors typed: RetryableError for timeouts, 429 and 5xx; PermanentError for a
     refusal (401/403/404) that a retry will not fix."""
     response = store_request(url, **kwargs)
-    _refuse_unless_ok(response, what, what_es)
+    _refuse_unless_ok(response, what)
     return response
 
 
-def _refuse_unless_ok(response: requests.Response, what: str, what_es: str) -> None:
+def _refuse_unless_ok(response: requests.Response, what: Subject) -> None:
     if response.status_code != 200:
-        refuse(response.status_code, what, what_es)
+        refuse(response.status_code, what)
 
 
-def refuse(status: int, what: str, what_es: str) -> None:
-    raise PermanentError("store_api_refused", {"what": what, "what_es": what_es, "status": str(status)})
+def refuse(status: int, what: Subject) -> None:
+    raise PermanentError("store_api_refused", {**what, "status": str(status)})

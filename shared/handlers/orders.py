@@ -266,11 +266,12 @@ def _ask_store(
 
 
 def _cancellation_unconfirmed(refusal: PermanentError, topic: str) -> Problem:
-    # The refusal's own sentence leads: its key and data travel with the problem, rendered when read.
+    # The refusal's own sentence leads: its key and data travel with the problem, rendered when read. A refusal
+    # still written as two sentences (the legacy PermanentError form) has nothing else to store: its English
+    # `refusal` and Spanish `refusal_es` stand in for `refusal_text` (shared.texts), as in rows stored before.
     data: dict[str, object] = {**refusal.data, "topic": topic, "refusal_text": refusal.key}
-    data.update(refusal="", refusal_es="")
     if not refusal.keyed:
-        data.update(refusal_text="", refusal=refusal.message, refusal_es=refusal.message_es)
+        data = {"topic": topic, "refusal": refusal.message, "refusal_es": refusal.message_es}
     return Problem(code="cancellation_unconfirmed", field="status", found=refusal.message[:300], data=data)
 
 

@@ -51,13 +51,19 @@ def has(key: str) -> bool:
 
 def _values(data: Mapping[str, object], lang: str) -> _Blank:
     # Words that differ by language are stored as keys too: `<name>_text` holds one key, `<name>_texts` a list.
+    # A key's own template may name the other values, `_text` ones included (each level leaves its own name out).
     plain = {k: v for k, v in data.items() if not k.endswith(("_text", "_texts"))}
     values = _Blank(plain)
+    for name, value in plain.items():
+        # Rows stored before a word became a key carry it as `<name>` (English) with `<name>_es` (Spanish).
+        if not data.get(f"{name}_text"):
+            values[f"{name}_text"] = plain.get(f"{name}_{lang}") or value
     for name, value in data.items():
+        rest = {k: v for k, v in data.items() if k != name}
         if name.endswith("_text") and isinstance(value, str):
-            values[name] = render(value, plain, lang)
+            values.setdefault(name, render(value, rest, lang) if value else "")
         elif name.endswith("_texts") and isinstance(value, list | tuple):
-            values[name] = ", ".join(render(str(item), plain, lang) for item in value)
+            values[name] = ", ".join(render(str(item), rest, lang) for item in value)
     return values
 
 
@@ -65,7 +71,8 @@ def render(key: str, data: Mapping[str, object] | None = None, lang: str = DEFAU
     """The text for key in lang with data filled in: English when lang lacks the key, the key itself last.
 
     A missing placeholder shows as "?", never raises. A value named `<name>_text` is itself a key, rendered in
-    lang first (`<name>_texts`: a list of keys, joined with ", ").
+    lang first with the same data (`<name>_texts`: a list of keys, joined with ", "). An old row's `<name>` with
+    its `<name>_es` twin stands in for a missing `<name>_text`.
     """
     text = template(key, lang)
     if text is None:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from shared import texts
 from shared.domain.order import Customer, Order
 from shared.domain.rules.taxids import SCHEMES, check_tax_id, find_tax_id
 
@@ -64,7 +65,8 @@ def test_invalid_tax_ids_say_why(tax_id: str, country: str, reason_word: str) ->
     assert not result.valid
     assert result.checked
     assert reason_word in result.reason
-    assert result.reason_es
+    assert result.reason_text.startswith("word.tax_id_")
+    assert texts.render(result.reason_text, lang="es") != result.reason  # a sentence in each catalog
 
 
 def test_every_listed_scheme_is_a_python_stdnum_module_with_validate() -> None:

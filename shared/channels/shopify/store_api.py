@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from shared.channels.common import to_decimal, to_id, to_time
-from shared.channels.store_api import StoreHttp, iter_pages, order_json, response_json
+from shared.channels.store_api import StoreHttp, Subject, iter_pages, order_json, response_json, subject
 from shared.domain.order import Refund
 from shared.errors import PermanentError, RetryableError
 from shared.ports import (
@@ -101,7 +101,7 @@ class ShopifyApi:
             if end is not None:
                 params[high] = _iso(end)
             response = self.http.call("GET", f"{self.base}/orders.json", params=params)
-        data = response_json(response, "the order list", "la lista de pedidos")
+        data = response_json(response, subject("word.store_order_list"))
         orders = data.get("orders", []) if isinstance(data, dict) else []
         return OrderPage(
             [_store_order(order) for order in orders if isinstance(order, dict)],
@@ -118,7 +118,7 @@ class ShopifyApi:
         response = self.http.call("GET", f"{self.base}/orders/{quote(order_id, safe='')}.json")
         if response.status_code == 404:
             return None
-        order = order_json(response, f"order {order_id}", f"el pedido {order_id}").get("order")
+        order = order_json(response, subject("word.store_order", order_id=order_id)).get("order")
         if not isinstance(order, dict):
             raise RetryableError("store API answered an order without its order object")
         return _store_order(order)
@@ -206,14 +206,14 @@ class ShopifyApi:
         the store's webhook_secret, so `secret` is not sent."""
         data = self.graphql(CREATE_WEBHOOK, {"topic": to_enum(topic), "uri": delivery_url})
         result = data["webhookSubscriptionCreate"]
-        _refuse_user_errors(result, "a new webhook", "un webhook nuevo")
+        _refuse_user_errors(result, subject("word.store_new_webhook"))
         return _subscription(result["webhookSubscription"])
 
     def delete_webhook(self, subscription_id: str) -> None:
         result = self.graphql(DELETE_WEBHOOK, {"id": subscription_id})["webhookSubscriptionDelete"]
         if result.get("deletedWebhookSubscriptionId") is None and result.get("userErrors"):
             return  # an unknown id: nothing to delete
-        _refuse_user_errors(result, f"webhook {subscription_id}", f"el webhook {subscription_id}")
+        _refuse_user_errors(result, subject("word.store_webhook", webhook_id=subscription_id))
 
     # -- the GraphQL call -----------------------------------------------------------------------------------------
     def graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
@@ -223,7 +223,7 @@ class ShopifyApi:
             response = self.http.call(
                 "POST", f"{self.base}/graphql.json", json={"query": query, "variables": variables}
             )
-            body = response_json(response, "the Admin API", "la API de administración")
+            body = response_json(response, subject("word.store_admin_api"))
             body = body if isinstance(body, dict) else {}
             errors = body.get("errors") or []
             if not errors:
@@ -266,13 +266,13 @@ def _first_message(errors: list[Any]) -> str:
     return str(first.get("message", "")) if isinstance(first, dict) else str(first)
 
 
-def _refuse_user_errors(result: dict[str, Any], what: str, what_es: str) -> None:
+def _refuse_user_errors(result: dict[str, Any], what: Subject) -> None:
     errors = result.get("userErrors") or []
     if errors:
         message = "; ".join(str(error.get("message", "")) for error in errors if isinstance(error, dict))
         raise PermanentError(
             "store_api_refused",
-            {"what": what, "what_es": what_es, "message": message},
+            {**what, "message": message},
             text="error.store_api_user_errors",
         )
 

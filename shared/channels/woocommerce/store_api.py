@@ -18,7 +18,7 @@ from urllib.parse import quote
 import requests
 
 from shared.channels.common import to_decimal, to_id, to_time
-from shared.channels.store_api import StoreHttp, iter_pages, order_json, response_json
+from shared.channels.store_api import StoreHttp, Subject, iter_pages, order_json, response_json, subject
 from shared.channels.woocommerce.parsing import parse_refund
 from shared.domain.order import Refund
 from shared.ports import (
@@ -75,7 +75,7 @@ class WooCommerceApi:
         if end is not None:
             params[before] = _gmt(end)
         response = self.http.call("GET", f"{self.base}/orders", params=params)
-        data = response_json(response, "the order list", "la lista de pedidos")
+        data = response_json(response, subject("word.store_order_list"))
         orders = [_store_order(item) for item in data if isinstance(item, dict)]
         return OrderPage(orders, str(page + 1) if _has_next(response, page) else None)
 
@@ -90,12 +90,12 @@ class WooCommerceApi:
         response = self.http.call("GET", f"{self.base}/orders/{quote(order_id, safe='')}")
         if response.status_code == 404 and _is_invalid_id(response):
             return None
-        return _store_order(order_json(response, f"order {order_id}", f"el pedido {order_id}"))
+        return _store_order(order_json(response, subject("word.store_order", order_id=order_id)))
 
     def refund(self, order_id: str, refund_id: str) -> Refund:
         url = f"{self.base}/orders/{quote(order_id, safe='')}/refunds/{quote(refund_id, safe='')}"
         response = self.http.call("GET", url)
-        order_json(response, f"refund {refund_id}", f"el reembolso {refund_id}")
+        order_json(response, subject("word.store_refund", refund_id=refund_id))
         return parse_refund(order_id, json.loads(response.content, parse_float=Decimal))
 
     # -- stock ----------------------------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ class WooCommerceApi:
         for start in range(0, len(wanted), SKUS_PER_QUERY):
             chunk = wanted[start : start + SKUS_PER_QUERY]
             params = {"sku": ",".join(chunk), "per_page": str(PER_PAGE)}
-            for product in self._pages(f"{self.base}/products", params, "the product list", "la lista de productos"):
+            for product in self._pages(f"{self.base}/products", params, subject("word.store_product_list")):
                 item = _stock_item(product)
                 if item is not None and item.sku in chunk:
                     found[item.sku] = item
@@ -128,7 +128,7 @@ class WooCommerceApi:
                 batch = group[start : start + BATCH_SIZE]
                 by_id = {change.item.ref.rpartition("/")[2]: change.item.sku for change in batch}
                 body = {"update": [{"id": int(ref), "stock_quantity": c.quantity} for ref, c in _refs(batch)]}
-                data = self.http.json("POST", url, "a stock update", "una actualización de stock", json=body)
+                data = self.http.json("POST", url, subject("word.store_stock_update"), json=body)
                 for result in data.get("update", []) if isinstance(data, dict) else []:
                     sku = by_id.get(to_id(result.get("id")), "")
                     error = result.get("error")
@@ -140,7 +140,7 @@ class WooCommerceApi:
 
     # -- webhooks -------------------------------------------------------------------------------------------------
     def list_webhooks(self) -> list[WebhookSubscription]:
-        hooks = self._pages(f"{self.base}/webhooks", {"per_page": str(PER_PAGE)}, "the webhooks", "los webhooks")
+        hooks = self._pages(f"{self.base}/webhooks", {"per_page": str(PER_PAGE)}, subject("word.store_webhooks"))
         return [_subscription(hook) for hook in hooks]
 
     def create_webhook(self, topic: str, delivery_url: str, secret: str) -> WebhookSubscription:
@@ -151,20 +151,20 @@ class WooCommerceApi:
             "secret": secret,
             "status": "active",
         }
-        data = self.http.json("POST", f"{self.base}/webhooks", "a new webhook", "un webhook nuevo", json=body)
+        data = self.http.json("POST", f"{self.base}/webhooks", subject("word.store_new_webhook"), json=body)
         return _subscription(data)
 
     def delete_webhook(self, subscription_id: str) -> None:
         url = f"{self.base}/webhooks/{quote(subscription_id, safe='')}"
         response = self.http.call("DELETE", url, params={"force": "true"})
         if response.status_code != 404:
-            response_json(response, f"webhook {subscription_id}", f"el webhook {subscription_id}")
+            response_json(response, subject("word.store_webhook", webhook_id=subscription_id))
 
-    def _pages(self, url: str, params: dict[str, str], what: str, what_es: str) -> Iterator[dict[str, Any]]:
+    def _pages(self, url: str, params: dict[str, str], what: Subject) -> Iterator[dict[str, Any]]:
         page = 1
         while True:
             response = self.http.call("GET", url, params={**params, "page": str(page)})
-            data = response_json(response, what, what_es)
+            data = response_json(response, what)
             yield from (item for item in data if isinstance(item, dict))
             if not _has_next(response, page):
                 return

@@ -91,17 +91,15 @@ def _currency_problems(order: Order, settings: StoreSettings, rules: RulesSettin
 def _prices_include_tax_problems(order: Order, rules: RulesSettings) -> list[Problem]:
     if rules.prices_include_tax is None or rules.prices_include_tax == order.prices_include_tax:
         return []
-    words = {True: ("including tax", "con impuestos"), False: ("excluding tax", "sin impuestos")}
+    words = {True: "word.prices_including_tax", False: "word.prices_excluding_tax"}
     return [
         problem(
             "prices_include_tax_mismatch",
             field="prices_include_tax",
             expected=str(rules.prices_include_tax).lower(),
             found=str(order.prices_include_tax).lower(),
-            found_words=words[order.prices_include_tax][0],
-            found_words_es=words[order.prices_include_tax][1],
-            expected_words=words[rules.prices_include_tax][0],
-            expected_words_es=words[rules.prices_include_tax][1],
+            found_words_text=words[order.prices_include_tax],
+            expected_words_text=words[rules.prices_include_tax],
         )
     ]
 
@@ -244,8 +242,8 @@ def _refund_problems(order: Order, refund: Refund, tolerance: Decimal) -> list[P
                     expected=money(left_amount, cur),
                     found=money(abs(rl.amount), cur),
                     refund=refund.refund_id,
-                    what=f"line {label}",
-                    what_es=f"la línea {label}",
+                    what_text="word.line_label",
+                    label=label,
                 )
             )
         quantity_done[rl.line_id] = quantity_done.get(rl.line_id, ZERO) + abs(rl.quantity)
@@ -259,8 +257,7 @@ def _refund_problems(order: Order, refund: Refund, tolerance: Decimal) -> list[P
                 expected=money(shipping_left, cur),
                 found=money(abs(refund.shipping), cur),
                 refund=refund.refund_id,
-                what="shipping",
-                what_es="el envío",
+                what_text="word.shipping",
             )
         )
     order_left = order.total - sum((abs(r.amount) for r in earlier), ZERO)
@@ -272,8 +269,7 @@ def _refund_problems(order: Order, refund: Refund, tolerance: Decimal) -> list[P
                 expected=money(order_left, cur),
                 found=money(abs(refund.amount), cur),
                 refund=refund.refund_id,
-                what="the whole order",
-                what_es="todo el pedido",
+                what_text="word.whole_order",
             )
         )
     if refund.lines or refund.shipping:

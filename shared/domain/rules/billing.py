@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from shared import texts
 from shared.domain.order import Address, Order
 from shared.domain.records import Problem
 from shared.domain.rules.messages import problem
@@ -52,14 +53,9 @@ BUILT_IN: dict[str, BillingRequirement] = {
     ),
 }
 
+# The billing fields a problem names, as catalog keys ("word.field_tax_id": "tax id", "el identificador fiscal").
 _FIELD_WORDS = {
-    "tax_id": ("tax id", "el identificador fiscal (NIF, RFC, RUT…)"),
-    "name": ("name or company name", "el nombre o razón social"),
-    "line1": ("street address", "la dirección"),
-    "postal_code": ("postal code", "el código postal"),
-    "city": ("town or city", "la población"),
-    "region": ("region or province", "la provincia o región"),
-    "country": ("country", "el país"),
+    name: f"word.field_{name}" for name in ("tax_id", "name", "line1", "postal_code", "city", "region", "country")
 }
 
 
@@ -113,14 +109,13 @@ def tax_id_problems(order: Order, rules: RulesSettings, buyer: Buyer) -> list[Pr
                 expected=result.scheme,
                 found=buyer.tax_id,
                 scheme=result.scheme,
-                reason=result.reason,
-                reason_es=result.reason_es,
+                reason_text=result.reason_text,
             )
         )
     settings = rules.tax_ids
     in_scope = not settings.countries or buyer.country in settings.countries
     if settings.required_for_b2b and in_scope and buyer.company and not buyer.tax_id:
-        problems.append(_missing("tax_id", buyer, "a business", "una empresa"))
+        problems.append(_missing("tax_id", buyer, {"buyer_text": "word.buyer_business"}))
     return problems
 
 
@@ -133,19 +128,17 @@ def _value(order: Order, buyer: Buyer, name: str) -> str:
     return str(getattr(billing, name, ""))
 
 
-def _missing(name: str, buyer: Buyer, who_en: str, who_es: str) -> Problem:
-    what_en, what_es = _FIELD_WORDS[name]
+def _missing(name: str, buyer: Buyer, who: dict[str, str]) -> Problem:
+    """missing_billing_field; `who` names the kind of buyer as `buyer_text` (a word.buyer_* key) and its values."""
     field = (buyer.tax_id_field or "customer.tax_id") if name == "tax_id" else f"customer.billing.{name}"
     return problem(
         "missing_billing_field",
         field=field,
-        expected=what_en,
+        expected=texts.render(_FIELD_WORDS[name]),  # English, as `expected` always was
         found="",
-        buyer=who_en,
-        buyer_es=who_es,
         country=buyer.country or "?",
-        what=what_en,
-        what_es=what_es,
+        what_text=_FIELD_WORDS[name],
+        **who,
     )
 
 
@@ -155,26 +148,25 @@ def billing_problems(order: Order, rules: RulesSettings, buyer: Buyer) -> list[P
     requirement = rules.billing.countries.get(buyer.country) or BUILT_IN.get(buyer.country)
     if requirement is None:
         return []
-    wanted: list[tuple[str, str, str]] = [(name, "any buyer", "cualquier comprador") for name in requirement.always]
+    wanted: list[tuple[str, dict[str, str]]] = [(name, {"buyer_text": "word.buyer_any"}) for name in requirement.always]
     if buyer.is_business:
-        wanted += [(name, "a business", "una empresa") for name in requirement.business]
+        wanted += [(name, {"buyer_text": "word.buyer_business"}) for name in requirement.business]
     elif (
         requirement.limit is not None
         and (not requirement.limit_currency or requirement.limit_currency == order.currency)
         and order.total > requirement.limit
     ):
-        limit = f"{requirement.limit} {requirement.limit_currency or order.currency}"
+        limit = _limit_words(requirement, order)
         wanted += [
-            (name, f"a consumer for more than {limit}", f"un consumidor por más de {limit}")
-            for name in requirement.over_limit
+            (name, {"buyer_text": "word.buyer_consumer_over", "limit": limit}) for name in requirement.over_limit
         ]
     problems: list[Problem] = []
     seen: set[str] = set()
-    for name, who_en, who_es in wanted:
+    for name, who in wanted:
         if name in seen or _value(order, buyer, name).strip():
             continue
         seen.add(name)
-        problems.append(_missing(name, buyer, who_en, who_es))
+        problems.append(_missing(name, buyer, who))
     return problems
 
 
@@ -213,8 +205,7 @@ def buyer_identity_problems(
             problem(
                 "missing_buyer",
                 field=f"customer.billing.{name}",
-                what=_FIELD_WORDS[name][0],
-                what_es=_FIELD_WORDS[name][1],
+                what_text=_FIELD_WORDS[name],
             )
             for name in missing
         ]
@@ -224,13 +215,10 @@ def buyer_identity_problems(
         return []
     limit = _limit_words(requirement, order)
     if within is None:  # the limit is in another currency: the order may be above it, so the buyer must be named
-        who = (
-            f"a consumer in {order.currency} (the limit is {limit})",
-            f"un consumidor en {order.currency} (el límite es {limit})",
-        )
+        who = {"buyer_text": "word.buyer_consumer_other_currency", "currency": order.currency, "limit": limit}
     else:
-        who = (f"a consumer for more than {limit}", f"un consumidor por más de {limit}")
-    return [_missing(name, buyer, *who) for name in missing]
+        who = {"buyer_text": "word.buyer_consumer_over", "limit": limit}
+    return [_missing(name, buyer, who) for name in missing]
 
 
 def simplified_invoice(order: Order, settings: StoreSettings) -> bool:

@@ -11,7 +11,7 @@ from shared.domain.order import ZERO, Charge, Order, OrderLine
 from shared.domain.records import Problem
 from shared.domain.rules.messages import problem
 from shared.domain.rules.settings import EU_COUNTRIES, RulesSettings, TaxRate, TaxSettings, normalise_tax_class
-from shared.domain.rules.totals import document_tolerance, round_money
+from shared.domain.rules.totals import document_tolerance, line_words, round_money
 
 HUNDRED = Decimal(100)
 RATE_EPSILON = Decimal("0.001")  # Shopify sends fractions (0.21); the parser's percent may carry noise
@@ -23,9 +23,14 @@ class Destination:
     region: str
 
     def describe(self) -> str:
+        """The country and region, e.g. ES (GC); empty when the country is unknown."""
         if not self.country:
-            return "an unknown destination"
+            return ""
         return f"{self.country} ({self.region})" if self.region else self.country
+
+    def words(self) -> dict[str, str]:
+        """The destination for a problem's sentence: its code, or the catalog's words for an unknown one."""
+        return {"destination": self.describe()} if self.country else {"destination_text": "word.unknown_destination"}
 
 
 def destination(order: Order, taxes: TaxSettings) -> Destination:
@@ -84,8 +89,7 @@ def _pct(value: Decimal) -> str:
 class _Item:
     item: OrderLine | Charge
     field: str
-    what_en: str
-    what_es: str
+    words: dict[str, str]  # the line or charge as `what_text` and its values, for the problem
     base: Decimal
     tax_class: str
     taxable_by_rules: bool
@@ -94,13 +98,11 @@ class _Item:
 def _items(order: Order, taxes: TaxSettings) -> list[_Item]:
     items: list[_Item] = []
     for index, line in enumerate(order.lines):
-        label = line.sku or line.name or line.line_id
         items.append(
             _Item(
                 line,
                 f"lines[{index}]",
-                f"line {index + 1} ({label})",
-                f"la línea {index + 1} ({label})",
+                line_words(order, index, "what"),
                 line.total,
                 normalise_tax_class(line.tax_class),
                 True,
@@ -112,13 +114,9 @@ def _items(order: Order, taxes: TaxSettings) -> list[_Item]:
     ):
         for index, charge in enumerate(charges):
             label = charge.name or charge.code or str(index + 1)
-            en, es = ("shipping", "el envío") if kind == "shipping" else ("the fee", "el cargo")
+            words = {"what_text": "word.charge_shipping" if kind == "shipping" else "word.charge_fee", "charge": label}
             tax_class = normalise_tax_class(charge.tax_class) if charge.tax_class.strip() else default_class
-            items.append(
-                _Item(
-                    charge, f"{kind}[{index}]", f"{en} '{label}'", f"{es} '{label}'", charge.amount, tax_class, taxable
-                )
-            )
+            items.append(_Item(charge, f"{kind}[{index}]", words, charge.amount, tax_class, taxable))
     return items
 
 
@@ -145,10 +143,10 @@ def _amount_mismatch(entry: _Item, rate: Decimal, expected: Decimal) -> Problem:
         field=f"{entry.field}.tax",
         expected=expected,
         found=entry.item.tax,
-        what=entry.what_en,
-        what_es=entry.what_es,
-        rule=f"{_pct(rate)}% of {entry.base}",
-        rule_es=f"el {_pct(rate)}% de {entry.base}",
+        rule_text="word.tax_rule_rate",
+        rate=_pct(rate),
+        base=entry.base,
+        **entry.words,
     )
 
 
@@ -174,7 +172,7 @@ def tax_problems(order: Order, rules: RulesSettings, business: bool) -> list[Pro
                         code,
                         field=f"{entry.field}.tax_class" if known_country else entry.field,
                         found=entry.tax_class if known_country else where.describe(),
-                        destination=where.describe(),
+                        **where.words(),
                     )
                 )
                 continue
@@ -186,10 +184,10 @@ def tax_problems(order: Order, rules: RulesSettings, business: bool) -> list[Pro
         expected_tax = round_money(expected_tax_raw, cur)
         found_rate = _found_rate(item)
         common = {
-            "destination": where.describe(),
-            "tax_class": entry.tax_class if entry.taxable_by_rules else "not taxable",
-            "what": entry.what_en[0].upper() + entry.what_en[1:],
-            "what_es": entry.what_es[0].upper() + entry.what_es[1:],
+            **where.words(),
+            # `tax_class_text` when set, else the store's own class name reads in its place (shared.texts).
+            **({"tax_class": entry.tax_class} if entry.taxable_by_rules else {"tax_class_text": "word.not_taxable"}),
+            **entry.words,
         }
         if found_rate is None:
             # The store gave an amount but no rate: judge the rate by the amount it produced.
@@ -227,10 +225,8 @@ def tax_problems(order: Order, rules: RulesSettings, business: bool) -> list[Pro
                     field="tax_total",
                     expected=expected_total,
                     found=order.tax_total,
-                    what="the whole order",
-                    what_es="todo el pedido",
-                    rule="applying each line's rate and rounding once",
-                    rule_es="aplicar el tipo de cada línea y redondear una vez",
+                    what_text="word.whole_order",
+                    rule_text="word.tax_rule_per_document",
                 )
             )
     return problems

@@ -12,6 +12,7 @@ from types import ModuleType
 
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
 
+from shared import texts
 from shared.domain.order import Order
 from shared.domain.rules.settings import EU_COUNTRIES
 
@@ -67,16 +68,14 @@ TAX_ID_META_KEYS: tuple[str, ...] = (
     "tax_number",
 )
 
-_REASONS: dict[type[ValidationError], tuple[str, str]] = {
-    InvalidChecksum: ("its check digit is wrong (probably a typing mistake)", "su dígito de control no es correcto"),
-    InvalidLength: ("it has the wrong number of characters", "no tiene el número de caracteres correcto"),
-    InvalidFormat: ("it is not written in the expected format", "no tiene el formato esperado"),
-    InvalidComponent: (
-        "a part of it (country, date or type) is not valid",
-        "una parte (país, fecha o tipo) no es válida",
-    ),
+# Why an id is not valid, as catalog keys (the sentence is rendered in the reader's language).
+_REASONS: dict[type[ValidationError], str] = {
+    InvalidChecksum: "word.tax_id_check_digit",
+    InvalidLength: "word.tax_id_length",
+    InvalidFormat: "word.tax_id_format",
+    InvalidComponent: "word.tax_id_component",
 }
-_UNKNOWN_REASON = ("it is not valid", "no es válido")
+_UNKNOWN_REASON = "word.tax_id_invalid"
 
 
 @dataclass(frozen=True)
@@ -86,19 +85,23 @@ class TaxIdResult:
     valid: bool
     compact: str
     scheme: str
-    reason: str = ""  # English; reason_es has the Spanish
-    reason_es: str = ""
+    reason_text: str = ""  # why, as a catalog key ("word.tax_id_length")
 
     @property
     def checked(self) -> bool:
         return bool(self.scheme)
+
+    @property
+    def reason(self) -> str:
+        """Why, in English (for settings errors and logs)."""
+        return texts.render(self.reason_text) if self.reason_text else ""
 
 
 def _module(name: str) -> ModuleType:
     return import_module(f"stdnum.{name}")
 
 
-def _reason(error: ValidationError) -> tuple[str, str]:
+def _reason(error: ValidationError) -> str:
     for kind, reason in _REASONS.items():
         if isinstance(error, kind):
             return reason
@@ -129,7 +132,7 @@ def check_tax_id(tax_id: str, country: str) -> TaxIdResult:
     if country == "EL":
         country = "GR"
     if not raw:
-        return TaxIdResult(False, "", "", "it is empty", "está vacío")
+        return TaxIdResult(False, "", "", "word.tax_id_empty")
     cleaned = re.sub(r"[\s.\-/]", "", raw).upper()
 
     if country == "MX" and cleaned in MX_GENERIC_RFCS:
@@ -146,11 +149,9 @@ def check_tax_id(tax_id: str, country: str) -> TaxIdResult:
     elif country in EU_COUNTRIES and not prefix:
         candidates.append((EU_VAT, ("EL" if country == "GR" else country) + cleaned))
     if not candidates:
-        return TaxIdResult(
-            True, cleaned, "", "no check is available for this country", "no hay comprobación para este país"
-        )
+        return TaxIdResult(True, cleaned, "", "word.tax_id_no_check")
 
-    first_error: tuple[str, str] | None = None
+    first_error: str | None = None
     for name, number in candidates:
         try:
             compact = str(_module(name).validate(number))
@@ -161,8 +162,7 @@ def check_tax_id(tax_id: str, country: str) -> TaxIdResult:
             first_error = first_error or _UNKNOWN_REASON
             continue
         return TaxIdResult(True, compact, name)
-    reason_en, reason_es = first_error or _UNKNOWN_REASON
-    return TaxIdResult(False, cleaned, candidates[0][0], reason_en, reason_es)
+    return TaxIdResult(False, cleaned, candidates[0][0], first_error or _UNKNOWN_REASON)
 
 
 def _normalise_key(key: str) -> str:

@@ -43,10 +43,11 @@ def document_tolerance(order: Order, rules: RulesSettings) -> Decimal:
     return rules.totals_tolerance + rules.totals_tolerance_per_line * items
 
 
-def _line_label(order: Order, index: int) -> tuple[str, str]:
+def line_words(order: Order, index: int, name: str = "line") -> dict[str, str]:
+    """A line named in a problem, "line 3 (BLUE-MUG-350ML)": `<name>_text` holds the catalog key `word.line`, the
+    other values fill it."""
     line = order.lines[index]
-    label = line.sku or line.name or line.line_id
-    return f"line {index + 1} ({label})", f"la línea {index + 1} ({label})"
+    return {f"{name}_text": "word.line", "line": str(index + 1), "label": line.sku or line.name or line.line_id}
 
 
 def line_problems(order: Order, rules: RulesSettings) -> list[Problem]:
@@ -55,7 +56,7 @@ def line_problems(order: Order, rules: RulesSettings) -> list[Problem]:
     cur = order.currency
     line_tolerance = rules.totals_tolerance + rules.totals_tolerance_per_line
     for index, line in enumerate(order.lines):
-        what_en, what_es = _line_label(order, index)
+        named = line_words(order, index)
         # A unit price the store rounded to the cent may be off by half a cent per unit
         # (WooCommerce derives it from the line subtotal when prices include tax).
         subtotal_tolerance = line_tolerance + abs(line.quantity) * half_minor(cur)
@@ -67,8 +68,10 @@ def line_problems(order: Order, rules: RulesSettings) -> list[Problem]:
                     field=f"lines[{index}].subtotal",
                     expected=round_money(expected_subtotal, cur),
                     found=line.subtotal,
-                    what=f"subtotal of {what_en} ({line.quantity} x {line.unit_price})",
-                    what_es=f"El subtotal de {what_es} ({line.quantity} x {line.unit_price})",
+                    what_text="word.total_line_subtotal",
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    **named,
                 )
             )
         expected_total = line.subtotal - line.discount
@@ -79,8 +82,8 @@ def line_problems(order: Order, rules: RulesSettings) -> list[Problem]:
                     field=f"lines[{index}].total",
                     expected=round_money(expected_total, cur),
                     found=line.total,
-                    what=f"total of {what_en} (subtotal minus discount)",
-                    what_es=f"El total de {what_es} (subtotal menos descuento)",
+                    what_text="word.total_line_total",
+                    **named,
                 )
             )
     return problems
@@ -93,15 +96,14 @@ def discount_problems(order: Order, rules: RulesSettings) -> list[Problem]:
     tolerance = document_tolerance(order, rules)
     for index, line in enumerate(order.lines):
         if line.quantity > 0 and line.discount > line.subtotal + rules.totals_tolerance:
-            what_en, what_es = _line_label(order, index)
             problems.append(
                 problem(
                     "discount_mismatch",
                     field=f"lines[{index}].discount",
                     expected=f"at most {line.subtotal}",
                     found=line.discount,
-                    detail=f"the discount on {what_en} is larger than the line itself",
-                    detail_es=f"el descuento de {what_es} es mayor que la propia línea",
+                    detail_text="word.discount_line_exceeds",
+                    **line_words(order, index),
                 )
             )
     line_discounts = sum((line.discount for line in order.lines), ZERO)
@@ -112,8 +114,7 @@ def discount_problems(order: Order, rules: RulesSettings) -> list[Problem]:
                 field="discount_total",
                 expected=round_money(line_discounts, cur),
                 found=order.discount_total,
-                detail="the discounts on the lines do not add up to the order's discount",
-                detail_es="los descuentos de las líneas no suman el descuento del pedido",
+                detail_text="word.discount_lines_differ",
             )
         )
     coupons = sum((coupon.amount for coupon in order.coupons), ZERO)
@@ -124,8 +125,7 @@ def discount_problems(order: Order, rules: RulesSettings) -> list[Problem]:
                 field="coupons",
                 expected=f"at most {order.discount_total}",
                 found=round_money(coupons, cur),
-                detail="the coupons give more discount than the order shows",
-                detail_es="los cupones dan más descuento del que muestra el pedido",
+                detail_text="word.discount_coupons_exceed",
             )
         )
     return problems
@@ -144,8 +144,7 @@ def totals_problems(order: Order, rules: RulesSettings) -> list[Problem]:
                 field="shipping_total",
                 expected=round_money(shipping, cur),
                 found=order.shipping_total,
-                what="shipping total",
-                what_es="El total de envío",
+                what_text="word.total_shipping",
             )
         )
     item_tax = sum((line.tax for line in order.lines), ZERO)
@@ -157,8 +156,7 @@ def totals_problems(order: Order, rules: RulesSettings) -> list[Problem]:
                 field="tax_total",
                 expected=round_money(item_tax, cur),
                 found=order.tax_total,
-                what="tax total (sum of the taxes on lines, shipping and fees)",
-                what_es="El total de impuestos (suma de los impuestos de líneas, envío y cargos)",
+                what_text="word.total_tax",
             )
         )
     lines = sum((line.total for line in order.lines), ZERO)
@@ -175,8 +173,8 @@ def totals_problems(order: Order, rules: RulesSettings) -> list[Problem]:
                 field="total",
                 expected=round_money(expected, cur),
                 found=order.total,
-                detail=f"the discount of {money(discount, cur)} was taken off twice",
-                detail_es=f"el descuento de {money(discount, cur)} se ha restado dos veces",
+                detail_text="word.discount_twice",
+                discount=money(discount, cur),
             )
         )
     else:
@@ -186,8 +184,7 @@ def totals_problems(order: Order, rules: RulesSettings) -> list[Problem]:
                 field="total",
                 expected=round_money(expected, cur),
                 found=order.total,
-                what="order total (lines + shipping + fees + tax)",
-                what_es="El total del pedido (líneas + envío + cargos + impuestos)",
+                what_text="word.total_order",
             )
         )
     return problems

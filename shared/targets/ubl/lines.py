@@ -94,7 +94,7 @@ def refund_line(
     taxable = original.taxable if original else True
     if original is not None and stated is None:
         stated = taxes.rate(None, taxable, original.total, original.tax, taxes.line_where(original.line_id))
-    where = (f"refunded line {refunded.line_id}", f"la línea devuelta {refunded.line_id}")
+    where = taxes.line_where(refunded.line_id, "word.refunded_line")
     rate = taxes.rate(stated, taxable, refunded.amount, refunded.tax, where)
     # An amount-only refund of a line (quantity 0) is credited as one unit of that amount.
     quantity = refunded.quantity if refunded.quantity > 0 else Decimal(1)

@@ -6,6 +6,7 @@ BR-CO-17 rounding).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
@@ -54,9 +55,9 @@ def category(
     return TaxCategory("Z", ZERO)
 
 
-def rate(stated: Decimal | None, taxable: bool, net: Decimal, tax: Decimal, where: tuple[str, str]) -> Decimal:
+def rate(stated: Decimal | None, taxable: bool, net: Decimal, tax: Decimal, where: Mapping[str, str]) -> Decimal:
     """The percentage the store applied; derived from the amounts when the store did not state it. `where` names
-    the line or charge in English and Spanish for the refusal."""
+    the line or charge for the refusal: `where_text` (a word.* key) and the values it takes."""
     if stated is not None:
         return stated
     if not taxable or tax == 0:
@@ -65,18 +66,17 @@ def rate(stated: Decimal | None, taxable: bool, net: Decimal, tax: Decimal, wher
         derived = (tax / net * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
         if abs(money(net * derived / 100) - tax) <= CENT:
             return derived.normalize()
-    where_en, where_es = where
-    raise PermanentError("tax_rate_unknown", {"where": where_en, "where_es": where_es})
+    raise PermanentError("tax_rate_unknown", dict(where))
 
 
-def line_where(line_id: str) -> tuple[str, str]:
-    return f"line {line_id}", f"la línea {line_id}"
+def line_where(line_id: str, key: str = "word.line_id") -> dict[str, str]:
+    """An order line by its store id ("line 7"); `key` "word.refunded_line" for a refund's line."""
+    return {"where_text": key, "line_id": line_id}
 
 
-def charge_where(charge: Charge) -> tuple[str, str]:
-    if charge.kind == "shipping":
-        return f"shipping '{charge.name}'", f"el envío '{charge.name}'"
-    return f"fee '{charge.name}'", f"el cargo '{charge.name}'"
+def charge_where(charge: Charge) -> dict[str, str]:
+    key = "word.charge_shipping" if charge.kind == "shipping" else "word.charge_fee"
+    return {"where_text": key, "charge": charge.name}
 
 
 def shipping_rate(order: Order, refund: Refund) -> Decimal:
@@ -84,7 +84,7 @@ def shipping_rate(order: Order, refund: Refund) -> Decimal:
     rates = {r for c in order.shipping if c.amount and (r := c.tax_rate) is not None}
     if len(rates) == 1:
         return rates.pop()
-    return rate(None, True, refund.shipping, refund.shipping_tax, ("refunded shipping", "el envío reembolsado"))
+    return rate(None, True, refund.shipping, refund.shipping_tax, {"where_text": "word.refunded_shipping"})
 
 
 def order_rates(order: Order) -> set[Decimal]:
