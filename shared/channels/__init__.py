@@ -6,7 +6,8 @@ folder names a channel (tests/unit/test_channel_registry.py checks it).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
@@ -24,6 +25,28 @@ CHANNELS: dict[str, str] = {
     "shopify": "shared.channels.shopify",
 }
 CHANNEL_NAMES: tuple[str, ...] = tuple(CHANNELS)
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """Where a channel's raw bodies (webhook deliveries, API answers) carry personal data, for the redaction in
+    shared.handlers.privacy. A kind names what a value is ("email", "address", …; "" = guessed from its key)."""
+
+    objects: Mapping[str, str]  # key → kind: an object describing a person, every text and coordinate inside
+    keys: Mapping[str, str]  # key → kind: personal wherever it appears
+    keep_inside: frozenset[str]  # keys inside such an object that name no one (ids, country, timestamps)
+    labels: frozenset[str] = frozenset()  # in an "attributes" list, the key that labels a value: it stays
+
+    @classmethod
+    def union(cls, declarations: Iterable[PersonalData]) -> PersonalData:
+        """Every place any of the declarations names: for a body whose channel is not known."""
+        found = list(declarations)
+        return cls(
+            objects={k: v for d in found for k, v in d.objects.items()},
+            keys={k: v for d in found for k, v in d.keys.items()},
+            keep_inside=frozenset().union(*(d.keep_inside for d in found)),
+            labels=frozenset().union(*(d.labels for d in found)),
+        )
 
 
 @runtime_checkable
@@ -45,6 +68,9 @@ class ChannelModule(Protocol):
 
     @property
     def TOPICS(self) -> Mapping[str, EventKind]: ...  # every topic handled: each needs a webhook subscription
+
+    @property
+    def PERSONAL_DATA(self) -> PersonalData: ...  # where its raw bodies carry personal data
 
     def is_ping(self, raw_body: bytes, headers: Mapping[str, str]) -> bool:
         """True for a store's "is this URL alive?" request, which is answered 200 without a signature."""
@@ -98,4 +124,4 @@ def channel_of(name: str) -> ChannelModule:
     return cast(ChannelModule, importlib.import_module(package))
 
 
-__all__ = ["CHANNELS", "CHANNEL_NAMES", "ChannelModule", "channel_of"]
+__all__ = ["CHANNELS", "CHANNEL_NAMES", "ChannelModule", "PersonalData", "channel_of"]

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.bootstrap import Services
+from shared.channels import CHANNEL_NAMES, CHANNELS, PersonalData, channel_of
 from shared.domain.order import Address, Order, OrderState
 from shared.domain.records import EventRecord, OrderRecord, Problem, TimelineEntry
 from shared.errors import PermanentError, UnknownStore, Unreadable
@@ -29,7 +30,6 @@ FINISHED_STATES = frozenset(
     {OrderState.INVOICED, OrderState.STOCK_SYNCED, OrderState.PAID, OrderState.CREDITED, OrderState.CANCELLED}
 )
 
-# What kinds of fields were redacted, for people: English and Spanish.
 # The kinds of personal data a redaction names; each has its words in the catalogs as `word.kind_<kind>`.
 KIND_KEYS: frozenset[str] = frozenset(
     f"word.kind_{kind}"
@@ -50,53 +50,6 @@ KIND_KEYS: frozenset[str] = frozenset(
     )
 )
 
-# Raw store bodies (WooCommerce REST v3, Shopify Admin API): objects that describe a person, where every
-# text or coordinate is personal except the keys in _KEEP_INSIDE; keys personal wherever they appear.
-_PERSONAL_OBJECTS = {
-    "billing",
-    "shipping",
-    "billing_address",
-    "shipping_address",
-    "customer",
-    "default_address",
-    "addresses",
-    "client_details",
-    "payment_details",
-    "destination_location",
-}
-_KEEP_INSIDE = {
-    "id",
-    "customer_id",
-    "admin_graphql_api_id",
-    "country",
-    "country_code",
-    "country_name",
-    "province",
-    "province_code",
-    "state",
-    "currency",
-    "created_at",
-    "updated_at",
-    "tax_exempt",
-    "verified_email",
-    "default",
-}
-_PERSONAL_KEYS = {
-    "email": "email",
-    "contact_email": "email",
-    "phone": "phone",
-    "customer_ip_address": "ip_address",
-    "browser_ip": "ip_address",
-    "customer_user_agent": "browser",
-    "user_agent": "browser",
-    "customer_note": "note",
-    "note": "note",
-    "first_name": "name",
-    "last_name": "name",
-    "meta_data": "attributes",
-    "note_attributes": "attributes",
-}
-_ATTRIBUTE_LABELS = {"key", "name"}  # meta_data / note_attributes: the label stays, its value goes
 _MIN_VALUE = 4  # shorter values ("ES", "1") would redact unrelated text when searched for by value
 
 
@@ -190,31 +143,36 @@ def scrub(value: Any, pattern: re.Pattern[str] | None, redaction: Redaction) -> 
     return value
 
 
-def _redact_json(value: Any, redaction: Redaction, inside: bool = False, kind: str = "") -> Any:
+def personal_data(channel: str) -> PersonalData:
+    """Where the channel's raw bodies carry personal data, as its package declares it; for a body whose channel
+    is not known, every registered channel's places."""
+    if channel in CHANNELS:
+        return channel_of(channel).PERSONAL_DATA
+    return PersonalData.union(channel_of(name).PERSONAL_DATA for name in CHANNEL_NAMES)
+
+
+def _redact_json(value: Any, personal: PersonalData, redaction: Redaction, inside: bool = False, kind: str = "") -> Any:
     if isinstance(value, dict):
         result = {}
         for key, item in value.items():
-            if key in _PERSONAL_KEYS:
-                result[key] = _redact_json(item, redaction, True, _PERSONAL_KEYS[key])
-            elif key in _PERSONAL_OBJECTS:
-                result[key] = _redact_json(item, redaction, True, kind or _object_kind(key))
-            elif inside and (key in _KEEP_INSIDE or (kind == "attributes" and key in _ATTRIBUTE_LABELS)):
+            if key in personal.keys:
+                result[key] = _redact_json(item, personal, redaction, True, personal.keys[key])
+            elif key in personal.objects:
+                result[key] = _redact_json(item, personal, redaction, True, kind or personal.objects[key])
+            elif inside and (key in personal.keep_inside or (kind == "attributes" and key in personal.labels)):
                 result[key] = item
             else:
-                result[key] = _redact_json(item, redaction, inside, _field_kind(key, kind) if inside else kind)
+                field_kind = _field_kind(key, kind) if inside else kind
+                result[key] = _redact_json(item, personal, redaction, inside, field_kind)
         return result
     if isinstance(value, list):
-        return [_redact_json(item, redaction, inside, kind) for item in value]
+        return [_redact_json(item, personal, redaction, inside, kind) for item in value]
     if inside and isinstance(value, str):
         return redaction.take(value, kind or "other")
     if inside and isinstance(value, float):  # latitude / longitude of an address
         redaction.kinds.add(kind or "address")
         return MARKER
     return value
-
-
-def _object_kind(key: str) -> str:
-    return {"client_details": "browser", "payment_details": "payment_details"}.get(key, "")
 
 
 def _field_kind(key: str, kind: str) -> str:
@@ -231,9 +189,10 @@ def _field_kind(key: str, kind: str) -> str:
     return "address"
 
 
-def redact_body(body: bytes, values: Iterable[str] = ()) -> tuple[bytes, set[str]]:
-    """A raw delivery without personal data: JSON keeps its shape with the marker in place of personal fields
-    (and of any of `values` found elsewhere); a body that is not JSON is replaced by the marker whole."""
+def redact_body(body: bytes, values: Iterable[str] = (), channel: str = "") -> tuple[bytes, set[str]]:
+    """A raw delivery without personal data: JSON keeps its shape with the marker in place of the personal fields
+    its channel declares (every channel's when `channel` is not a registered one) and of any of `values` found
+    elsewhere; a body that is not JSON is replaced by the marker whole."""
     redaction = Redaction()
     try:
         data = json.loads(body)
@@ -241,7 +200,7 @@ def redact_body(body: bytes, values: Iterable[str] = ()) -> tuple[bytes, set[str
         if not body or body == MARKER.encode():
             return body, set()
         return MARKER.encode(), {"raw_body"}
-    redacted = scrub(_redact_json(data, redaction), _pattern(values), redaction)
+    redacted = scrub(_redact_json(data, personal_data(channel), redaction), _pattern(values), redaction)
     if redacted == data:
         return body, set()
     return json.dumps(redacted, ensure_ascii=False).encode(), redaction.kinds
@@ -347,7 +306,7 @@ def _redact_record(
 
 
 def _redact_event(services: Services, event: EventRecord, values: Iterable[str], when: datetime) -> bool:
-    body, kinds = redact_body(event.body, values)
+    body, kinds = redact_body(event.body, values, event.channel)
     if not kinds and REDACTED_HEADER in event.headers:
         return False
     headers = {**event.headers, REDACTED_HEADER: when.isoformat()}

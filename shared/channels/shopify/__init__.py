@@ -4,7 +4,7 @@
 
 from typing import TYPE_CHECKING
 
-from shared.channels.shopify.parsing import NAME, TAX_ID_KEYS, parse_order, parse_refund
+from shared.channels.shopify.parsing import NAME, PERSONAL_DATA, TAX_ID_KEYS, parse_order, parse_refund
 from shared.channels.shopify.store_api import (
     can_fetch_refunds,
     can_poll,
@@ -31,6 +31,7 @@ from shared.channels.shopify.webhook import (
 __all__ = [
     "EVENT_ID_HEADER",
     "NAME",
+    "PERSONAL_DATA",
     "POLL_TOPIC",
     "SIGNATURE_HEADER",
     "TAX_ID_KEYS",

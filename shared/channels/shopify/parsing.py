@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from shared.channels import PersonalData
 from shared.channels.common import (
     ZERO,
     build,
@@ -62,6 +63,53 @@ TAX_ID_KEYS: tuple[str, ...] = (
     "cuit",
     "nit",
     "ruc",
+)
+
+# Personal data in an Admin API order: the addresses and the customer (ids, country, province and timestamps
+# stay), the browser details, payment details, the buyer's e-mail, phone and note, and the note attributes
+# (their names stay).
+PERSONAL_DATA = PersonalData(
+    objects={
+        "billing_address": "",
+        "shipping_address": "",
+        "customer": "",
+        "default_address": "",
+        "addresses": "",
+        "client_details": "browser",
+        "payment_details": "payment_details",
+        "destination_location": "",
+    },
+    keys={
+        "email": "email",
+        "contact_email": "email",
+        "phone": "phone",
+        "first_name": "name",
+        "last_name": "name",
+        "browser_ip": "ip_address",
+        "user_agent": "browser",
+        "note": "note",
+        "note_attributes": "attributes",
+    },
+    keep_inside=frozenset(
+        {
+            "id",
+            "customer_id",
+            "admin_graphql_api_id",
+            "country",
+            "country_code",
+            "country_name",
+            "province",
+            "province_code",
+            "state",
+            "currency",
+            "created_at",
+            "updated_at",
+            "tax_exempt",
+            "verified_email",
+            "default",
+        }
+    ),
+    labels=frozenset({"name"}),
 )
 
 # Financial states in which the buyer has paid (at some point) at processed_at.

@@ -4,7 +4,7 @@
 
 from typing import TYPE_CHECKING
 
-from shared.channels.woocommerce.parsing import NAME, TAX_ID_KEYS, parse_order, parse_refund
+from shared.channels.woocommerce.parsing import NAME, PERSONAL_DATA, TAX_ID_KEYS, parse_order, parse_refund
 from shared.channels.woocommerce.store_api import (
     can_fetch_refunds,
     can_poll,
@@ -30,6 +30,7 @@ from shared.channels.woocommerce.webhook import (
 __all__ = [
     "DELIVERY_HEADER",
     "NAME",
+    "PERSONAL_DATA",
     "POLL_TOPIC",
     "SIGNATURE_HEADER",
     "TAX_ID_KEYS",

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from shared.channels import PersonalData
 from shared.channels.common import (
     ZERO,
     build,
@@ -69,6 +70,33 @@ TAX_ID_KEYS: tuple[str, ...] = (
     "billing_ruc",
     "_billing_tax_id",
     "billing_tax_id",
+)
+
+# Personal data in a REST API v3 order: the billing and shipping addresses (the country and state stay: they
+# decided the taxes), the buyer's IP address, browser and note, and the order meta (its keys stay). A legacy API
+# body (refused, see below) names the addresses billing_address and shipping_address, with a customer object.
+PERSONAL_DATA = PersonalData(
+    objects={
+        "billing": "",
+        "shipping": "",
+        "billing_address": "",
+        "shipping_address": "",
+        "customer": "",
+        "payment_details": "payment_details",
+    },
+    keys={
+        "email": "email",
+        "phone": "phone",
+        "first_name": "name",
+        "last_name": "name",
+        "customer_ip_address": "ip_address",
+        "customer_user_agent": "browser",
+        "customer_note": "note",
+        "note": "note",
+        "meta_data": "attributes",
+    },
+    keep_inside=frozenset({"id", "customer_id", "country", "state", "currency", "created_at", "updated_at"}),
+    labels=frozenset({"key"}),
 )
 
 
