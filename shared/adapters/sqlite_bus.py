@@ -21,6 +21,9 @@ from pathlib import Path
 # Service Bus names these reasons itself; keep them so dashboards read the same locally and on Azure.
 MAX_DELIVERY_COUNT_EXCEEDED = "MaxDeliveryCountExceeded"
 
+# messages_locked holds only messages in flight: receive() looks for expired locks on every call, and without
+# it that look walked the queue's whole backlog while holding the write lock. sent_message_ids_by_time lets
+# send() forget ids past the duplicate window without reading every id sent within it.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -42,12 +45,15 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_queue ON messages (queue, dead_lettered, seq);
 CREATE INDEX IF NOT EXISTS messages_session ON messages (queue, session_id, dead_lettered, seq);
+CREATE INDEX IF NOT EXISTS messages_locked ON messages (queue, locked_until)
+    WHERE locked_until IS NOT NULL AND dead_lettered = 0;
 CREATE TABLE IF NOT EXISTS sent_message_ids (
     queue TEXT NOT NULL,
     message_id TEXT NOT NULL,
     sent_at REAL NOT NULL,
     PRIMARY KEY (queue, message_id)
 );
+CREATE INDEX IF NOT EXISTS sent_message_ids_by_time ON sent_message_ids (queue, sent_at);
 """
 
 # The oldest message a receiver may take: enqueued (not still scheduled), not backing off, not locked,
