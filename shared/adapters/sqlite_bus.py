@@ -135,6 +135,45 @@ class QueueStats:
     oldest_enqueued_age_seconds: float  # of the oldest waiting or in-flight message; 0.0 when none
 
 
+class _Arrivals:
+    """Wakes this process's idle receivers of one queue when a message may have become receivable: sent,
+    or its session freed by a settle. Receivers still poll, for messages that come due on their own
+    (scheduled, backing off, an expired lock) and for sends by other processes."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._count = 0  # arrivals so far: a receiver waits only if none came since it last looked
+
+    def seen(self) -> int:
+        return self._count
+
+    def notify(self, everyone: bool = False) -> None:
+        with self._changed:
+            self._count += 1
+            if everyone:
+                self._changed.notify_all()
+            else:
+                self._changed.notify()
+
+    def wait(self, seen: int, timeout: float) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._count != seen, timeout)
+
+
+_arrivals: dict[tuple[str, str], _Arrivals] = {}
+_arrivals_lock = threading.Lock()
+
+
+def _arrivals_of(path: Path, queue: str) -> _Arrivals:
+    # By file, not by SqliteBus object: handlers send through their own instance on the same file.
+    key = (os.path.realpath(path), queue)
+    with _arrivals_lock:
+        found = _arrivals.get(key)
+        if found is None:
+            found = _arrivals[key] = _Arrivals()
+        return found
+
+
 @dataclass
 class _Connections:
     """One connection per (process, thread): sqlite3 connections must not cross a fork."""
@@ -259,6 +298,8 @@ class SqliteBus:
                 "DELETE FROM sent_message_ids WHERE queue = ? AND sent_at <= ?", (queue, now - self.duplicate_window)
             )
             self._insert(db, queue, bytes(body), message_id, session_id, dict(properties or {}), now, due)
+        if due <= now:
+            _arrivals_of(self.path, queue).notify()
 
     @staticmethod
     def _insert(
@@ -279,6 +320,19 @@ class SqliteBus:
         return int(cursor.lastrowid or 0)
 
     # -- receiving --------------------------------------------------------------------------------------
+
+    def arrivals_seen(self, queue: str) -> int:
+        """A mark to pass to wait_for_arrival(), taken before the receive() that found nothing."""
+        return _arrivals_of(self.path, queue).seen()
+
+    def wait_for_arrival(self, queue: str, seen: int, timeout: float) -> None:
+        """Block until a message may be receivable on the queue (sent or freed in this process since `seen`),
+        or `timeout` seconds pass. Spurious returns are allowed: receive() tells."""
+        _arrivals_of(self.path, queue).wait(seen, timeout)
+
+    def wake_receivers(self, queue: str) -> None:
+        """Return every waiting wait_for_arrival() of the queue now (the host is stopping)."""
+        _arrivals_of(self.path, queue).notify(everyone=True)
 
     def receive(self, queue: str) -> ReceivedMessage | None:
         """Peek-lock the next deliverable message, or None. Raises its delivery_count by one."""
@@ -343,6 +397,8 @@ class SqliteBus:
         with self._transaction() as db:
             self._locked_row(db, message, now)
             db.execute("DELETE FROM messages WHERE seq = ?", (message.sequence_number,))
+        if message.session_id is not None:  # the session's next message may be taken now
+            _arrivals_of(self.path, message.queue).notify()
 
     def renew_lock(self, message: ReceivedMessage) -> datetime:
         """Extend the lock by lock_duration from now; updates and returns message.locked_until."""
@@ -371,12 +427,16 @@ class SqliteBus:
                     f"failed on delivery {row['delivery_count']} of {self.max_delivery_count}",
                     now,
                 )
-                return True
-            db.execute(
-                "UPDATE messages SET lock_token = NULL, locked_until = NULL, visible_at = ? WHERE seq = ?",
-                (now + max(0.0, delay_seconds), message.sequence_number),
-            )
-        return False
+                dead = True
+            else:
+                db.execute(
+                    "UPDATE messages SET lock_token = NULL, locked_until = NULL, visible_at = ? WHERE seq = ?",
+                    (now + max(0.0, delay_seconds), message.sequence_number),
+                )
+                dead = False
+        if dead or delay_seconds <= 0:
+            _arrivals_of(self.path, message.queue).notify()
+        return dead
 
     def dead_letter(self, message: ReceivedMessage, reason: str, description: str = "") -> None:
         """Move the message to the queue's dead-letter sub-queue. Raises LockLostError without the lock."""
@@ -384,6 +444,8 @@ class SqliteBus:
         with self._transaction() as db:
             self._locked_row(db, message, now)
             self._dead_letter(db, message.sequence_number, reason, description, now)
+        if message.session_id is not None:
+            _arrivals_of(self.path, message.queue).notify()
 
     @staticmethod
     def _dead_letter(db: sqlite3.Connection, seq: int, reason: str, description: str, now: float) -> None:
@@ -433,7 +495,7 @@ class SqliteBus:
             if row is None:
                 raise KeyError(f"no dead letter {sequence_number} on {queue}")
             db.execute("DELETE FROM messages WHERE seq = ?", (sequence_number,))
-            return self._insert(
+            sequence = self._insert(
                 db,
                 queue,
                 bytes(row["body"]),
@@ -443,6 +505,8 @@ class SqliteBus:
                 now,
                 now,
             )
+        _arrivals_of(self.path, queue).notify()
+        return sequence
 
     # -- observation ------------------------------------------------------------------------------------
 
