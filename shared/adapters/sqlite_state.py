@@ -195,9 +195,10 @@ class SqliteStateStore(SqliteVerifactuRows):
         return record
 
     def save_order(self, record: OrderRecord, timeline: Sequence[TimelineEntry] = ()) -> OrderRecord:
-        saved = record.model_copy(deep=True)
-        saved.changed_at = utcnow()
-        body = saved.model_dump_json(exclude={"version"})
+        body = record.model_copy(update={"changed_at": utcnow()}).model_dump_json(exclude={"version"})
+        # The caller's record stays as it was; the saved one is read back from what was stored, as get_order
+        # would (much cheaper than a deep copy of the record).
+        saved = OrderRecord.model_validate_json(body)
         with self._write() as db:
             if not record.version:
                 try:
