@@ -12,11 +12,13 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from shared.ports import QueuedMessage
 
 # Service Bus names these reasons itself; keep them so dashboards read the same locally and on Azure.
 MAX_DELIVERY_COUNT_EXCEEDED = "MaxDeliveryCountExceeded"
@@ -285,21 +287,53 @@ class SqliteBus:
         now = self._now()
         due = max(now, scheduled_at.timestamp()) if scheduled_at is not None else now
         with self._transaction() as db:
-            seen = db.execute(
-                "SELECT sent_at FROM sent_message_ids WHERE queue = ? AND message_id = ?", (queue, message_id)
-            ).fetchone()
-            if seen is not None and seen["sent_at"] > now - self.duplicate_window:
+            self._forget_old_ids(db, queue, now)
+            if not self._remember_id(db, queue, message_id, now):
                 return
-            db.execute(
-                "INSERT OR REPLACE INTO sent_message_ids (queue, message_id, sent_at) VALUES (?, ?, ?)",
-                (queue, message_id, now),
-            )
-            db.execute(
-                "DELETE FROM sent_message_ids WHERE queue = ? AND sent_at <= ?", (queue, now - self.duplicate_window)
-            )
             self._insert(db, queue, bytes(body), message_id, session_id, dict(properties or {}), now, due)
         if due <= now:
             _arrivals_of(self.path, queue).notify()
+
+    def send_batch(self, messages: Sequence[QueuedMessage]) -> None:
+        """Send every message in one transaction (all or none), each dropped as a repeat as send() would drop it.
+        Implements shared.ports.SendsBatches: the outbox relay's batches cost one write instead of one each."""
+        if any(not message.message_id for message in messages):
+            raise ValueError("message_id is required (it is the duplicate-detection key)")
+        now = self._now()
+        sent: dict[str, int] = {}
+        with self._transaction() as db:
+            for queue in {message.queue for message in messages}:
+                self._forget_old_ids(db, queue, now)
+            for message in messages:
+                if not self._remember_id(db, message.queue, message.message_id, now):
+                    continue
+                properties = dict(message.properties or {})
+                body = bytes(message.body)
+                self._insert(db, message.queue, body, message.message_id, message.session_id, properties, now, now)
+                sent[message.queue] = sent.get(message.queue, 0) + 1
+        for queue, count in sent.items():
+            arrivals = _arrivals_of(self.path, queue)
+            for _ in range(count):
+                arrivals.notify()
+
+    def _forget_old_ids(self, db: sqlite3.Connection, queue: str, now: float) -> None:
+        db.execute(
+            "DELETE FROM sent_message_ids WHERE queue = ? AND sent_at <= ?", (queue, now - self.duplicate_window)
+        )
+
+    @staticmethod
+    def _remember_id(db: sqlite3.Connection, queue: str, message_id: str, now: float) -> bool:
+        """False when the id was sent within the window (a repeat to drop). Like Service Bus, the window counts
+        from the first send and a dropped repeat does not extend it."""
+        seen = db.execute(
+            "SELECT 1 FROM sent_message_ids WHERE queue = ? AND message_id = ?", (queue, message_id)
+        ).fetchone()
+        if seen is not None:
+            return False
+        db.execute(
+            "INSERT INTO sent_message_ids (queue, message_id, sent_at) VALUES (?, ?, ?)", (queue, message_id, now)
+        )
+        return True
 
     @staticmethod
     def _insert(

@@ -157,10 +157,13 @@ class SqliteStateStore(SqliteVerifactuRows):
         return [self._event_from(row) for row in rows]
 
     def mark_event_sent(self, store_id: str, event_key: str) -> None:
+        self.mark_events_sent([(store_id, event_key)])
+
+    def mark_events_sent(self, keys: Sequence[tuple[str, str]]) -> None:
         with self._write() as db:
-            db.execute(
+            db.executemany(
                 "UPDATE events SET unsent = 0, message = NULL WHERE store_id = ? AND event_key = ? AND unsent = 1",
-                (store_id, event_key),
+                list(keys),
             )
 
     @staticmethod
