@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from shared.adapters.sqlite_writes import begin_immediate
 from shared.ports import QueuedMessage
 
 # Service Bus names these reasons itself; keep them so dashboards read the same locally and on Azure.
@@ -246,7 +247,7 @@ class SqliteBus:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
+        begin_immediate(db)
         try:
             yield db
         except BaseException:

@@ -18,6 +18,7 @@ from typing import Any
 
 from shared.adapters.sqlite_verifactu import SCHEMA as VERIFACTU_SCHEMA
 from shared.adapters.sqlite_verifactu import SqliteVerifactuRows
+from shared.adapters.sqlite_writes import begin_immediate
 from shared.domain.records import Claim, EventRecord, OrderRecord, OutgoingMessage, TimelineEntry, utcnow
 from shared.ports import ConcurrencyError, StockLevel
 
@@ -98,7 +99,7 @@ class SqliteStateStore(SqliteVerifactuRows):
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
+        begin_immediate(conn)
         try:
             yield conn
         except BaseException:
