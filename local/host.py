@@ -26,7 +26,7 @@ from local.config import ROOT, BusSettings, env_float, env_int, resolve_setting,
 from local.http_functions import HttpFunctions
 from local.http_server import Answer, HttpSettings, LocalHttpServer, Request
 from local.invocation import load_function_app, trigger_type, unsupported_parameters
-from local.queues import InFlight, QueueListener
+from local.queues import InFlight, LockRenewer, QueueListener
 from local.settings import load_local_settings
 from local.timers import TimerRunner
 from shared.adapters.sqlite_bus import SqliteBus, bus_path
@@ -54,6 +54,7 @@ class LocalHost:
         self.in_flight: dict[str, InFlight] = {}
         self.in_flight_timers: set[str] = set()
         self.listeners: list[QueueListener] = []
+        renewer = LockRenewer(bus)
         self.timers: dict[str, TimerRunner] = {}
         self.skipped: list[str] = []
         http_functions: list[Function] = []
@@ -80,6 +81,7 @@ class LocalHost:
                         settings=bus_settings,
                         stopping=self.stopping,
                         in_flight=self.in_flight,
+                        renewer=renewer,
                     )
                 )
             elif kind == "timerTrigger" and trigger is not None:
@@ -133,6 +135,8 @@ class LocalHost:
     def stop_workers(self, timeout: float) -> None:
         """Let running invocations finish within `timeout`; what does not is left to its lock expiry."""
         self.stopping.set()
+        for listener in self.listeners:
+            listener.wake()
         deadline = time.monotonic() + timeout
         threads = [thread for listener in self.listeners for thread in listener.threads if thread.is_alive()]
         threads += [timer.thread for timer in self.timers.values() if timer.thread.is_alive()]

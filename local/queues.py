@@ -1,5 +1,6 @@
 """Queue listeners: worker threads that feed Service Bus trigger functions from the SQLite bus with
-peek-lock, lock renewal, exponential backoff on failure and dead-letter after the last delivery."""
+peek-lock, lock renewal (one renewer thread per host), exponential backoff on failure and dead-letter after
+the last delivery."""
 
 from __future__ import annotations
 
@@ -34,6 +35,60 @@ class InFlight:
     started: float
 
 
+class LockRenewer:
+    """Renews the peek-locks of running messages at a third of the lock duration, so a slow ERP call never lets
+    a lock run out mid-invocation. One thread for every listener of a host instead of one per message."""
+
+    def __init__(self, bus: SqliteBus) -> None:
+        self.bus = bus
+        self.interval = max(bus.lock_duration / 3, 0.05)
+        self._changed = threading.Condition()
+        # lock token -> (monotonic time of the next renewal, function name, message)
+        self._due: dict[str, tuple[float, str, ReceivedMessage]] = {}
+        self._renewing = threading.Lock()  # held during a renewal: forget() waits one out before the settle
+        self._thread: threading.Thread | None = None
+
+    def track(self, function: str, message: ReceivedMessage) -> None:
+        with self._changed:
+            self._due[message.lock_token] = (time.monotonic() + self.interval, function, message)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lock-renewer", daemon=True)
+                self._thread.start()
+            # No notify: the renewer already plans to wake no later than this new message falls due.
+
+    def forget(self, message: ReceivedMessage) -> None:
+        """Stop renewing; once this returns no renewal of the message is under way (it can be settled)."""
+        with self._renewing, self._changed:
+            self._due.pop(message.lock_token, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                now = time.monotonic()
+                due = [(token, function, message) for token, (at, function, message) in self._due.items() if at <= now]
+                if not due:
+                    wait = min((at for at, _, _ in self._due.values()), default=now + self.interval) - now
+                    self._changed.wait(max(wait, 0.001))
+                    continue
+            for token, function, message in due:
+                with self._renewing:
+                    with self._changed:
+                        if token not in self._due:  # settled meanwhile
+                            continue
+                        self._due[token] = (time.monotonic() + self.interval, function, message)
+                    self._renew(token, function, message)
+
+    def _renew(self, token: str, function: str, message: ReceivedMessage) -> None:
+        try:
+            self.bus.renew_lock(message)
+        except LockLostError:
+            log.warning("%s: lock on message %s lost while running", function, message.message_id)
+            with self._changed:
+                self._due.pop(token, None)
+        except Exception:
+            log.exception("%s: renewing the lock on message %s failed", function, message.message_id)
+
+
 class QueueListener:
     """Worker threads for one Service Bus trigger; each runs one message at a time."""
 
@@ -47,8 +102,10 @@ class QueueListener:
         settings: BusSettings,
         stopping: threading.Event,
         in_flight: dict[str, InFlight],
+        renewer: LockRenewer | None = None,
     ) -> None:
         self.bus = bus
+        self.renewer = renewer or LockRenewer(bus)
         self.settings = settings
         self.stopping = stopping
         self.in_flight = in_flight
@@ -67,23 +124,28 @@ class QueueListener:
 
     def _work(self) -> None:
         while not self.stopping.is_set():
+            seen = self.bus.arrivals_seen(self.queue)
             try:
                 message = self.bus.receive(self.queue)
             except Exception:
                 log.exception("receive from %s failed", self.queue)
-                message = None
-            if message is None:
                 self.stopping.wait(self.settings.poll_seconds)
                 continue
+            if message is None:
+                # Woken at once by a send or settle in this process; the poll finds what comes due by itself.
+                self.bus.wait_for_arrival(self.queue, seen, self.settings.poll_seconds)
+                continue
             self._process(message)
+
+    def wake(self) -> None:
+        """Let idle workers see `stopping` now rather than at their next poll."""
+        self.bus.wake_receivers(self.queue)
 
     def _process(self, message: ReceivedMessage) -> None:
         settings = self.settings
         key = message.lock_token
         self.in_flight[key] = InFlight(self.name, message, time.monotonic())
-        done = threading.Event()
-        renewer = threading.Thread(target=self._renew, args=(message, done), name=f"{self.name}-renew", daemon=True)
-        renewer.start()
+        self.renewer.track(self.name, message)
         invocation_id = str(uuid.uuid4())
         failure: BaseException | None = None
         try:
@@ -102,8 +164,7 @@ class QueueListener:
         except Exception as error:
             failure = error
         finally:
-            done.set()
-            renewer.join()
+            self.renewer.forget(message)
         try:
             if failure is None:
                 self.bus.complete(message)
@@ -137,18 +198,6 @@ class QueueListener:
             )
         finally:
             self.in_flight.pop(key, None)
-
-    def _renew(self, message: ReceivedMessage, done: threading.Event) -> None:
-        # Renew at a third of the lock so a slow ERP call never lets the lock run out mid-invocation.
-        interval = max(self.bus.lock_duration / 3, 0.05)
-        while not done.wait(interval):
-            try:
-                self.bus.renew_lock(message)
-            except LockLostError:
-                log.warning("%s: lock on message %s lost while running", self.name, message.message_id)
-                return
-            except Exception:
-                log.exception("%s: renewing the lock on message %s failed", self.name, message.message_id)
 
 
 def service_bus_message(message: ReceivedMessage) -> ServiceBusMessage:

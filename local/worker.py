@@ -41,9 +41,10 @@ def main(argv: list[str]) -> int:
     parent = int(argv[0]) if argv else os.getppid()
     die_with_parent(parent)
     configure_logging()
-    # This process does nothing but pipeline work: more workers per queue drain faster (8 measured best on
-    # 2 cores: pipeline ~94 orders/s against ~76 with 4, intake still above half the floor; see docs/local-host.md).
-    os.environ.setdefault("LOCAL_BUS_CONCURRENCY", "8")
+    # Workers per queue. 8 drained fastest while workers slept in SQLite's busy handler and between polls; with
+    # those waits gone the threads only contend for the GIL, and 4 drains faster on 2 cores (3,000 orders:
+    # 130-142 orders/s against 103-108 with 6 to 8) while leaving room for a slow ERP call (docs/local-host.md).
+    os.environ.setdefault("LOCAL_BUS_CONCURRENCY", "4")
     try:
         yield_to_intake()
         running = start_host(serve_http=False)

@@ -45,6 +45,9 @@ class StateStore(Protocol):
     def mark_event_sent(self, store_id: str, event_key: str) -> None:
         """Clear the unsent mark once the bus has the event's message. Idempotent; an unknown key is a no-op."""
 
+    def mark_events_sent(self, keys: Sequence[tuple[str, str]]) -> None:
+        """mark_event_sent for each (store_id, event_key), in one step where the store can: the relay's batches."""
+
     def get_order(self, store_id: str, order_id: str) -> OrderRecord | None: ...
 
     def save_order(self, record: OrderRecord, timeline: Sequence[TimelineEntry] = ()) -> OrderRecord:
@@ -156,6 +159,26 @@ class Bus(Protocol):
         properties: Mapping[str, str] | None = None,
     ) -> None:
         """Send one message. A repeat of message_id within the duplicate-detection window is dropped."""
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """One message of Bus.send's arguments, for send_batch."""
+
+    queue: str
+    body: bytes
+    message_id: str
+    session_id: str | None = None
+    properties: Mapping[str, str] | None = None
+
+
+@runtime_checkable
+class SendsBatches(Protocol):
+    """A bus that takes several messages in one step (the local SQLite bus): the outbox relay's batches."""
+
+    def send_batch(self, messages: Sequence[QueuedMessage]) -> None:
+        """Send every message or none (an exception sends none). Each is dropped as a repeat exactly as send()
+        would drop it."""
 
 
 class Target(Protocol):

@@ -12,15 +12,21 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from shared.adapters.sqlite_writes import begin_immediate
+from shared.ports import QueuedMessage
+
 # Service Bus names these reasons itself; keep them so dashboards read the same locally and on Azure.
 MAX_DELIVERY_COUNT_EXCEEDED = "MaxDeliveryCountExceeded"
 
+# messages_locked holds only messages in flight: receive() looks for expired locks on every call, and without
+# it that look walked the queue's whole backlog while holding the write lock. sent_message_ids_by_time lets
+# send() forget ids past the duplicate window without reading every id sent within it.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -42,12 +48,15 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_queue ON messages (queue, dead_lettered, seq);
 CREATE INDEX IF NOT EXISTS messages_session ON messages (queue, session_id, dead_lettered, seq);
+CREATE INDEX IF NOT EXISTS messages_locked ON messages (queue, locked_until)
+    WHERE locked_until IS NOT NULL AND dead_lettered = 0;
 CREATE TABLE IF NOT EXISTS sent_message_ids (
     queue TEXT NOT NULL,
     message_id TEXT NOT NULL,
     sent_at REAL NOT NULL,
     PRIMARY KEY (queue, message_id)
 );
+CREATE INDEX IF NOT EXISTS sent_message_ids_by_time ON sent_message_ids (queue, sent_at);
 """
 
 # The oldest message a receiver may take: enqueued (not still scheduled), not backing off, not locked,
@@ -129,6 +138,45 @@ class QueueStats:
     oldest_enqueued_age_seconds: float  # of the oldest waiting or in-flight message; 0.0 when none
 
 
+class _Arrivals:
+    """Wakes this process's idle receivers of one queue when a message may have become receivable: sent,
+    or its session freed by a settle. Receivers still poll, for messages that come due on their own
+    (scheduled, backing off, an expired lock) and for sends by other processes."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._count = 0  # arrivals so far: a receiver waits only if none came since it last looked
+
+    def seen(self) -> int:
+        return self._count
+
+    def notify(self, everyone: bool = False) -> None:
+        with self._changed:
+            self._count += 1
+            if everyone:
+                self._changed.notify_all()
+            else:
+                self._changed.notify()
+
+    def wait(self, seen: int, timeout: float) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._count != seen, timeout)
+
+
+_arrivals: dict[tuple[str, str], _Arrivals] = {}
+_arrivals_lock = threading.Lock()
+
+
+def _arrivals_of(path: Path, queue: str) -> _Arrivals:
+    # By file, not by SqliteBus object: handlers send through their own instance on the same file.
+    key = (os.path.realpath(path), queue)
+    with _arrivals_lock:
+        found = _arrivals.get(key)
+        if found is None:
+            found = _arrivals[key] = _Arrivals()
+        return found
+
+
 @dataclass
 class _Connections:
     """One connection per (process, thread): sqlite3 connections must not cross a fork."""
@@ -199,7 +247,7 @@ class SqliteBus:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
+        begin_immediate(db)
         try:
             yield db
         except BaseException:
@@ -240,19 +288,53 @@ class SqliteBus:
         now = self._now()
         due = max(now, scheduled_at.timestamp()) if scheduled_at is not None else now
         with self._transaction() as db:
-            seen = db.execute(
-                "SELECT sent_at FROM sent_message_ids WHERE queue = ? AND message_id = ?", (queue, message_id)
-            ).fetchone()
-            if seen is not None and seen["sent_at"] > now - self.duplicate_window:
+            self._forget_old_ids(db, queue, now)
+            if not self._remember_id(db, queue, message_id, now):
                 return
-            db.execute(
-                "INSERT OR REPLACE INTO sent_message_ids (queue, message_id, sent_at) VALUES (?, ?, ?)",
-                (queue, message_id, now),
-            )
-            db.execute(
-                "DELETE FROM sent_message_ids WHERE queue = ? AND sent_at <= ?", (queue, now - self.duplicate_window)
-            )
             self._insert(db, queue, bytes(body), message_id, session_id, dict(properties or {}), now, due)
+        if due <= now:
+            _arrivals_of(self.path, queue).notify()
+
+    def send_batch(self, messages: Sequence[QueuedMessage]) -> None:
+        """Send every message in one transaction (all or none), each dropped as a repeat as send() would drop it.
+        Implements shared.ports.SendsBatches: the outbox relay's batches cost one write instead of one each."""
+        if any(not message.message_id for message in messages):
+            raise ValueError("message_id is required (it is the duplicate-detection key)")
+        now = self._now()
+        sent: dict[str, int] = {}
+        with self._transaction() as db:
+            for queue in {message.queue for message in messages}:
+                self._forget_old_ids(db, queue, now)
+            for message in messages:
+                if not self._remember_id(db, message.queue, message.message_id, now):
+                    continue
+                properties = dict(message.properties or {})
+                body = bytes(message.body)
+                self._insert(db, message.queue, body, message.message_id, message.session_id, properties, now, now)
+                sent[message.queue] = sent.get(message.queue, 0) + 1
+        for queue, count in sent.items():
+            arrivals = _arrivals_of(self.path, queue)
+            for _ in range(count):
+                arrivals.notify()
+
+    def _forget_old_ids(self, db: sqlite3.Connection, queue: str, now: float) -> None:
+        db.execute(
+            "DELETE FROM sent_message_ids WHERE queue = ? AND sent_at <= ?", (queue, now - self.duplicate_window)
+        )
+
+    @staticmethod
+    def _remember_id(db: sqlite3.Connection, queue: str, message_id: str, now: float) -> bool:
+        """False when the id was sent within the window (a repeat to drop). Like Service Bus, the window counts
+        from the first send and a dropped repeat does not extend it."""
+        seen = db.execute(
+            "SELECT 1 FROM sent_message_ids WHERE queue = ? AND message_id = ?", (queue, message_id)
+        ).fetchone()
+        if seen is not None:
+            return False
+        db.execute(
+            "INSERT INTO sent_message_ids (queue, message_id, sent_at) VALUES (?, ?, ?)", (queue, message_id, now)
+        )
+        return True
 
     @staticmethod
     def _insert(
@@ -273,6 +355,19 @@ class SqliteBus:
         return int(cursor.lastrowid or 0)
 
     # -- receiving --------------------------------------------------------------------------------------
+
+    def arrivals_seen(self, queue: str) -> int:
+        """A mark to pass to wait_for_arrival(), taken before the receive() that found nothing."""
+        return _arrivals_of(self.path, queue).seen()
+
+    def wait_for_arrival(self, queue: str, seen: int, timeout: float) -> None:
+        """Block until a message may be receivable on the queue (sent or freed in this process since `seen`),
+        or `timeout` seconds pass. Spurious returns are allowed: receive() tells."""
+        _arrivals_of(self.path, queue).wait(seen, timeout)
+
+    def wake_receivers(self, queue: str) -> None:
+        """Return every waiting wait_for_arrival() of the queue now (the host is stopping)."""
+        _arrivals_of(self.path, queue).notify(everyone=True)
 
     def receive(self, queue: str) -> ReceivedMessage | None:
         """Peek-lock the next deliverable message, or None. Raises its delivery_count by one."""
@@ -337,6 +432,8 @@ class SqliteBus:
         with self._transaction() as db:
             self._locked_row(db, message, now)
             db.execute("DELETE FROM messages WHERE seq = ?", (message.sequence_number,))
+        if message.session_id is not None:  # the session's next message may be taken now
+            _arrivals_of(self.path, message.queue).notify()
 
     def renew_lock(self, message: ReceivedMessage) -> datetime:
         """Extend the lock by lock_duration from now; updates and returns message.locked_until."""
@@ -365,12 +462,16 @@ class SqliteBus:
                     f"failed on delivery {row['delivery_count']} of {self.max_delivery_count}",
                     now,
                 )
-                return True
-            db.execute(
-                "UPDATE messages SET lock_token = NULL, locked_until = NULL, visible_at = ? WHERE seq = ?",
-                (now + max(0.0, delay_seconds), message.sequence_number),
-            )
-        return False
+                dead = True
+            else:
+                db.execute(
+                    "UPDATE messages SET lock_token = NULL, locked_until = NULL, visible_at = ? WHERE seq = ?",
+                    (now + max(0.0, delay_seconds), message.sequence_number),
+                )
+                dead = False
+        if dead or delay_seconds <= 0:
+            _arrivals_of(self.path, message.queue).notify()
+        return dead
 
     def dead_letter(self, message: ReceivedMessage, reason: str, description: str = "") -> None:
         """Move the message to the queue's dead-letter sub-queue. Raises LockLostError without the lock."""
@@ -378,6 +479,8 @@ class SqliteBus:
         with self._transaction() as db:
             self._locked_row(db, message, now)
             self._dead_letter(db, message.sequence_number, reason, description, now)
+        if message.session_id is not None:
+            _arrivals_of(self.path, message.queue).notify()
 
     @staticmethod
     def _dead_letter(db: sqlite3.Connection, seq: int, reason: str, description: str, now: float) -> None:
@@ -427,7 +530,7 @@ class SqliteBus:
             if row is None:
                 raise KeyError(f"no dead letter {sequence_number} on {queue}")
             db.execute("DELETE FROM messages WHERE seq = ?", (sequence_number,))
-            return self._insert(
+            sequence = self._insert(
                 db,
                 queue,
                 bytes(row["body"]),
@@ -437,6 +540,8 @@ class SqliteBus:
                 now,
                 now,
             )
+        _arrivals_of(self.path, queue).notify()
+        return sequence
 
     # -- observation ------------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from shared.adapters.sqlite_verifactu import SCHEMA as VERIFACTU_SCHEMA
 from shared.adapters.sqlite_verifactu import SqliteVerifactuRows
+from shared.adapters.sqlite_writes import begin_immediate
 from shared.domain.records import Claim, EventRecord, OrderRecord, OutgoingMessage, TimelineEntry, utcnow
 from shared.ports import ConcurrencyError, StockLevel
 
@@ -98,7 +99,7 @@ class SqliteStateStore(SqliteVerifactuRows):
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
+        begin_immediate(conn)
         try:
             yield conn
         except BaseException:
@@ -157,10 +158,13 @@ class SqliteStateStore(SqliteVerifactuRows):
         return [self._event_from(row) for row in rows]
 
     def mark_event_sent(self, store_id: str, event_key: str) -> None:
+        self.mark_events_sent([(store_id, event_key)])
+
+    def mark_events_sent(self, keys: Sequence[tuple[str, str]]) -> None:
         with self._write() as db:
-            db.execute(
+            db.executemany(
                 "UPDATE events SET unsent = 0, message = NULL WHERE store_id = ? AND event_key = ? AND unsent = 1",
-                (store_id, event_key),
+                list(keys),
             )
 
     @staticmethod
@@ -195,9 +199,10 @@ class SqliteStateStore(SqliteVerifactuRows):
         return record
 
     def save_order(self, record: OrderRecord, timeline: Sequence[TimelineEntry] = ()) -> OrderRecord:
-        saved = record.model_copy(deep=True)
-        saved.changed_at = utcnow()
-        body = saved.model_dump_json(exclude={"version"})
+        body = record.model_copy(update={"changed_at": utcnow()}).model_dump_json(exclude={"version"})
+        # The caller's record stays as it was; the saved one is read back from what was stored, as get_order
+        # would (much cheaper than a deep copy of the record).
+        saved = OrderRecord.model_validate_json(body)
         with self._write() as db:
             if not record.version:
                 try:

@@ -10,10 +10,11 @@ import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
-from shared.bootstrap import Services
+from shared.bootstrap import Services, queue_name
 from shared.domain.records import EventRecord
 from shared.handlers.common import log
 from shared.handlers.messages import send_outgoing
+from shared.ports import QueuedMessage, SendsBatches
 
 # Younger events are most likely still in their intake's hands; sending them too would only be a repeat
 # that duplicate detection drops, so the relay leaves them for the next run.
@@ -72,8 +73,13 @@ def relay_unsent_events(
     tried: set[tuple[str, str]] = set()
     while True:
         pending = [e for e in services.state.unsent_events(cutoff, batch) if (e.store_id, e.event_key) not in tried]
-        for event in pending:
-            tried.add((event.store_id, event.event_key))
+        tried.update((event.store_id, event.event_key) for event in pending)
+        # A bus that takes a batch gets one (one write for the batch, not one per event); if the batch fails as a
+        # whole, each event is tried alone, so one refused message cannot hold up the rest.
+        left = pending
+        if len(pending) > 1 and isinstance(services.bus, SendsBatches):
+            left = _send_batch(services, pending, result, level)
+        for event in left:
             if send_recorded(services, event):
                 result.sent += 1
                 log.log(level, "outbox relayed store=%s order=%s", event.store_id, event.order_id)
@@ -84,6 +90,33 @@ def relay_unsent_events(
     if result.failed or (result.sent and level > logging.DEBUG):
         log.warning("outbox relay sent=%d failed=%d", result.sent, result.failed)
     return result
+
+
+def _send_batch(services: Services, events: list[EventRecord], result: RelayResult, level: int) -> list[EventRecord]:
+    """Send the events' recorded messages in one batch, then clear their marks in one step. Returns the events
+    still to try one by one: all of them when the batch was refused, none otherwise."""
+    assert isinstance(services.bus, SendsBatches)
+    batch = [(event, event.message) for event in events if event.message is not None]
+    messages = [
+        QueuedMessage(queue_name(m.queue), m.body, m.message_id, session_id=m.session_id, properties=m.properties)
+        for _, m in batch
+    ]
+    try:
+        services.bus.send_batch(messages)
+    except Exception as error:
+        log.warning("outbox batch of %d refused (%s); sending one by one", len(messages), type(error).__name__)
+        return events
+    try:
+        services.state.mark_events_sent([(event.store_id, event.event_key) for event, _ in batch])
+    except Exception as error:
+        # The messages are on the bus: the relay sends them once more and duplicate detection drops them.
+        log.warning("outbox marks of %d failed (%s)", len(batch), type(error).__name__)
+        result.failed += len(batch)
+    else:
+        result.sent += len(batch)
+        for event, _ in batch:
+            log.log(level, "outbox relayed store=%s order=%s", event.store_id, event.order_id)
+    return [event for event in events if event.message is None]  # send_recorded logs and counts them
 
 
 def relay_until(services: Services, stop: threading.Event, idle_seconds: float = 0.02) -> None:

@@ -407,6 +407,15 @@ def test_unsent_event_is_listed_with_its_message_until_marked_sent(store: StateS
     store.mark_event_sent("demo-woo", "never-recorded")  # unknown: nothing to do
 
 
+def test_marking_several_events_sent_clears_each_mark_and_ignores_unknown_keys(store: StateStore) -> None:
+    for offset, order_id in enumerate(("4711", "4712", "4713")):
+        store.record_event(make_unsent_event(order_id, NOW + timedelta(seconds=offset)))
+    marked = [e for e in store.unsent_events(NOW + timedelta(days=1)) if e.order_id != "4712"]
+    store.mark_events_sent([("demo-woo", e.event_key) for e in marked] + [("demo-woo", "never-recorded")])
+    assert [e.order_id for e in store.unsent_events(NOW + timedelta(days=1))] == ["4712"]
+    store.mark_events_sent([])  # nothing to do
+
+
 def test_unsent_events_are_the_older_ones_oldest_first_up_to_the_limit(store: StateStore) -> None:
     for offset, order_id in ((2, "4713"), (0, "4711"), (1, "4712"), (5, "4715")):
         store.record_event(make_unsent_event(order_id, NOW + timedelta(seconds=offset)))

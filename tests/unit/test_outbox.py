@@ -211,3 +211,65 @@ def test_continuous_relay_sends_young_events_at_once_and_stops_when_asked(servic
         worker.join(5)
     assert not worker.is_alive()
     assert len(services.bus.messages) == 1 and unsent(services) == []
+
+
+# -- batches: the local SQLite bus takes the relay's events in one step ----------------------------------
+
+
+def sqlite_bus_services(services: Services) -> Services:
+    from shared.adapters.sqlite_bus import SqliteBus, bus_path
+
+    return replace(services, bus=SqliteBus(bus_path(services.state_dir)), intake_sends=False)
+
+
+def queued(services: Services) -> list[str]:
+    bus = services.bus
+    messages = []
+    while (message := bus.receive("order-events")) is not None:
+        messages.append(message.session_id)
+    return messages
+
+
+def test_relay_sends_a_batch_in_one_step_and_clears_every_mark(services, monkeypatch):
+    batched = sqlite_bus_services(services)
+    for order_id in (5123, 5124, 5125):
+        deliver(batched, woo_order(order_id))
+    calls: list[str] = []
+    for name in ("send", "send_batch"):
+        original = getattr(batched.bus, name)
+        monkeypatch.setattr(batched.bus, name, lambda *a, _o=original, _n=name, **k: calls.append(_n) or _o(*a, **k))
+
+    assert relay_unsent_events(batched, min_age=timedelta(0)).sent == 3
+
+    assert calls == ["send_batch"] and unsent(batched) == []
+    assert queued(batched) == ["demo-woo/5123", "demo-woo/5124", "demo-woo/5125"]
+
+
+def test_kill_between_a_batch_and_its_marks_relays_again_and_the_bus_drops_the_repeats(services, monkeypatch):
+    batched = sqlite_bus_services(services)
+    for order_id in (5123, 5124):
+        deliver(batched, woo_order(order_id))
+    crash_after(batched.bus, "send_batch", monkeypatch)
+    with pytest.raises(Crash):
+        relay_unsent_events(batched, min_age=timedelta(0))
+    assert unsent(batched) == ["5123", "5124"]  # on the bus, still marked
+
+    after = restarted(batched)
+    assert relay_unsent_events(after).sent == 2
+
+    assert unsent(after) == [] and queued(after) == ["demo-woo/5123", "demo-woo/5124"]
+
+
+def test_refused_batch_is_sent_one_by_one(services, monkeypatch):
+    batched = sqlite_bus_services(services)
+    for order_id in (5123, 5124, 5125):
+        deliver(batched, woo_order(order_id))
+
+    def refuse(messages: Any) -> None:
+        raise RetryableError("bus busy")
+
+    monkeypatch.setattr(batched.bus, "send_batch", refuse)
+    result = relay_unsent_events(batched, min_age=timedelta(0))
+
+    assert (result.sent, result.failed) == (3, 0) and unsent(batched) == []
+    assert queued(batched) == ["demo-woo/5123", "demo-woo/5124", "demo-woo/5125"]

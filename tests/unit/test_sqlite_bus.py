@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from shared.adapters.sqlite_bus import MAX_DELIVERY_COUNT_EXCEEDED, LockLostError, SqliteBus, bus_path
+from shared.ports import QueuedMessage
 
 QUEUE = "order-events"
 
@@ -91,6 +93,63 @@ def test_duplicate_window_counts_from_first_send_and_is_per_queue(bus: SqliteBus
 
     assert bus.stats(QUEUE).active == 2
     assert bus.stats("invoice-requests").active == 1
+
+
+def test_batch_drops_repeats_as_single_sends_do(bus: SqliteBus, clock: FakeClock) -> None:
+    bus.send(QUEUE, order_event("1001"), message_id="evt-1001")
+    clock.advance(10)
+    bus.send_batch(
+        [
+            QueuedMessage(QUEUE, order_event("1001"), "evt-1001", session_id="demo-woo/1001"),  # sent before
+            QueuedMessage(QUEUE, order_event("1002"), "evt-1002", session_id="demo-woo/1002"),
+            QueuedMessage(QUEUE, order_event("1002"), "evt-1002", session_id="demo-woo/1002"),  # twice in the batch
+            QueuedMessage("invoice-requests", b"{}", "evt-1002", properties={"type": "issue_invoice"}),  # other queue
+        ]
+    )
+
+    assert bus.stats(QUEUE).active == 2 and bus.stats("invoice-requests").active == 1
+    first, second = bus.receive(QUEUE), bus.receive(QUEUE)
+    assert first is not None and second is not None
+    assert (second.message_id, second.session_id, second.enqueued_at) == ("evt-1002", "demo-woo/1002", clock.now)
+    invoice = bus.receive("invoice-requests")
+    assert invoice is not None and invoice.properties == {"type": "issue_invoice"}
+    clock.advance(595)
+    bus.send(QUEUE, order_event("1002"), message_id="evt-1002")  # the batch's send counts for the window
+    assert bus.stats(QUEUE).active == 2  # the two received ones, their locks run out by now; no third
+
+
+def test_batch_is_sent_whole_or_not_at_all(bus: SqliteBus) -> None:
+    with pytest.raises(ValueError, match="message_id"):
+        bus.send_batch([QueuedMessage(QUEUE, b"{}", "evt-1001"), QueuedMessage(QUEUE, b"{}", "")])
+
+    assert bus.stats(QUEUE).active == 0
+    bus.send(QUEUE, b"{}", message_id="evt-1001")  # not remembered as sent either
+    assert bus.stats(QUEUE).active == 1
+
+
+def test_a_send_wakes_a_receiver_waiting_in_this_process(tmp_path: Path) -> None:
+    receiving = SqliteBus(bus_path(tmp_path))
+    sending = SqliteBus(bus_path(tmp_path))  # handlers send through their own object on the same file
+    seen = receiving.arrivals_seen(QUEUE)
+    assert receiving.receive(QUEUE) is None
+    woke: list[float] = []
+
+    def wait() -> None:
+        started = time.monotonic()
+        receiving.wait_for_arrival(QUEUE, seen, timeout=10)
+        woke.append(time.monotonic() - started)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.1)
+    sending.send(QUEUE, b"{}", message_id="evt-1001")
+    waiter.join(10)
+
+    assert woke and woke[0] < 5, "the receiver slept through the send"
+    assert receiving.receive(QUEUE) is not None
+    receiving.wait_for_arrival(QUEUE, seen, timeout=10)  # a send since `seen`: returns at once
+    receiving.close()
+    sending.close()
 
 
 def test_complete_removes_the_message(bus: SqliteBus) -> None:

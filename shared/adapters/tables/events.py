@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -155,6 +155,11 @@ class EventRows(TableRows):
                         match_condition=MatchConditions.IfNotModified,
                     )
         return found
+
+    def mark_events_sent(self, keys: Sequence[tuple[str, str]]) -> None:
+        # One partition per event: Table Storage has no transaction across them, so one at a time.
+        for store_id, event_key in keys:
+            self.mark_event_sent(store_id, event_key)
 
     @passing_faults
     def mark_event_sent(self, store_id: str, event_key: str) -> None:

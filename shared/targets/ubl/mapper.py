@@ -72,7 +72,7 @@ from shared.targets.ubl.totals import DocumentCharge, DocumentLine, Totals, exch
 from shared.targets.ubl.writer import Document, Payment, document_totals, write
 
 # document_totals lives in writer; shared.handlers.simulate still imports it from here.
-__all__ = ["credit_note_xml", "document_totals", "invoice_xml"]
+__all__ = ["credit_note_document", "credit_note_xml", "document_totals", "invoice_document", "invoice_xml"]
 
 _CREDIT_TRANSFER = {"30", "31", "42", "58"}  # UNCL4461 codes paid into the seller's account (BG-17)
 
@@ -90,6 +90,20 @@ def invoice_xml(
     settings cannot make a valid invoice (codes: seller_missing, seller_vat_missing, seller_endpoint_missing,
     seller_iban_missing, buyer_name_missing, buyer_country_missing, tax_rate_unknown, tax_category_conflict,
     totals_mismatch, no_lines, and for K: intra_community_not_dispatched, delivery_country_invalid)."""
+    return write(invoice_document(order, seller, invoice, number, issue_date, item_codes, verifactu))
+
+
+def invoice_document(
+    order: Order,
+    seller: Seller | None,
+    invoice: InvoiceSettings,
+    number: str,
+    issue_date: date,
+    item_codes: Mapping[str, str],
+    verifactu: Environment | None = None,
+) -> Document:
+    """What invoice_xml writes, not written yet: every check and PermanentError of invoice_xml happens here
+    (writing raises none), so a preflight stops at this step."""
     seller = parties.require_seller(seller)
     buyer = parties.buyer(order)
     billable = [line for line in order.lines if lines.billable(line)]
@@ -97,7 +111,7 @@ def invoice_xml(
     charges = lines.order_charges(order, seller, buyer, invoice)
     summed = totals(booked, charges, expected=order.total, prepaid=order.total if order.paid_at else ZERO)
     document = _document("Invoice", order, seller, buyer, invoice, number, issue_date, booked, charges, summed, None)
-    return write(_with_validation_url(document, verifactu, sign=1))
+    return _with_validation_url(document, verifactu, sign=1)
 
 
 def credit_note_xml(
@@ -114,6 +128,23 @@ def credit_note_xml(
     """The Peppol BIS 3.0 credit note (type 381) for exactly what the refund gave back, referencing the invoice.
     Amounts are positive. An amount-only refund becomes one line "Refund <refund_id>" at the order's single tax
     rate; with several rates it raises PermanentError("refund_needs_lines")."""
+    return write(
+        credit_note_document(order, refund, invoice_ref, seller, invoice, number, issue_date, item_codes, verifactu)
+    )
+
+
+def credit_note_document(
+    order: Order,
+    refund: Refund,
+    invoice_ref: DocumentRef,
+    seller: Seller | None,
+    invoice: InvoiceSettings,
+    number: str,
+    issue_date: date,
+    item_codes: Mapping[str, str],
+    verifactu: Environment | None = None,
+) -> Document:
+    """What credit_note_xml writes, not written yet, with every check of credit_note_xml (see invoice_document)."""
     seller = parties.require_seller(seller)
     buyer = parties.buyer(order)
     booked = [lines.refund_line(order, refunded, seller, buyer, invoice, item_codes) for refunded in refund.lines]
@@ -137,7 +168,7 @@ def credit_note_xml(
         note=refund.reason,
     )
     # A corrective VERI*FACTU record by differences has a negative total; the QR shows the record's total.
-    return write(_with_validation_url(document, verifactu, sign=-1))
+    return _with_validation_url(document, verifactu, sign=-1)
 
 
 def _with_validation_url(document: Document, verifactu: Environment | None, sign: int) -> Document:

@@ -32,8 +32,8 @@ from shared.ports import (
 from shared.stores import InvoiceSettings, StoreSettings
 from shared.targets.ubl import codes
 from shared.targets.ubl.codes import clean_text
-from shared.targets.ubl.mapper import credit_note_xml, invoice_xml
-from shared.targets.ubl.writer import document_totals
+from shared.targets.ubl.mapper import credit_note_document, invoice_document
+from shared.targets.ubl.writer import Document, document_totals, write
 
 log = logging.getLogger(__name__)
 
@@ -145,27 +145,34 @@ class UblOutboxTarget(Preflights, ListsInvoices, ReportsStock):
         return found
 
     def preflight_invoice(self, order: Order) -> None:
-        """Can this order be invoiced? Builds the document without a number and writes nothing; raises the
-        PermanentError issue_invoice would. Called before a number is taken, so a refusal leaves no gap."""
-        self._invoice_xml(order, PREFLIGHT_NUMBER)
+        """Can this order be invoiced? Maps the document without a number and writes nothing (not even the XML,
+        which raises nothing); raises the PermanentError issue_invoice would. Called before a number is taken,
+        so a refusal leaves no gap."""
+        self._invoice_document(order, PREFLIGHT_NUMBER)
 
     def preflight_credit_note(self, order: Order, refund: Refund, invoice: DocumentRef) -> None:
         """The same check for a credit note."""
-        self._credit_note_xml(order, refund, invoice, PREFLIGHT_NUMBER)
+        self._credit_note_document(order, refund, invoice, PREFLIGHT_NUMBER)
 
-    def _invoice_xml(self, order: Order, number: str) -> bytes:
+    def _invoice_document(self, order: Order, number: str) -> Document:
         invoice = invoice_settings_for(order, self.settings)
-        return invoice_xml(
+        return invoice_document(
             order, self.settings.seller, invoice, number, self.clock().date(), self.item_codes, self._verifactu()
         )
 
-    def _credit_note_xml(self, order: Order, refund: Refund, invoice: DocumentRef, number: str) -> bytes:
+    def _credit_note_document(self, order: Order, refund: Refund, invoice: DocumentRef, number: str) -> Document:
         settings = invoice_settings_for(order, self.settings)
         seller = self.settings.seller
         issued = self.clock().date()
-        return credit_note_xml(
+        return credit_note_document(
             order, refund, invoice, seller, settings, number, issued, self.item_codes, self._verifactu()
         )
+
+    def _invoice_xml(self, order: Order, number: str) -> bytes:
+        return write(self._invoice_document(order, number))
+
+    def _credit_note_xml(self, order: Order, refund: Refund, invoice: DocumentRef, number: str) -> bytes:
+        return write(self._credit_note_document(order, refund, invoice, number))
 
     def _verifactu(self) -> Environment | None:
         # A VERI*FACTU store's documents carry AEAT's validation URL (QR) for its environment's host.
