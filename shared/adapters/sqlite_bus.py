@@ -14,176 +14,35 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from shared.adapters.sqlite_bus_parts import (
+    MAX_DELIVERY_COUNT_EXCEEDED,
+    NEXT_MESSAGE,
+    SCHEMA,
+    Connections,
+    DeadLetter,
+    LockLostError,
+    QueueStats,
+    ReceivedMessage,
+    arrivals_of,
+    bus_path,
+    to_datetime,
+    utc_now,
+)
 from shared.adapters.sqlite_writes import begin_immediate
 from shared.ports import QueuedMessage
 
-# Service Bus names these reasons itself; keep them so dashboards read the same locally and on Azure.
-MAX_DELIVERY_COUNT_EXCEEDED = "MaxDeliveryCountExceeded"
-
-# messages_locked holds only messages in flight: receive() looks for expired locks on every call, and without
-# it that look walked the queue's whole backlog while holding the write lock. sent_message_ids_by_time lets
-# send() forget ids past the duplicate window without reading every id sent within it.
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    queue TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    session_id TEXT,
-    body BLOB NOT NULL,
-    properties TEXT NOT NULL,
-    enqueued_at REAL NOT NULL,
-    scheduled_at REAL NOT NULL,
-    visible_at REAL NOT NULL,
-    delivery_count INTEGER NOT NULL DEFAULT 0,
-    lock_token TEXT,
-    locked_until REAL,
-    dead_lettered INTEGER NOT NULL DEFAULT 0,
-    dead_letter_reason TEXT,
-    dead_letter_description TEXT,
-    dead_lettered_at REAL
-);
-CREATE INDEX IF NOT EXISTS messages_queue ON messages (queue, dead_lettered, seq);
-CREATE INDEX IF NOT EXISTS messages_session ON messages (queue, session_id, dead_lettered, seq);
-CREATE INDEX IF NOT EXISTS messages_locked ON messages (queue, locked_until)
-    WHERE locked_until IS NOT NULL AND dead_lettered = 0;
-CREATE TABLE IF NOT EXISTS sent_message_ids (
-    queue TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    sent_at REAL NOT NULL,
-    PRIMARY KEY (queue, message_id)
-);
-CREATE INDEX IF NOT EXISTS sent_message_ids_by_time ON sent_message_ids (queue, sent_at);
-"""
-
-# The oldest message a receiver may take: enqueued (not still scheduled), not backing off, not locked,
-# and, in a session, the head of its session while no other message of that session is in flight.
-_NEXT_MESSAGE = """
-SELECT * FROM messages AS m
-WHERE m.queue = :queue AND m.dead_lettered = 0
-  AND m.scheduled_at <= :now AND m.visible_at <= :now
-  AND (m.locked_until IS NULL OR m.locked_until <= :now)
-  AND (m.session_id IS NULL OR (
-        NOT EXISTS (SELECT 1 FROM messages AS o
-                    WHERE o.queue = m.queue AND o.session_id = m.session_id AND o.dead_lettered = 0
-                      AND o.seq < m.seq AND o.scheduled_at <= :now)
-        AND NOT EXISTS (SELECT 1 FROM messages AS o
-                        WHERE o.queue = m.queue AND o.session_id = m.session_id AND o.dead_lettered = 0
-                          AND o.locked_until > :now)))
-ORDER BY m.seq
-LIMIT 1
-"""
-
-
-class LockLostError(Exception):
-    """The message's lock expired or another receiver holds it now: the settle was refused.
-
-    The message will be (or already was) delivered again; handlers must be idempotent anyway.
-    """
-
-
-def bus_path(state_dir: Path) -> Path:
-    """Where the local host and every local sender meet: one bus file per state directory."""
-    return state_dir / "bus.db"
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _to_datetime(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
-
-
-@dataclass(slots=True)
-class ReceivedMessage:
-    """A peek-locked message: settle it with complete(), abandon() or dead_letter() before locked_until."""
-
-    queue: str
-    message_id: str
-    session_id: str | None
-    body: bytes
-    properties: dict[str, str]
-    delivery_count: int
-    enqueued_at: datetime
-    sequence_number: int
-    lock_token: str
-    locked_until: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    queue: str
-    sequence_number: int
-    message_id: str
-    session_id: str | None
-    body: bytes
-    properties: dict[str, str]
-    delivery_count: int
-    enqueued_at: datetime
-    dead_lettered_at: datetime
-    reason: str
-    description: str
-
-
-@dataclass(frozen=True, slots=True)
-class QueueStats:
-    active: int  # enqueued and waiting, including messages backing off after a failure
-    scheduled: int  # scheduled for a later enqueue time
-    locked: int  # in flight: a receiver holds the lock
-    dead_lettered: int
-    oldest_enqueued_age_seconds: float  # of the oldest waiting or in-flight message; 0.0 when none
-
-
-class _Arrivals:
-    """Wakes this process's idle receivers of one queue when a message may have become receivable: sent,
-    or its session freed by a settle. Receivers still poll, for messages that come due on their own
-    (scheduled, backing off, an expired lock) and for sends by other processes."""
-
-    def __init__(self) -> None:
-        self._changed = threading.Condition()
-        self._count = 0  # arrivals so far: a receiver waits only if none came since it last looked
-
-    def seen(self) -> int:
-        return self._count
-
-    def notify(self, everyone: bool = False) -> None:
-        with self._changed:
-            self._count += 1
-            if everyone:
-                self._changed.notify_all()
-            else:
-                self._changed.notify()
-
-    def wait(self, seen: int, timeout: float) -> None:
-        with self._changed:
-            self._changed.wait_for(lambda: self._count != seen, timeout)
-
-
-_arrivals: dict[tuple[str, str], _Arrivals] = {}
-_arrivals_lock = threading.Lock()
-
-
-def _arrivals_of(path: Path, queue: str) -> _Arrivals:
-    # By file, not by SqliteBus object: handlers send through their own instance on the same file.
-    key = (os.path.realpath(path), queue)
-    with _arrivals_lock:
-        found = _arrivals.get(key)
-        if found is None:
-            found = _arrivals[key] = _Arrivals()
-        return found
-
-
-@dataclass
-class _Connections:
-    """One connection per (process, thread): sqlite3 connections must not cross a fork."""
-
-    local: threading.local = field(default_factory=threading.local)
-    all: list[sqlite3.Connection] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+__all__ = [
+    "MAX_DELIVERY_COUNT_EXCEEDED",
+    "DeadLetter",
+    "LockLostError",
+    "QueueStats",
+    "ReceivedMessage",
+    "SqliteBus",
+    "bus_path",
+]
 
 
 class SqliteBus:
@@ -200,7 +59,7 @@ class SqliteBus:
         max_delivery_count: int = 10,
         lock_duration: float = 30.0,
         duplicate_window: float = 600.0,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         if max_delivery_count < 1:
             raise ValueError("max_delivery_count must be at least 1")
@@ -211,11 +70,11 @@ class SqliteBus:
         self.lock_duration = lock_duration
         self.duplicate_window = duplicate_window
         self._clock = clock
-        self._connections = _Connections()
+        self._connections = Connections()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._transaction() as db:
             # executescript() would commit the open transaction first, so run the statements one by one.
-            for statement in filter(str.strip, _SCHEMA.split(";")):
+            for statement in filter(str.strip, SCHEMA.split(";")):
                 db.execute(statement)
 
     # -- plumbing ---------------------------------------------------------------------------------------
@@ -293,7 +152,7 @@ class SqliteBus:
                 return
             self._insert(db, queue, bytes(body), message_id, session_id, dict(properties or {}), now, due)
         if due <= now:
-            _arrivals_of(self.path, queue).notify()
+            arrivals_of(self.path, queue).notify()
 
     def send_batch(self, messages: Sequence[QueuedMessage]) -> None:
         """Send every message in one transaction (all or none), each dropped as a repeat as send() would drop it.
@@ -313,7 +172,7 @@ class SqliteBus:
                 self._insert(db, message.queue, body, message.message_id, message.session_id, properties, now, now)
                 sent[message.queue] = sent.get(message.queue, 0) + 1
         for queue, count in sent.items():
-            arrivals = _arrivals_of(self.path, queue)
+            arrivals = arrivals_of(self.path, queue)
             for _ in range(count):
                 arrivals.notify()
 
@@ -358,23 +217,23 @@ class SqliteBus:
 
     def arrivals_seen(self, queue: str) -> int:
         """A mark to pass to wait_for_arrival(), taken before the receive() that found nothing."""
-        return _arrivals_of(self.path, queue).seen()
+        return arrivals_of(self.path, queue).seen()
 
     def wait_for_arrival(self, queue: str, seen: int, timeout: float) -> None:
         """Block until a message may be receivable on the queue (sent or freed in this process since `seen`),
         or `timeout` seconds pass. Spurious returns are allowed: receive() tells."""
-        _arrivals_of(self.path, queue).wait(seen, timeout)
+        arrivals_of(self.path, queue).wait(seen, timeout)
 
     def wake_receivers(self, queue: str) -> None:
         """Return every waiting wait_for_arrival() of the queue now (the host is stopping)."""
-        _arrivals_of(self.path, queue).notify(everyone=True)
+        arrivals_of(self.path, queue).notify(everyone=True)
 
     def receive(self, queue: str) -> ReceivedMessage | None:
         """Peek-lock the next deliverable message, or None. Raises its delivery_count by one."""
         now = self._now()
         # Look before taking the write lock: idle workers poll often and would otherwise queue up on
         # BEGIN IMMEDIATE behind the senders. The choice is made again under the lock.
-        if self._connection().execute(_NEXT_MESSAGE, {"queue": queue, "now": now}).fetchone() is None:
+        if self._connection().execute(NEXT_MESSAGE, {"queue": queue, "now": now}).fetchone() is None:
             return None
         with self._transaction() as db:
             # A worker that died after its max-th delivery never abandoned: Service Bus dead-letters such
@@ -392,7 +251,7 @@ class SqliteBus:
                     self.max_delivery_count,
                 ),
             )
-            row = db.execute(_NEXT_MESSAGE, {"queue": queue, "now": now}).fetchone()
+            row = db.execute(NEXT_MESSAGE, {"queue": queue, "now": now}).fetchone()
             if row is None:
                 return None
             token = str(uuid.uuid4())
@@ -409,10 +268,10 @@ class SqliteBus:
             body=bytes(row["body"]),
             properties=json.loads(row["properties"]),
             delivery_count=row["delivery_count"] + 1,
-            enqueued_at=_to_datetime(row["enqueued_at"]),
+            enqueued_at=to_datetime(row["enqueued_at"]),
             sequence_number=row["seq"],
             lock_token=token,
-            locked_until=_to_datetime(locked_until),
+            locked_until=to_datetime(locked_until),
         )
 
     def _locked_row(self, db: sqlite3.Connection, message: ReceivedMessage, now: float) -> sqlite3.Row:
@@ -433,7 +292,7 @@ class SqliteBus:
             self._locked_row(db, message, now)
             db.execute("DELETE FROM messages WHERE seq = ?", (message.sequence_number,))
         if message.session_id is not None:  # the session's next message may be taken now
-            _arrivals_of(self.path, message.queue).notify()
+            arrivals_of(self.path, message.queue).notify()
 
     def renew_lock(self, message: ReceivedMessage) -> datetime:
         """Extend the lock by lock_duration from now; updates and returns message.locked_until."""
@@ -442,7 +301,7 @@ class SqliteBus:
         with self._transaction() as db:
             self._locked_row(db, message, now)
             db.execute("UPDATE messages SET locked_until = ? WHERE seq = ?", (locked_until, message.sequence_number))
-        message.locked_until = _to_datetime(locked_until)
+        message.locked_until = to_datetime(locked_until)
         return message.locked_until
 
     def abandon(self, message: ReceivedMessage, delay_seconds: float = 0.0) -> bool:
@@ -470,7 +329,7 @@ class SqliteBus:
                 )
                 dead = False
         if dead or delay_seconds <= 0:
-            _arrivals_of(self.path, message.queue).notify()
+            arrivals_of(self.path, message.queue).notify()
         return dead
 
     def dead_letter(self, message: ReceivedMessage, reason: str, description: str = "") -> None:
@@ -480,7 +339,7 @@ class SqliteBus:
             self._locked_row(db, message, now)
             self._dead_letter(db, message.sequence_number, reason, description, now)
         if message.session_id is not None:
-            _arrivals_of(self.path, message.queue).notify()
+            arrivals_of(self.path, message.queue).notify()
 
     @staticmethod
     def _dead_letter(db: sqlite3.Connection, seq: int, reason: str, description: str, now: float) -> None:
@@ -508,8 +367,8 @@ class SqliteBus:
                 body=bytes(row["body"]),
                 properties=json.loads(row["properties"]),
                 delivery_count=row["delivery_count"],
-                enqueued_at=_to_datetime(row["enqueued_at"]),
-                dead_lettered_at=_to_datetime(row["dead_lettered_at"]),
+                enqueued_at=to_datetime(row["enqueued_at"]),
+                dead_lettered_at=to_datetime(row["dead_lettered_at"]),
                 reason=row["dead_letter_reason"] or "",
                 description=row["dead_letter_description"] or "",
             )
@@ -540,7 +399,7 @@ class SqliteBus:
                 now,
                 now,
             )
-        _arrivals_of(self.path, queue).notify()
+        arrivals_of(self.path, queue).notify()
         return sequence
 
     # -- observation ------------------------------------------------------------------------------------
