@@ -18,7 +18,7 @@ import requests
 from local.harness import HostProcess, order_states, outbox_files, send_order, wait_for, woocommerce_order, write_stores
 from shared.adapters.sqlite_state import SqliteStateStore, state_path
 from shared.fiscal.verifactu import chain_breaks, issuer_of
-from shared.stores import load_store
+from shared.store_files import load_store
 
 
 def _deliver(host: HostProcess, ids: list[int], results: dict[int, int]) -> None:

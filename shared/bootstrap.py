@@ -17,7 +17,8 @@ from pathlib import Path
 
 from shared.errors import ConfigError
 from shared.ports import Bus, DocumentStore, StateStore, Target
-from shared.stores import StoreNotLoaded, StoreProblem, StoreSettings, load_store_folder
+from shared.store_files import load_store_folder
+from shared.stores import StoreNotLoaded, StoreProblem, StoreSettings
 
 log = logging.getLogger("o2c")
 

@@ -15,7 +15,8 @@ from typing import Any
 from shared.channels import shopify, woocommerce
 from shared.domain.order import Order
 from shared.domain.records import DocumentRef
-from shared.stores import StoreSettings, load_store
+from shared.store_files import load_store
+from shared.stores import StoreSettings
 from shared.targets.ubl.mapper import credit_note_xml, invoice_xml
 from tests.fixtures.ubl import orders
 

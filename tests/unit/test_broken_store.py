@@ -20,7 +20,8 @@ from shared.dashboard.view import dashboard_view
 from shared.domain.order import OrderState
 from shared.handlers.intake import receive_webhook
 from shared.handlers.operations import retry_order
-from shared.stores import StoreNotLoaded, load_store_folder
+from shared.store_files import load_store_folder
+from shared.stores import StoreNotLoaded
 from tests.support import FakeTarget, fixture_bytes, make_services, webhook_headers, write_store_file
 
 WOO_ORDER = "5123"  # tests/fixtures/woocommerce/order_created.json

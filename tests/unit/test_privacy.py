@@ -16,7 +16,7 @@ from shared.errors import BadRequest, ConfigError
 from shared.handlers.intake import receive_webhook
 from shared.handlers.operations import retry_order
 from shared.handlers.privacy import MARKER, REDACTED_HEADER, apply_retention, erase_customer, redact_body
-from shared.stores import load_store
+from shared.store_files import load_store
 from tests.support import fixture_bytes, fixture_json, http_status, make_services, webhook_headers, write_store_file
 
 WOO, WOO_ORDER = "demo-woo", "5123"  # tests/fixtures/woocommerce/order_created.json

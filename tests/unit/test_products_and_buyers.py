@@ -23,7 +23,8 @@ from shared.handlers.catalog import import_sku_map, parse_sku_map, unmapped_skus
 from shared.handlers.intake import receive_webhook
 from shared.handlers.operations import retry_order
 from shared.handlers.simulate import simulate_order
-from shared.stores import StoreFileError, StoreSettings, load_store
+from shared.store_files import load_store
+from shared.stores import StoreFileError, StoreSettings
 from shared.targets.ubl.mapper import invoice_xml
 from tests.support import SKU_MAP, fixture_bytes, fixture_json, make_services, store_settings, webhook_headers
 from tests.ubl_rules import NS, check_invoice

@@ -11,7 +11,7 @@ import yaml
 
 from shared.domain.rules import check_rules_settings, parse_rules
 from shared.errors import ConfigError
-from shared.stores import load_store
+from shared.store_files import load_store
 
 EXAMPLE = """
 store_id: ceramica-azul

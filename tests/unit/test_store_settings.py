@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.stores import StoreFileError, StoreProblem, load_store, load_store_folder, load_stores
+from shared.store_files import load_store, load_store_folder, load_stores
+from shared.stores import StoreFileError, StoreProblem
 from tests.support import SECRETS, write_store_file
 
 ROOT = Path(__file__).resolve().parents[2]

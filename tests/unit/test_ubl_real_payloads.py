@@ -22,7 +22,8 @@ from shared.channels import shopify, woocommerce
 from shared.domain.order import Order
 from shared.domain.records import DocumentRef
 from shared.errors import PermanentError
-from shared.stores import StoreSettings, load_store
+from shared.store_files import load_store
+from shared.stores import StoreSettings
 from shared.targets.ubl.mapper import credit_note_xml, invoice_xml
 from shared.targets.ubl.writer import document_totals
 from tests.ubl_rules import NS, check_invoice

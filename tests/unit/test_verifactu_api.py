@@ -16,7 +16,7 @@ from shared.bootstrap import Services, override_services
 from shared.fiscal.verifactu import chain_breaks
 from shared.fiscal.verifactu.records import validation_errors
 from shared.handlers.intake import receive_webhook
-from shared.stores import load_store
+from shared.store_files import load_store
 from tests.support import SECRETS, fixture_bytes, http_status, make_services, store_settings, webhook_headers
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,8 +15,14 @@ from zoneinfo import ZoneInfo
 from shared.domain.records import DocumentRef, OrderRecord
 from shared.domain.verifactu import VerifactuRecord, VerifactuSettings
 from shared.errors import ConfigError, RetryableError
-from shared.fiscal.verifactu.correction import flag_correction
-from shared.fiscal.verifactu.records import IssuedDocument, Link, build_alta, read_ubl, recomputed_hash
+from shared.fiscal.verifactu.records import (
+    IssuedDocument,
+    Link,
+    build_alta,
+    flag_correction,
+    read_ubl,
+    recomputed_hash,
+)
 from shared.ports import DocumentStore, KeepsVerifactuRecords, StateStore
 from shared.stores import StoreSettings
 

@@ -3,38 +3,17 @@ held order, each such document gets a new alta, the next link of the chain, flag
 
 SuministroInformacion.xsd: Subsanacion "S" marks a correction of a record already sent; RechazoPrevio "S" says the
 AEAT rejected the earlier one (error 1161: only with Subsanacion "S"), "N" that it took it with errors. Neither
-field is part of the huella, so flagging the built record keeps its hash.
+field is part of the huella, so flagging the built record keeps its hash (records.flag_correction).
 """
 
 from __future__ import annotations
 
-from lxml import etree
-
 from shared.bootstrap import Services
 from shared.domain.records import OrderRecord
 from shared.domain.verifactu import VerifactuRecord
-from shared.fiscal.verifactu.records import SF
+from shared.fiscal.verifactu.chain import record_document
 
 CORRECTED_STATES = {"rejected": "S", "accepted_with_errors": "N"}  # record state -> RechazoPrevio
-
-
-def flag_correction(xml: str, rejected_before: bool) -> str:
-    """The RegistroAlta with Subsanacion "S" and RechazoPrevio "S" (after a rejection) or "N", right after
-    NombreRazonEmisor as the XSD orders them."""
-    root = etree.fromstring(xml.encode())
-    name = root.find(f"{{{SF}}}NombreRazonEmisor")
-    if name is None:
-        raise ValueError("not a RegistroAlta: no NombreRazonEmisor")
-    for tag in ("Subsanacion", "RechazoPrevio"):
-        for old in root.findall(f"{{{SF}}}{tag}"):
-            root.remove(old)
-    correction = etree.Element(f"{{{SF}}}Subsanacion")
-    correction.text = "S"
-    previous = etree.Element(f"{{{SF}}}RechazoPrevio")
-    previous.text = "S" if rejected_before else "N"
-    name.addnext(correction)
-    correction.addnext(previous)
-    return str(etree.tostring(root, encoding="unicode"))
 
 
 def to_correct(services: Services, record: OrderRecord) -> dict[str, str]:
@@ -50,8 +29,6 @@ def to_correct(services: Services, record: OrderRecord) -> dict[str, str]:
 def correct_records(services: Services, record: OrderRecord, due: dict[str, str]) -> list[VerifactuRecord]:
     """One correction record per document in `due` (to_correct, read before the retry cleared the problems),
     keyed by the order's attempt so a repeated call adds none. Returns the records made or found."""
-    from shared.fiscal.verifactu.chain import record_document  # chain imports this module
-
     settings = services.store(record.store_id)
     made = []
     for document in record.documents:

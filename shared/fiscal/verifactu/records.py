@@ -325,3 +325,22 @@ def recomputed_hash(xml: str) -> tuple[str, str, str]:
         moment,
     )
     return text("sf:Huella"), computed, previous
+
+
+def flag_correction(xml: str, rejected_before: bool) -> str:
+    """The RegistroAlta with Subsanacion "S" and RechazoPrevio "S" (after a rejection) or "N", right after
+    NombreRazonEmisor as the XSD orders them."""
+    root = etree.fromstring(xml.encode())
+    name = root.find(f"{{{SF}}}NombreRazonEmisor")
+    if name is None:
+        raise ValueError("not a RegistroAlta: no NombreRazonEmisor")
+    for tag in ("Subsanacion", "RechazoPrevio"):
+        for old in root.findall(f"{{{SF}}}{tag}"):
+            root.remove(old)
+    correction = etree.Element(f"{{{SF}}}Subsanacion")
+    correction.text = "S"
+    previous = etree.Element(f"{{{SF}}}RechazoPrevio")
+    previous.text = "S" if rejected_before else "N"
+    name.addnext(correction)
+    correction.addnext(previous)
+    return str(etree.tostring(root, encoding="unicode"))
