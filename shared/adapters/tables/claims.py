@@ -10,11 +10,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableTransactionError, UpdateMode
+from azure.data.tables import TableTransactionError
 
-from shared.adapters.tables.base import TableRows
+from shared.adapters.tables.base import TableRows, create_or_replace, unchanged_since
 from shared.adapters.tables.keys import key_part
 from shared.adapters.tables.retries import passing_faults
 from shared.domain.records import Claim
@@ -53,16 +52,8 @@ class ClaimRows(TableRows):
             last = int(counter["Last"]) if counter is not None else 0
             claim.number = str(last + 1)
             counter_row = {"PartitionKey": partition, "RowKey": counter_key, "Series": series, "Last": last + 1}
-            operations: list[Any] = [("create", self._claim_entity(claim))]
-            if counter is None:
-                operations.append(("create", counter_row))
-            else:
-                options = {
-                    "mode": UpdateMode.REPLACE,
-                    "etag": counter.metadata["etag"],
-                    "match_condition": MatchConditions.IfNotModified,
-                }
-                operations.append(("update", counter_row, options))
+            counter_etag = counter.metadata["etag"] if counter is not None else None
+            operations = [("create", self._claim_entity(claim)), create_or_replace(counter_row, counter_etag)]
             try:
                 # One entity group transaction: the number is used exactly when the claim is inserted.
                 claims.submit_transaction(operations)
@@ -91,10 +82,7 @@ class ClaimRows(TableRows):
             claim.data = {**claim.data, **dict(data)}
             try:
                 self._table("claims").update_entity(
-                    self._claim_entity(claim),
-                    mode=UpdateMode.REPLACE,
-                    etag=existing.metadata["etag"],
-                    match_condition=MatchConditions.IfNotModified,
+                    self._claim_entity(claim), **unchanged_since(existing.metadata["etag"])
                 )
             except ResourceModifiedError:
                 continue

@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 
-from shared.adapters.tables.base import TableRows
+from shared.adapters.tables.base import TableRows, create_or_replace
 from shared.adapters.tables.keys import BATCH, key_part
 from shared.adapters.tables.retries import passing_faults
 from shared.errors import RetryableError
@@ -92,11 +91,8 @@ class MappingRows(TableRows):
                     "AsOf": as_of.astimezone(UTC),
                 }
                 row = rows.get(key_part(code))
-                if row is None:
-                    operations.append(("create", entity))
-                elif _utc(row["AsOf"]) <= as_of:
-                    condition = {"etag": row.metadata["etag"], "match_condition": MatchConditions.IfNotModified}
-                    operations.append(("update", entity, {"mode": UpdateMode.REPLACE, **condition}))
+                if row is None or _utc(row["AsOf"]) <= as_of:
+                    operations.append(create_or_replace(entity, row.metadata["etag"] if row is not None else None))
             try:
                 for start in range(0, len(operations), BATCH):
                     table.submit_transaction(operations[start : start + BATCH])

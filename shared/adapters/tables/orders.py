@@ -13,11 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
-from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 
-from shared.adapters.tables.base import TableRows
+from shared.adapters.tables.base import TableRows, create_or_replace
 from shared.adapters.tables.keys import (
     ORDER_ROW,
     STRING_CHARS,
@@ -95,14 +94,7 @@ class OrderRows(TableRows):
         index.upsert_entity(index_row, mode=UpdateMode.REPLACE)
         entity = self._order_entity(saved, index_key)
         # The order and its new timeline entries in one transaction (same partition): both or neither.
-        operation: tuple[Any, ...] = ("create", entity)
-        if record.version:
-            condition = {
-                "mode": UpdateMode.REPLACE,
-                "etag": record.version,
-                "match_condition": MatchConditions.IfNotModified,
-            }
-            operation = ("update", entity, condition)
+        operation = create_or_replace(entity, record.version or None)
         entries = [("create", self._timeline_entity(pk, entry)) for entry in timeline]
         try:
             results = orders.submit_transaction([operation, *entries])

@@ -11,11 +11,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableTransactionError, UpdateMode
+from azure.data.tables import TableTransactionError
 
-from shared.adapters.tables.base import TableRows
+from shared.adapters.tables.base import TableRows, create_or_replace, unchanged_since
 from shared.adapters.tables.keys import key_part
 from shared.adapters.tables.retries import passing_faults
 from shared.domain.verifactu import RecordState, VerifactuRecord, checked_link
@@ -69,19 +68,11 @@ class VerifactuRows(TableRows):
                 "Seq": record.seq,
                 "Record": record.model_dump_json(),
             }
-            operations: list[Any] = [
+            operations = [
                 ("create", _record_entity(record)),
                 ("create", {"PartitionKey": partition, "RowKey": document_row, "Seq": record.seq}),
+                create_or_replace(head_row, head.metadata["etag"] if head is not None else None),
             ]
-            if head is None:
-                operations.append(("create", head_row))
-            else:
-                options = {
-                    "mode": UpdateMode.REPLACE,
-                    "etag": head.metadata["etag"],
-                    "match_condition": MatchConditions.IfNotModified,
-                }
-                operations.append(("update", head_row, options))
             try:
                 self._table("claims").submit_transaction(operations)
             except TableTransactionError:
@@ -128,12 +119,7 @@ class VerifactuRows(TableRows):
             update = {"state": state, "csv": csv, "error_code": error_code, "error_text": error_text}
             record = VerifactuRecord.model_validate_json(row["Record"]).model_copy(update=update)
             try:
-                self._table("claims").update_entity(
-                    _record_entity(record),
-                    mode=UpdateMode.REPLACE,
-                    etag=row.metadata["etag"],
-                    match_condition=MatchConditions.IfNotModified,
-                )
+                self._table("claims").update_entity(_record_entity(record), **unchanged_since(row.metadata["etag"]))
             except ResourceModifiedError:
                 continue
             return record
