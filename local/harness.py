@@ -168,10 +168,13 @@ def outbox_files(state_dir: Path) -> list[Path]:
     return sorted((state_dir / "outbox").rglob("*.xml"))
 
 
-def wait_for(predicate: Any, timeout: float, interval: float = 0.2) -> bool:
+def wait_for(predicate: Any, timeout: float, interval: float = 0.2) -> Any:
+    """Ask `predicate` every `interval` seconds until it answers something true, for at most `timeout` seconds;
+    returns that answer, or its last (false) answer when time ran out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():
-            return True
+        found = predicate()
+        if found:
+            return found
         time.sleep(interval)
-    return bool(predicate())
+    return predicate()

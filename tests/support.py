@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -324,6 +325,27 @@ def in_process_host(base: Path, stores: Path, **env: str) -> Iterator[Any]:
         finally:
             running.stop(timeout=10)
             override_services(None)
+
+
+@contextmanager
+def demo_store_host(base: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """in_process_host with the shipped demo store file config/stores/demo-woo.yaml (VERI*FACTU on) and its secret."""
+    stores = base / "stores"
+    stores.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[1] / "config" / "stores" / "demo-woo.yaml", stores / "demo-woo.yaml")
+    monkeypatch.setenv("DEMO_WOO_SECRET", SECRETS["woocommerce"])
+    with in_process_host(base, stores) as running:
+        yield running
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """local.harness.wait_for that fails the test when time runs out: the condition's first true answer."""
+    from local.harness import wait_for
+
+    found = wait_for(condition, timeout, interval)
+    if not found:
+        raise AssertionError(f"condition not met within {timeout}s")
+    return found
 
 
 def http_status(outcome: object) -> int:

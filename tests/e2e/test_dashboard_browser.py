@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 import requests
 
 from local.host import RunningHost
-from tests.support import fixture_bytes, in_process_host, webhook_headers, write_store_file
+from tests.support import fixture_bytes, in_process_host, wait_until, webhook_headers, write_store_file
 
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright is not installed in the venv")
 
@@ -36,16 +35,6 @@ SECOND_SHOPIFY_ORDER = "9007199254740995"
 SKU_MAP_CSV = b"sku,item_code\nBLUE-MUG-350ML,MUG-BLUE-350\nTEE-ORG-M,TEE-ORGANIC-M\n"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="no Chromium: apt-get install chromium")
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +80,8 @@ def orders(host: RunningHost) -> None:
             timeout=10,
         )
         assert response.status_code == 202, response.text
-    wait_for(lambda: order_state(host, "demo-woo", WOO_ORDER) == "invoiced")
-    wait_for(lambda: order_state(host, "demo-shopify", SHOPIFY_ORDER) == "held")
+    wait_until(lambda: order_state(host, "demo-woo", WOO_ORDER) == "invoiced", timeout=30.0, interval=0.1)
+    wait_until(lambda: order_state(host, "demo-shopify", SHOPIFY_ORDER) == "held", timeout=30.0, interval=0.1)
 
 
 @pytest.fixture
@@ -273,7 +262,7 @@ def test_an_order_that_leaves_the_filter_after_its_retry_leaves_the_page(
         timeout=10,
     )
     assert response.status_code == 202, response.text
-    wait_for(lambda: order_state(host, "demo-shopify", SECOND_SHOPIFY_ORDER) == "held")
+    wait_until(lambda: order_state(host, "demo-shopify", SECOND_SHOPIFY_ORDER) == "held", timeout=30.0, interval=0.1)
     page.goto(f"{host.url}/api/dashboard?lang=en&state=held")
     row = page.locator(f'tbody.order[data-order="{SECOND_SHOPIFY_ORDER}"]')
     playwright_sync.expect(row.locator(".problems")).to_contain_text("GREEN-MUG-250ML")

@@ -10,8 +10,7 @@ import pytest
 import requests
 
 from local.host import RunningHost
-from tests.integration.test_local_host import wait_for
-from tests.support import SKU_MAP, fixture_bytes, in_process_host, webhook_headers, write_store_file
+from tests.support import SKU_MAP, fixture_bytes, in_process_host, wait_until, webhook_headers, write_store_file
 
 WOO_ORDER = "5123"
 
@@ -35,7 +34,7 @@ def test_an_invoiced_customer_is_erased_over_http_and_the_invoice_stays(host: Ru
     body = fixture_bytes("woocommerce", "order_created")
     headers = {**webhook_headers("woocommerce", "order.created", body), "Content-Type": "application/json"}
     assert requests.post(f"{host.url}/api/webhooks/woocommerce/demo-woo", data=body, headers=headers, timeout=10).ok
-    wait_for(lambda: order(host).get("state") == "invoiced")
+    wait_until(lambda: order(host).get("state") == "invoiced")
     [invoice] = list(Path(host.state_dir, "outbox", "demo-woo").glob("*.xml"))
     issued = invoice.read_bytes()
 

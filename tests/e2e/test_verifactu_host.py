@@ -4,7 +4,6 @@ an order and its refund over HTTP, and its chained records are read back through
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,18 +14,14 @@ import requests
 
 from local.host import RunningHost
 from shared.fiscal.verifactu.records import recomputed_hash, validation_errors
-from tests.support import SECRETS, fixture_bytes, in_process_host, webhook_headers
+from tests.support import demo_store_host, fixture_bytes, webhook_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningHost]:
-    stores = tmp_path / "stores"
-    stores.mkdir()
-    shutil.copy(ROOT / "config" / "stores" / "demo-woo.yaml", stores / "demo-woo.yaml")
-    monkeypatch.setenv("DEMO_WOO_SECRET", SECRETS["woocommerce"])
-    with in_process_host(tmp_path, stores) as running:
+    with demo_store_host(tmp_path, monkeypatch) as running:
         yield running
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,9 +16,10 @@ import pytest
 import requests
 from lxml import etree
 
+from local.harness import wait_for
 from local.host import RunningHost
 from tests.fake_aeat import FakeAeat, make_pki, running
-from tests.support import SECRETS, fixture_bytes, in_process_host, webhook_headers
+from tests.support import demo_store_host, fixture_bytes, webhook_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 SF = {
@@ -29,19 +29,8 @@ SF = {
 
 @pytest.fixture
 def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningHost]:
-    stores = tmp_path / "stores"
-    stores.mkdir()
-    shutil.copy(ROOT / "config" / "stores" / "demo-woo.yaml", stores / "demo-woo.yaml")
-    monkeypatch.setenv("DEMO_WOO_SECRET", SECRETS["woocommerce"])
-    with in_process_host(tmp_path, stores) as running_host:
-        yield running_host
-
-
-def until(check: Any, seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while not (found := check()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return found
+    with demo_store_host(tmp_path, monkeypatch) as running:
+        yield running
 
 
 def records(host: RunningHost) -> list[dict[str, Any]]:
@@ -56,7 +45,7 @@ def test_the_invoice_prints_with_its_qr_and_the_timer_sends_its_record(host, tmp
     body = fixture_bytes("woocommerce", "order_created")
     headers = {**webhook_headers("woocommerce", "order.created", body), "Content-Type": "application/json"}
     assert requests.post(f"{host.url}/api/webhooks/woocommerce/demo-woo", data=body, headers=headers, timeout=10).ok
-    [record] = until(lambda: records(host))
+    [record] = wait_for(lambda: records(host), 30, 0.1)
     alta = etree.fromstring(record["xml"].encode())
 
     pdf = requests.get(f"{host.url}/api/documents/demo-woo/{record['invoice_number']}.pdf", timeout=10)
@@ -79,7 +68,7 @@ def test_the_invoice_prints_with_its_qr_and_the_timer_sends_its_record(host, tmp
         monkeypatch.setenv("VERIFACTU_CA_BUNDLE", str(pki.ca))
         monkeypatch.setenv("VERIFACTU_CERTIFICATE", str(pki.client))
         assert requests.post(f"{host.url}/admin/functions/send_verifactu_records", timeout=10).status_code == 202
-        [sent] = until(lambda: [r for r in records(host) if r["state"] == "accepted"])
+        [sent] = wait_for(lambda: [r for r in records(host) if r["state"] == "accepted"], 30, 0.1)
 
     assert sent["csv"].startswith("A-FAKE") and fake.submissions == [[record["invoice_number"]]]
     order_id = str(json.loads(body)["id"])

@@ -13,11 +13,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -28,19 +27,10 @@ from local.queues import backoff_delay
 from local.settings import load_local_settings
 from local.timers import next_occurrence
 from shared.adapters.sqlite_bus import MAX_DELIVERY_COUNT_EXCEEDED, SqliteBus, bus_path
+from tests.support import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = "tests.fixtures.host_app.function_app"
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def calls(records: Path, function: str) -> list[sqlite3.Row]:
@@ -410,11 +400,13 @@ def test_queue_function_gets_a_real_message_and_completes_it(
         properties={"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
     )
 
-    [call] = wait_for(lambda: [c for c in calls(records, "record_event") if c["message_id"] == "demo-woo:1001:created"])
+    [call] = wait_until(
+        lambda: [c for c in calls(records, "record_event") if c["message_id"] == "demo-woo:1001:created"]
+    )
     assert call["session_id"] == "demo-woo/1001"
     assert call["delivery_count"] == 1
     assert json.loads(call["body"])["sku"] == "BLUE-MUG-350ML"
-    wait_for(lambda: sender.stats("order-events").locked == 0 and sender.stats("order-events").active == 0)
+    wait_until(lambda: sender.stats("order-events").locked == 0 and sender.stats("order-events").active == 0)
 
 
 def test_failing_twice_then_succeeding_is_delivered_three_times_with_backoff(
@@ -422,8 +414,8 @@ def test_failing_twice_then_succeeding_is_delivered_three_times_with_backoff(
 ) -> None:
     sender.send("flaky-events", b'{"order_id": "1002"}', message_id="demo-woo:1002:created")
 
-    attempts = wait_for(lambda: (rows := calls(records, "flaky")) and len(rows) >= 3 and rows, timeout=30)
-    wait_for(lambda: sender.stats("flaky-events") == sender.stats("flaky-events").__class__(0, 0, 0, 0, 0.0))
+    attempts = wait_until(lambda: (rows := calls(records, "flaky")) and len(rows) >= 3 and rows, timeout=30)
+    wait_until(lambda: sender.stats("flaky-events") == sender.stats("flaky-events").__class__(0, 0, 0, 0, 0.0))
 
     assert [row["delivery_count"] for row in attempts] == [1, 2, 3]
     first_gap = attempts[1]["started"] - attempts[0]["started"]
@@ -439,7 +431,7 @@ def test_always_failing_message_is_dead_lettered_after_max_deliveries(
 ) -> None:
     sender.send("poison-events", b'{"order_id": "1003"}', message_id="demo-woo:1003:created")
 
-    [dead] = wait_for(lambda: sender.list_dead_letters("poison-events"), timeout=30)
+    [dead] = wait_until(lambda: sender.list_dead_letters("poison-events"), timeout=30)
 
     assert dead.message_id == "demo-woo:1003:created"
     assert dead.reason == MAX_DELIVERY_COUNT_EXCEEDED
@@ -460,7 +452,7 @@ def test_sessions_run_in_order_one_at_a_time_and_in_parallel_with_each_other(
                 properties={"sleep": "0.15"},
             )
 
-    rows = wait_for(
+    rows = wait_until(
         lambda: (
             (r := [c for c in calls(records, "record_event") if c["session_id"] in sessions]) and len(r) == 12 and r
         ),
@@ -490,8 +482,8 @@ def test_lock_is_renewed_while_a_slow_function_runs(host: RunningHost, sender: S
         properties={"sleep": "2.5"},
     )
 
-    wait_for(lambda: [c for c in calls(records, "record_event") if c["message_id"] == "slow-1004"], timeout=30)
-    wait_for(lambda: sender.stats("order-events").locked == 0)
+    wait_until(lambda: [c for c in calls(records, "record_event") if c["message_id"] == "slow-1004"], timeout=30)
+    wait_until(lambda: sender.stats("order-events").locked == 0)
     time.sleep(1.5)
 
     assert [c["delivery_count"] for c in calls(records, "record_event") if c["message_id"] == "slow-1004"] == [1]
@@ -510,7 +502,7 @@ def test_stop_lets_a_running_function_finish_and_settle(tmp_path: Path, monkeypa
         session_id="demo-woo/1005",
         properties={"sleep": "1.0"},
     )
-    wait_for(lambda: running.bus.stats("order-events").locked == 1)
+    wait_until(lambda: running.bus.stats("order-events").locked == 1)
 
     running.stop(timeout=10)
 
@@ -526,7 +518,7 @@ def test_stop_lets_a_running_function_finish_and_settle(tmp_path: Path, monkeypa
 
 
 def test_timer_runs_on_its_ncrontab_schedule(host: RunningHost, records: Path) -> None:
-    runs = wait_for(lambda: (rows := calls(records, "sweep")) and len(rows) >= 2 and rows, timeout=10)
+    runs = wait_until(lambda: (rows := calls(records, "sweep")) and len(rows) >= 2 and rows, timeout=10)
 
     payload = json.loads(runs[-1]["body"])
     assert isinstance(payload["past_due"], bool)
@@ -567,7 +559,7 @@ def test_admin_endpoint_runs_a_timer_now(host: RunningHost, records: Path) -> No
     response = requests.post(f"{host.url}/admin/functions/sweep", json={"input": ""}, timeout=10)
 
     assert response.status_code == 202
-    wait_for(lambda: len(calls(records, "sweep")) > before, timeout=5)
+    wait_until(lambda: len(calls(records, "sweep")) > before, timeout=5)
 
 
 def test_local_settings_fill_the_environment_without_overriding(
@@ -620,7 +612,7 @@ class HostProcess:
             self.lines.append(line)
 
     def wait_ready(self) -> None:
-        wait_for(lambda: any(line.startswith("Dashboard: http://127.0.0.1:") for line in self.lines), timeout=30)
+        wait_until(lambda: any(line.startswith("Dashboard: http://127.0.0.1:") for line in self.lines), timeout=30)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -665,7 +657,7 @@ def test_kill_9_mid_way_then_restart_applies_every_side_effect_exactly_once(tmp_
     first = HostProcess(env)
     try:
         first.wait_ready()
-        wait_for(lambda: len(applied()) >= count // 4, timeout=30, interval=0.01)
+        wait_until(lambda: len(applied()) >= count // 4, timeout=30, interval=0.01)
         first.process.send_signal(signal.SIGKILL)
         first.process.wait(10)
     finally:
@@ -676,7 +668,7 @@ def test_kill_9_mid_way_then_restart_applies_every_side_effect_exactly_once(tmp_
     second = HostProcess(env)
     try:
         second.wait_ready()
-        wait_for(lambda: bus.stats("side-effects").active == 0 and bus.stats("side-effects").locked == 0, timeout=60)
+        wait_until(lambda: bus.stats("side-effects").active == 0 and bus.stats("side-effects").locked == 0, timeout=60)
         second.process.send_signal(signal.SIGTERM)
         assert second.process.wait(30) == 0
     finally:
