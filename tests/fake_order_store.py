@@ -67,29 +67,24 @@ class FakeStore:
         return self.server.url_for("").rstrip("/")
 
     def _woo_orders(self, request: Request) -> Response:
-        self.requests.append(unquote(request.full_path))
-        args = request.args
-        if request.authorization is None or not request.authorization.username:
-            return Response(json.dumps({"code": "woocommerce_rest_cannot_view"}), 401, content_type="application/json")
-        since = _utc(args.get("modified_after", "1970-01-01T00:00:00"))
+        since = _utc(request.args.get("modified_after", "1970-01-01T00:00:00"))
         found = [o for o in self.woo if _utc(o["date_modified_gmt"]) > since]
-        found.sort(key=lambda o: (o["date_modified_gmt"], o["id"]), reverse=args.get("order") == "desc")
-        size = min(int(args.get("per_page", "10")), PAGE_SIZE)
-        page = int(args.get("page", "1"))
-        pages = max(1, -(-len(found) // size))
-        headers = {"X-WP-Total": str(len(found)), "X-WP-TotalPages": str(pages)}
-        body = found[(page - 1) * size : page * size]
-        return Response(json.dumps(body), 200, headers=headers, content_type="application/json")
+        found.sort(key=lambda o: (o["date_modified_gmt"], o["id"]), reverse=request.args.get("order") == "desc")
+        return self._woo_page(request, found)
 
     def _woo_products(self, request: Request) -> Response:
+        skus = set(request.args.get("sku", "").split(","))
+        return self._woo_page(request, [FakeWooCommerce._product(p) for p in self.products if p.sku in skus])
+
+    def _woo_page(self, request: Request, found: list[dict[str, Any]]) -> Response:
+        """One page of a WooCommerce list, as REST v3 pages it, after the consumer key is checked."""
         self.requests.append(unquote(request.full_path))
         if request.authorization is None or not request.authorization.username:
             return Response(json.dumps({"code": "woocommerce_rest_cannot_view"}), 401, content_type="application/json")
-        skus = set(request.args.get("sku", "").split(","))
-        found = [FakeWooCommerce._product(p) for p in self.products if p.sku in skus]
         size = min(int(request.args.get("per_page", "10")), PAGE_SIZE)
         page = int(request.args.get("page", "1"))
-        headers = {"X-WP-Total": str(len(found)), "X-WP-TotalPages": str(max(1, -(-len(found) // size)))}
+        pages = max(1, -(-len(found) // size))
+        headers = {"X-WP-Total": str(len(found)), "X-WP-TotalPages": str(pages)}
         body = found[(page - 1) * size : page * size]
         return Response(json.dumps(body), 200, headers=headers, content_type="application/json")
 
